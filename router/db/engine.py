@@ -1,0 +1,63 @@
+"""Engines and the translation of driver errors into ``ServiceUnavailable``.
+
+Domain code asks this module for an engine and never imports the driver: the
+connector seam, as in procrastinate.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from sqlalchemy import Engine, create_engine, make_url
+from sqlalchemy.exc import DBAPIError, OperationalError
+
+from router.errors import ServiceUnavailable
+
+
+def safe_url(url: str) -> str:
+    """The URL with any password hidden, fit for messages and logs."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return "<unparseable database URL>"
+
+
+def make_engine(url: str, *, pool_size: int = 5) -> Engine:
+    """A pooled engine; connections are checked before use so a Postgres restart heals."""
+    return create_engine(
+        url,
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_pre_ping=True,
+        pool_recycle=1800,
+        connect_args={"connect_timeout": 5},
+    )
+
+
+def unavailable(url: str, exc: BaseException) -> ServiceUnavailable:
+    reason = (
+        str(getattr(exc, "orig", exc)).strip().splitlines()[0] if str(exc) else type(exc).__name__
+    )
+    return ServiceUnavailable(
+        f"cannot reach Postgres at {safe_url(url)} ({reason}); start Postgres or set "
+        "EVENTROUTER_DATABASE_URL, then run 'eventrouter db upgrade'"
+    )
+
+
+def is_connection_error(exc: BaseException) -> bool:
+    """True when ``exc`` means the database is unreachable rather than the query is wrong."""
+    if isinstance(exc, OperationalError):
+        return True
+    return isinstance(exc, DBAPIError) and bool(exc.connection_invalidated)
+
+
+@contextmanager
+def translating_errors(url: str) -> Iterator[None]:
+    """Turn connection failures into ``ServiceUnavailable`` naming ``url``."""
+    try:
+        yield
+    except DBAPIError as exc:
+        if is_connection_error(exc):
+            raise unavailable(url, exc) from exc
+        raise

@@ -1,0 +1,38 @@
+"""Every error eventrouter raises on purpose, in one tree.
+
+    EventRouterError
+    ├── InvalidEvent        a name or payload publish() refuses (fix the call)
+    ├── PublishError        Redis did not accept the event (nothing was published)
+    ├── ConfigError         a channel, destination or subscription that cannot be saved
+    │   └── NotFound        a name or id that does not exist
+    └── ServiceUnavailable  Postgres or Redis cannot be reached (names the URL)
+
+Callers catch ``EventRouterError`` to handle all of them; the CLI turns each into
+one line on stderr.
+"""
+
+from __future__ import annotations
+
+
+class EventRouterError(Exception):
+    """Base of every error raised on purpose by eventrouter."""
+
+
+class InvalidEvent(EventRouterError, ValueError):
+    """The event name or payload breaks a rule; the message says which."""
+
+
+class PublishError(EventRouterError):
+    """Redis did not accept the event, so it was not published."""
+
+
+class ConfigError(EventRouterError, ValueError):
+    """A configuration change was refused; nothing was written."""
+
+
+class NotFound(ConfigError, LookupError):
+    """The named channel, destination, subscription, event or delivery does not exist."""
+
+
+class ServiceUnavailable(EventRouterError):
+    """Postgres or Redis could not be reached."""

@@ -1,0 +1,173 @@
+"""The event envelope and the rules every event obeys.
+
+An event is checked twice: by ``publish()`` so the producer hears about a mistake at
+once, and by the router, because anything can be written to a Redis stream.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import time
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from router.errors import InvalidEvent
+
+NAME_PATTERN = re.compile(r"[A-Za-z0-9:._\-/]{1,200}")
+SCOPE_PATTERN = re.compile(r"[A-Za-z0-9:._\-/]{1,100}")
+MAX_PAYLOAD_BYTES = 256 * 1024
+MAX_IDEMPOTENCY_KEY = 200
+STREAM_FIELD = b"event"
+
+
+def new_event_id() -> str:
+    """A UUIDv7: time-ordered, so ids sort by publish time and index well."""
+    millis = time.time_ns() // 1_000_000
+    rand = int.from_bytes(os.urandom(10), "big")
+    value = (millis & ((1 << 48) - 1)) << 80
+    value |= 0x7 << 76  # version
+    value |= (rand >> 68) << 64  # 12 random bits
+    value |= 0b10 << 62  # variant
+    value |= rand & ((1 << 62) - 1)
+    return str(uuid.UUID(int=value))
+
+
+def check_name(name: object) -> str:
+    if not isinstance(name, str) or not NAME_PATTERN.fullmatch(name):
+        raise InvalidEvent(
+            f"event name {name!r} is invalid: use 1-200 letters, digits and : . _ - / "
+            "(e.g. 'payment:failed')"
+        )
+    return name
+
+
+def check_scope(kind: str, value: object) -> str | None:
+    """Validate an org or env label; ``None`` stays ``None``."""
+    if value is None:
+        return None
+    if not isinstance(value, str) or not SCOPE_PATTERN.fullmatch(value):
+        raise InvalidEvent(f"{kind} {value!r} is invalid: use 1-100 letters, digits and : . _ - /")
+    return value
+
+
+def encode_payload(payload: object) -> str:
+    """The payload as compact JSON, after checking it is an object within the size limit."""
+    if payload is None:
+        payload = {}
+    if not isinstance(payload, dict):
+        raise InvalidEvent(f"payload must be a JSON object (a dict), not {type(payload).__name__}")
+    try:
+        text = json.dumps(payload, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise InvalidEvent(f"payload is not JSON-serialisable: {exc}") from None
+    size = len(text.encode())
+    if size > MAX_PAYLOAD_BYTES:
+        raise InvalidEvent(
+            f"payload is {size} bytes encoded; the limit is {MAX_PAYLOAD_BYTES} (256 KiB)"
+        )
+    return text
+
+
+class Event:
+    """One published event, as it travels on the stream and is stored in ``events``."""
+
+    __slots__ = ("env", "id", "idempotency_key", "name", "org", "payload", "published_at")
+
+    def __init__(
+        self,
+        *,
+        id: str,
+        name: str,
+        org: str,
+        env: str | None,
+        payload: dict[str, Any],
+        idempotency_key: str | None = None,
+        published_at: float | None = None,
+    ) -> None:
+        self.id = id
+        self.name = name
+        self.org = org
+        self.env = env
+        self.payload = payload
+        self.idempotency_key = idempotency_key
+        self.published_at = published_at if published_at is not None else time.time()
+
+    @property
+    def published_datetime(self) -> datetime:
+        return datetime.fromtimestamp(self.published_at, UTC)
+
+    def __repr__(self) -> str:
+        return f"Event(id={self.id!r}, name={self.name!r}, org={self.org!r}, env={self.env!r})"
+
+
+def build_envelope(
+    name: str,
+    payload: object,
+    *,
+    org: str,
+    env: str | None,
+    idempotency_key: str | None,
+) -> tuple[str, str]:
+    """Validate one event and return ``(event_id, stream_entry_json)``."""
+    check_name(name)
+    check_scope("org", org)
+    check_scope("env", env)
+    if idempotency_key is not None and (
+        not isinstance(idempotency_key, str) or not 1 <= len(idempotency_key) <= MAX_IDEMPOTENCY_KEY
+    ):
+        raise InvalidEvent(f"idempotency_key must be a string of 1-{MAX_IDEMPOTENCY_KEY} chars")
+    payload_json = encode_payload(payload)
+    event_id = new_event_id()
+    # Assembled by hand so the payload is encoded only once.
+    head = json.dumps(
+        {
+            "id": event_id,
+            "name": name,
+            "org": org,
+            "env": env,
+            "idempotency_key": idempotency_key,
+            "published_at": round(time.time(), 6),
+        },
+        separators=(",", ":"),
+    )
+    return event_id, f'{head[:-1]},"payload":{payload_json}}}'
+
+
+def parse_envelope(raw: bytes | str) -> Event:
+    """The event in a stream entry; ``InvalidEvent`` says why an entry is unusable."""
+    try:
+        data = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InvalidEvent(f"entry is not valid JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise InvalidEvent("entry is not a JSON object")
+    event_id = data.get("id")
+    try:
+        event_id = str(uuid.UUID(str(event_id)))
+    except ValueError:
+        raise InvalidEvent(f"entry has no valid id: {event_id!r}") from None
+    name = check_name(data.get("name"))
+    org = check_scope("org", data.get("org"))
+    if org is None:
+        raise InvalidEvent("entry has no org")
+    env = check_scope("env", data.get("env"))
+    payload = data.get("payload")
+    encode_payload(payload)
+    key = data.get("idempotency_key")
+    if key is not None and (not isinstance(key, str) or len(key) > MAX_IDEMPOTENCY_KEY):
+        raise InvalidEvent("entry has an invalid idempotency_key")
+    published_at = data.get("published_at")
+    if not isinstance(published_at, int | float) or isinstance(published_at, bool):
+        published_at = None
+    return Event(
+        id=event_id,
+        name=name,
+        org=org,
+        env=env,
+        payload=payload if isinstance(payload, dict) else {},
+        idempotency_key=key,
+        published_at=published_at,
+    )

@@ -1,0 +1,45 @@
+"""Due retries and lost leases back onto the queue.
+
+The database is the schedule (``next_attempt_at``); Celery only ever carries work that
+is due now, so a killed process never loses a retry. Several routers may tick at once:
+``FOR UPDATE SKIP LOCKED`` hands each row to one of them.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from sqlalchemy import Engine
+
+from router.db import sql
+from router.dispatch import Dispatcher
+from router.settings import Settings
+
+log = logging.getLogger("eventrouter.scheduler")
+TICK_LIMIT = 5_000
+
+
+class Scheduler:
+    def __init__(self, settings: Settings, engine: Engine, dispatcher: Dispatcher) -> None:
+        self._settings = settings
+        self._engine = engine
+        self._dispatcher = dispatcher
+
+    def tick(self) -> int:
+        """Reclaim expired leases and dispatch due deliveries; return how many went out."""
+        with self._engine.begin() as conn:
+            lost = conn.execute(sql.RECLAIM_EXPIRED_LEASES, {"limit": TICK_LIMIT}).fetchall()
+        if lost:
+            log.warning("%d deliveries returned to pending after their lease expired", len(lost))
+        total = 0
+        while True:
+            with self._engine.begin() as conn:
+                rows = conn.execute(
+                    sql.DISPATCH_DUE,
+                    {"grace": self._settings.dispatch_grace_seconds, "limit": TICK_LIMIT},
+                ).fetchall()
+            if rows:
+                self._dispatcher.dispatch((row.id, row.destination_id) for row in rows)
+                total += len(rows)
+            if len(rows) < TICK_LIMIT or total >= 10 * TICK_LIMIT:
+                return total

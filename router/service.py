@@ -1,0 +1,358 @@
+"""The router process: stream → Postgres → Celery.
+
+Each loop reads a batch from the consumer group, stores its events and planned
+deliveries in one transaction, acknowledges the entries after the commit, then
+dispatches. A crash anywhere replays the batch: event ids are primary keys, so the
+replay stores nothing twice, and deliveries whose dispatch was lost are found by the
+scheduler. Malformed entries are recorded in ``rejected_events`` and acknowledged, so
+they never block the stream.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import socket
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import redis
+from sqlalchemy import Connection, Engine
+from sqlalchemy.exc import DBAPIError
+
+from router.db import make_engine, sql
+from router.db.engine import safe_url
+from router.dispatch import Dispatcher
+from router.errors import InvalidEvent
+from router.events import STREAM_FIELD, Event, parse_envelope
+from router.redis_conn import redis_client, safe_redis_url
+from router.routing import ChannelRule, RoutingTable, SubscriptionRule
+from router.scheduler import Scheduler
+from router.settings import Settings
+
+log = logging.getLogger("eventrouter.router")
+GROUP = "routers"
+MAX_REJECTED_RAW = 4096
+Entry = tuple[bytes, dict[bytes, bytes] | None]
+
+
+@dataclass
+class BatchResult:
+    events: int = 0
+    duplicates: int = 0
+    replayed: int = 0
+    rejected: int = 0
+    deliveries: list[tuple[int, int]] = field(default_factory=list)
+
+
+def load_routing_table(conn: Connection) -> RoutingTable:
+    """Read channels, subscriptions and enabled destinations into a fresh table."""
+    version = conn.execute(sql.CONFIG_VERSION).scalar_one()
+    channels = [
+        ChannelRule(row.id, row.org, row.env, row.pattern, row.is_system)
+        for row in conn.execute(sql.ROUTING_CHANNELS)
+    ]
+    subscriptions = [
+        SubscriptionRule(
+            row.id,
+            row.org,
+            row.env,
+            row.enabled,
+            frozenset(row.channel_ids),
+            frozenset(row.destination_ids),
+        )
+        for row in conn.execute(sql.ROUTING_SUBSCRIPTIONS)
+    ]
+    enabled = [row.id for row in conn.execute(sql.ROUTING_ENABLED_DESTINATIONS)]
+    return RoutingTable(channels, subscriptions, enabled, version=version)
+
+
+def parse_entries(entries: Sequence[Entry]) -> tuple[list[Event], list[tuple[str, str, str]]]:
+    """Split stream entries into events and ``(stream_id, reason, raw)`` rejections."""
+    events: list[Event] = []
+    rejected: list[tuple[str, str, str]] = []
+    seen: set[str] = set()
+    for stream_id, fields in entries:
+        entry_id = stream_id.decode()
+        raw = (fields or {}).get(STREAM_FIELD)
+        if raw is None:
+            keys = ", ".join(sorted(k.decode("utf-8", "replace") for k in fields or {}))
+            rejected.append((entry_id, f"entry has no 'event' field (fields: {keys})", ""))
+            continue
+        try:
+            event = parse_envelope(raw)
+        except InvalidEvent as exc:
+            text = raw.decode("utf-8", "replace")[:MAX_REJECTED_RAW]
+            rejected.append((entry_id, str(exc), text))
+            continue
+        if event.id not in seen:
+            seen.add(event.id)
+            events.append(event)
+    return events, rejected
+
+
+class RouterService:
+    """One router: reads the stream as a member of the ``routers`` consumer group."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        engine: Engine | None = None,
+        dispatcher: Dispatcher | None = None,
+        consumer: str | None = None,
+    ) -> None:
+        self.settings = settings
+        self.engine = engine or make_engine(settings.database_url)
+        self.redis: redis.Redis = redis_client(settings.redis_url)
+        self.dispatcher = dispatcher or Dispatcher(settings)
+        self.scheduler = Scheduler(settings, self.engine, self.dispatcher)
+        self.consumer = consumer or f"{socket.gethostname()}-{os.getpid()}"
+        self.table = RoutingTable.empty()
+        self._next_config_check = 0.0
+        self._next_tick = 0.0
+        self._next_autoclaim = 0.0
+        self._read_own_pending = True
+
+    # -- setup -----------------------------------------------------------------
+    def ensure_group(self) -> None:
+        try:
+            self.redis.xgroup_create(self.settings.stream, GROUP, id="0", mkstream=True)
+        except redis.ResponseError as exc:
+            if "BUSYGROUP" not in str(exc):
+                raise
+
+    # -- the loop --------------------------------------------------------------
+    def run(self, stop: threading.Event) -> None:
+        """Route until ``stop`` is set; outages of Redis or Postgres are waited out."""
+        backoff = 0.5
+        ready = False
+        log.info("router %s reading %s (group %s)", self.consumer, self.settings.stream, GROUP)
+        while not stop.is_set():
+            try:
+                if not ready:
+                    self.ensure_group()
+                    ready = True
+                self.step()
+                backoff = 0.5
+            except redis.RedisError as exc:
+                log.error(
+                    "Redis at %s unavailable (%s); retrying in %.1fs",
+                    safe_redis_url(self.settings.redis_url),
+                    exc,
+                    backoff,
+                )
+                self._read_own_pending = True
+                ready = False
+                stop.wait(backoff)
+                backoff = min(backoff * 2, 10.0)
+            except DBAPIError as exc:
+                log.error(
+                    "Postgres at %s unavailable (%s); retrying in %.1fs",
+                    safe_url(self.settings.database_url),
+                    str(exc.orig or exc).strip().splitlines()[0],
+                    backoff,
+                )
+                self._read_own_pending = True
+                stop.wait(backoff)
+                backoff = min(backoff * 2, 10.0)
+        self._leave_group()
+        log.info("router %s stopped", self.consumer)
+
+    def step(self) -> int:
+        """Housekeeping if due, then one batch; return the number of entries handled."""
+        now = time.monotonic()
+        if now >= self._next_config_check:
+            self.refresh_routing_table()
+            self._next_config_check = now + self.settings.config_refresh_seconds
+        if now >= self._next_tick:
+            self.scheduler.tick()
+            self._next_tick = time.monotonic() + self.settings.scheduler_interval_seconds
+        entries = self._read()
+        if entries:
+            self.handle(entries)
+        return len(entries)
+
+    def refresh_routing_table(self) -> bool:
+        with self.engine.connect() as conn:
+            version = conn.execute(sql.CONFIG_VERSION).scalar_one()
+            if version == self.table.version:
+                return False
+            self.table = load_routing_table(conn)
+        log.info("routing table loaded (config version %d)", self.table.version)
+        return True
+
+    def _read(self) -> list[Entry]:
+        stream, batch = self.settings.stream, self.settings.router_batch_size
+        if self._read_own_pending:
+            # After a failure our own unacked entries are replayed first.
+            reply = self.redis.xreadgroup(GROUP, self.consumer, {stream: "0"}, count=batch)
+            entries = _entries(reply)
+            if entries:
+                return entries
+            self._read_own_pending = False
+        now = time.monotonic()
+        if now >= self._next_autoclaim:
+            self._next_autoclaim = now + self.settings.claim_idle_seconds / 2
+            claimed = self.redis.xautoclaim(
+                stream,
+                GROUP,
+                self.consumer,
+                min_idle_time=int(self.settings.claim_idle_seconds * 1000),
+                start_id="0-0",
+                count=batch,
+            )
+            if claimed[1]:
+                log.warning("took over %d entries left by a stopped router", len(claimed[1]))
+                return list(claimed[1])
+        reply = self.redis.xreadgroup(
+            GROUP, self.consumer, {stream: ">"}, count=batch, block=self.settings.router_block_ms
+        )
+        return _entries(reply)
+
+    # -- one batch -------------------------------------------------------------
+    def handle(self, entries: Sequence[Entry]) -> BatchResult:
+        """Store, acknowledge, dispatch; the commit comes before the ack."""
+        events, rejected = parse_entries(entries)
+        with self.engine.begin() as conn:
+            result = self.persist(conn, events, rejected)
+        ids = [stream_id for stream_id, _ in entries]
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.xack(self.settings.stream, GROUP, *ids)
+        pipe.xdel(self.settings.stream, *ids)
+        pipe.execute()
+        if result.deliveries:
+            try:
+                self.dispatcher.dispatch(result.deliveries)
+            except Exception:  # the scheduler re-dispatches after the grace period
+                log.exception(
+                    "dispatch failed; %d deliveries wait for the scheduler", len(result.deliveries)
+                )
+        if rejected:
+            for stream_id, reason, _ in rejected:
+                log.warning("rejected stream entry %s: %s", stream_id, reason)
+        return result
+
+    def persist(
+        self, conn: Connection, events: list[Event], rejected: list[tuple[str, str, str]]
+    ) -> BatchResult:
+        result = BatchResult(rejected=len(rejected))
+        if rejected:
+            conn.execute(
+                sql.INSERT_REJECTED,
+                {
+                    "stream_ids": [r[0] for r in rejected],
+                    "reasons": [r[1] for r in rejected],
+                    "raws": [r[2] for r in rejected],
+                },
+            )
+        if not events:
+            return result
+        duplicate_of = self._duplicates(conn, events)
+        inserted = _insert_events(conn, events, duplicate_of)
+        missing = [e for e in events if e.id not in inserted]
+        if missing:
+            existing = {
+                str(row.id)
+                for row in conn.execute(sql.EXISTING_EVENT_IDS, {"ids": [e.id for e in missing]})
+            }
+            # Not stored and not there before: another router stored the same
+            # idempotency key first. Store these as duplicates of that event.
+            raced = [e for e in missing if e.id not in existing]
+            if raced:
+                duplicate_of.update(self._duplicates(conn, raced))
+                inserted |= _insert_events(conn, raced, duplicate_of)
+            result.replayed = len(missing) - len(raced)
+        fresh = [e for e in events if e.id in inserted]
+        result.events = len(fresh)
+        result.duplicates = sum(1 for e in fresh if e.id in duplicate_of)
+        event_ids: list[str] = []
+        destination_ids: list[int] = []
+        subscription_ids: list[int] = []
+        for event in fresh:
+            if event.id in duplicate_of:
+                continue
+            for planned in self.table.plan(event.name, event.org, event.env):
+                event_ids.append(event.id)
+                destination_ids.append(planned.destination_id)
+                subscription_ids.append(planned.subscription_id)
+        if event_ids:
+            rows = conn.execute(
+                sql.INSERT_DELIVERIES,
+                {
+                    "event_ids": event_ids,
+                    "destination_ids": destination_ids,
+                    "subscription_ids": subscription_ids,
+                },
+            )
+            result.deliveries = [(row.id, row.destination_id) for row in rows]
+        return result
+
+    @staticmethod
+    def _duplicates(conn: Connection, events: list[Event]) -> dict[str, str]:
+        """Map event id → id of the earlier event with the same (org, idempotency key)."""
+        keyed = [e for e in events if e.idempotency_key]
+        if not keyed:
+            return {}
+        originals: dict[tuple[str, str], str] = {
+            (row.org, row.idempotency_key): str(row.id)
+            for row in conn.execute(
+                sql.EXISTING_IDEMPOTENCY_KEYS,
+                {"keys": sorted({e.idempotency_key for e in keyed if e.idempotency_key})},
+            )
+        }
+        duplicates: dict[str, str] = {}
+        for event in keyed:
+            key = (event.org, event.idempotency_key or "")
+            original = originals.setdefault(key, event.id)
+            if original != event.id:
+                duplicates[event.id] = original
+        return duplicates
+
+    def _leave_group(self) -> None:
+        """Remove this consumer from the group if it holds no unacknowledged entries."""
+        try:
+            pending = self.redis.xpending_range(
+                self.settings.stream, GROUP, min="-", max="+", count=1, consumername=self.consumer
+            )
+            if not pending:
+                self.redis.xgroup_delconsumer(self.settings.stream, GROUP, self.consumer)
+        except redis.RedisError:
+            pass
+
+
+def _insert_events(conn: Connection, events: list[Event], duplicate_of: dict[str, str]) -> set[str]:
+    params: dict[str, list[Any]] = {
+        "ids": [],
+        "names": [],
+        "orgs": [],
+        "envs": [],
+        "payloads": [],
+        "keys": [],
+        "duplicate_of": [],
+        "published_at": [],
+    }
+    for event in events:
+        params["ids"].append(event.id)
+        params["names"].append(event.name)
+        params["orgs"].append(event.org)
+        params["envs"].append(event.env)
+        params["payloads"].append(json.dumps(event.payload, separators=(",", ":")))
+        params["keys"].append(event.idempotency_key)
+        params["duplicate_of"].append(duplicate_of.get(event.id))
+        params["published_at"].append(datetime.fromtimestamp(event.published_at, UTC))
+    return {str(row.id) for row in conn.execute(sql.INSERT_EVENTS, params)}
+
+
+def _entries(reply: Any) -> list[Entry]:
+    if not reply:
+        return []
+    entries: list[Entry] = []
+    for _stream, items in reply:
+        entries.extend(items)
+    return entries

@@ -1,0 +1,74 @@
+"""Settings, read from ``EVENTROUTER_*`` environment variables (or passed in).
+
+Code receives a ``Settings`` instance; only the Celery app builds its own, because
+Celery loads the app by import path.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from router.durations import parse_schedule
+
+
+class Settings(BaseSettings):
+    """Every knob, with the default a local install needs."""
+
+    model_config = SettingsConfigDict(env_prefix="EVENTROUTER_", extra="ignore")
+
+    database_url: str = "postgresql+psycopg://postgres@127.0.0.1:5432/eventrouter"
+    """SQLAlchemy URL of the Postgres database holding config and the delivery log."""
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    """Redis holding the ingress stream and (unless ``broker_url`` is set) Celery's queue."""
+    broker_url: str | None = None
+    """Celery broker URL; defaults to ``redis_url``."""
+    org: str = "default"
+    """Organisation used when ``publish()`` and the CLI are not given one."""
+    retry_schedule: str = "5s,5m,30m,2h,5h,10h,10h"
+    """Delays between attempts; one more attempt than delays. Destinations may override."""
+    stream: str = "eventrouter:events"
+    """Redis stream that publish() appends to and routers read."""
+    queue: str = "eventrouter"
+    """Celery queue carrying delivery tasks."""
+    router_batch_size: int = Field(default=500, ge=1, le=10_000)
+    """Stream entries read (and events committed) per router transaction."""
+    router_block_ms: int = Field(default=500, ge=10, le=10_000)
+    """How long a router waits on an empty stream before doing housekeeping."""
+    claim_idle_seconds: float = Field(default=60.0, gt=0)
+    """Stream entries left unacked this long by a dead router are taken over by a live one."""
+    config_refresh_seconds: float = Field(default=1.0, gt=0)
+    """How often a router checks whether channels, destinations or subscriptions changed."""
+    scheduler_interval_seconds: float = Field(default=1.0, gt=0)
+    """How often a router looks for due retries and expired leases."""
+    dispatch_grace_seconds: float = Field(default=60.0, gt=0)
+    """A dispatched delivery not claimed by a worker within this time is dispatched again."""
+    lease_seconds: float = Field(default=120.0, gt=0)
+    """Extra time a worker may hold a delivery beyond its request timeouts before it
+    counts as lost and returns to ``pending``."""
+    delivery_batch_size: int = Field(default=100, ge=1, le=5_000)
+    """Deliveries carried by one Celery task (all to one destination)."""
+    request_timeout_seconds: float = Field(default=10.0, gt=0, le=300)
+    """Default per-request timeout for destinations that do not set one."""
+    response_excerpt_bytes: int = Field(default=4096, ge=0, le=65_536)
+    """How much of each response body is kept in ``delivery_attempts.response_body``."""
+    worker_concurrency: int | None = Field(default=None, ge=1)
+    """Worker processes per ``eventrouter worker`` (default: number of CPUs)."""
+    publish_retries: int = Field(default=3, ge=0, le=10)
+    """How many times publish() retries a failed Redis call before raising PublishError."""
+
+    @field_validator("retry_schedule")
+    @classmethod
+    def _schedule_parses(cls, value: str) -> str:
+        parse_schedule(value)
+        return value
+
+    @cached_property
+    def retry_delays(self) -> tuple[float, ...]:
+        return parse_schedule(self.retry_schedule)
+
+    @property
+    def celery_broker_url(self) -> str:
+        return self.broker_url or self.redis_url

@@ -1,0 +1,1 @@
+"""Celery workers: from a planned delivery to a recorded attempt."""

@@ -1,0 +1,100 @@
+"""The seam between delivery bookkeeping and the outside world.
+
+A destination kind turns (event, config, attempt number) into one request to a
+provider and classifies the answer as an ``Outcome``. It never touches Postgres or
+Celery: ``workers.delivery`` records what it returns. That cut keeps every provider's
+rules testable against a local stand-in server and lets the batch path change how it
+sends without touching a single adapter.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, ClassVar, Protocol
+
+import httpx
+from pydantic import BaseModel
+
+from router.events import Event
+
+
+class OutcomeKind(StrEnum):
+    """What one attempt achieved; the values are ``delivery_attempts.outcome``."""
+
+    SUCCEEDED = "succeeded"
+    """The provider accepted the message."""
+    RETRY = "retry"
+    """A transient failure: try again later, per the retry policy."""
+    FAILED = "failed"
+    """A permanent failure: trying again cannot help."""
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """The result of one attempt, as recorded in ``delivery_attempts``."""
+
+    kind: OutcomeKind
+    http_status: int | None = None
+    error: str | None = None
+    response_body: str | None = None
+    retry_after: float | None = None
+    """Seconds the provider asked us to wait (``Retry-After``), if it said."""
+    disable_destination: bool = False
+    """The provider says this endpoint is gone for good (e.g. HTTP 410)."""
+
+    @classmethod
+    def succeeded(cls, http_status: int | None = None, response_body: str | None = None) -> Outcome:
+        return cls(OutcomeKind.SUCCEEDED, http_status, None, response_body)
+
+    @classmethod
+    def retry(
+        cls,
+        error: str,
+        *,
+        http_status: int | None = None,
+        response_body: str | None = None,
+        retry_after: float | None = None,
+    ) -> Outcome:
+        return cls(OutcomeKind.RETRY, http_status, error, response_body, retry_after)
+
+    @classmethod
+    def failed(
+        cls,
+        error: str,
+        *,
+        http_status: int | None = None,
+        response_body: str | None = None,
+        disable_destination: bool = False,
+    ) -> Outcome:
+        return cls(OutcomeKind.FAILED, http_status, error, response_body, None, disable_destination)
+
+
+@dataclass(frozen=True, slots=True)
+class SendContext:
+    """What an adapter may use besides the event and its config."""
+
+    http: httpx.Client
+    """Shared, keep-alive HTTP client of this worker process; redirects are not followed."""
+    default_timeout: float = 10.0
+    excerpt_bytes: int = 4096
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class DestinationKind(Protocol):
+    """One kind of destination: its config model and how it sends."""
+
+    name: ClassVar[str]
+    config_model: ClassVar[type[BaseModel]]
+
+    def send(self, event: Event, config: Any, attempt: int, ctx: SendContext) -> Outcome:
+        """Deliver ``event`` once; never raise for provider or network errors."""
+        ...
+
+
+def excerpt(text: str, limit: int) -> str:
+    """At most ``limit`` bytes of ``text`` (on a character boundary), marked when cut."""
+    data = text.encode("utf-8", "replace")
+    if len(data) <= limit:
+        return text
+    return data[:limit].decode("utf-8", "ignore") + "…[truncated]"
