@@ -6,11 +6,15 @@ Celery loads apps by import path, so this is the one place that builds its own
 
 from __future__ import annotations
 
+import logging
+
 from celery import Celery
 
 from router.settings import Settings
 
 settings = Settings()
+# httpx logs every request at INFO; the attempt rows already say everything.
+logging.getLogger("httpx").setLevel(logging.WARNING)
 
 app = Celery("eventrouter", include=["workers.tasks"])
 app.conf.update(

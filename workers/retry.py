@@ -10,10 +10,19 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
+from http import HTTPStatus
 
 from workers.destinations.base import Outcome
 
 RETRYABLE_STATUSES = frozenset({408, 425, 429})
+
+
+def describe_status(status: int) -> str:
+    """``HTTP 503 Service Unavailable``: the code and, when standard, its phrase."""
+    try:
+        return f"HTTP {status} {HTTPStatus(status).phrase}"
+    except ValueError:
+        return f"HTTP {status}"
 MIN_RETRY_AFTER = 1.0
 MAX_RETRY_AFTER = 3600.0
 
@@ -75,7 +84,7 @@ def classify_http(
         return Outcome.succeeded(status, body_excerpt)
     if status in RETRYABLE_STATUSES or status >= 500:
         return Outcome.retry(
-            f"HTTP {status}",
+            describe_status(status),
             http_status=status,
             response_body=body_excerpt,
             retry_after=parse_retry_after(headers.get("retry-after")),
@@ -94,4 +103,4 @@ def classify_http(
             http_status=status,
             response_body=body_excerpt,
         )
-    return Outcome.failed(f"HTTP {status}", http_status=status, response_body=body_excerpt)
+    return Outcome.failed(describe_status(status), http_status=status, response_body=body_excerpt)

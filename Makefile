@@ -1,0 +1,44 @@
+# eventrouter — the two commands: `make demo` (see it work) and `make test` (prove it).
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+
+.PHONY: help setup services demo test lint bench run-router run-worker clean
+
+help:
+	@echo "make demo     set up, start local Postgres/Redis if down, run the router+worker demo"
+	@echo "make test     set up, start local Postgres/Redis if down, run lint and the test suite"
+	@echo "make lint     ruff + mypy --strict"
+	@echo "make bench    the throughput benchmark (writes bench/RESULTS.md)"
+
+setup: $(BIN)/.installed
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	touch $@
+
+services:
+	@deploy/local-services.sh
+
+demo: setup services
+	$(BIN)/python examples/demo.py
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check router workers tests
+	$(BIN)/mypy
+
+test: setup services lint
+	$(BIN)/pytest -q
+
+run-router: setup services
+	$(BIN)/eventrouter db upgrade
+	$(BIN)/eventrouter router
+
+run-worker: setup services
+	$(BIN)/eventrouter worker
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache *.egg-info
