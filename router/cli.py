@@ -537,6 +537,10 @@ def deliveries(
 ) -> None:
     """Recent deliveries, newest first."""
     rows = ctx.admin.deliveries(status=status, destination=destination, limit=limit)
+    if not as_json:
+        for row in rows:
+            if row["status"] != "pending":
+                row["next_attempt_at"] = None
     listing(
         rows,
         as_json,
