@@ -161,6 +161,11 @@ class RouterService:
                 self._read_own_pending = True
                 stop.wait(backoff)
                 backoff = min(backoff * 2, 10.0)
+            except Exception:  # e.g. the Celery broker: never die of a transient error
+                log.exception("router step failed; retrying in %.1fs", backoff)
+                self._read_own_pending = True
+                stop.wait(backoff)
+                backoff = min(backoff * 2, 10.0)
         self._leave_group()
         log.info("router %s stopped", self.consumer)
 
