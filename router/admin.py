@@ -101,6 +101,14 @@ class Admin:
                     ) from exc
                 raise
 
+    @staticmethod
+    def _insert_named(conn: Connection, statement: Any, params: dict[str, Any], noun: str) -> int:
+        """Insert a named row; a taken name is a ``ConfigError`` (the statement does nothing)."""
+        new_id = conn.execute(statement, params).scalar()
+        if new_id is None:
+            raise ConfigError(f"{noun} {params['name']!r} already exists; pick another name")
+        return int(new_id)
+
     # -- channels ------------------------------------------------------------------
     def add_channel(
         self, name: str, pattern: str, *, env: str | None = None, description: str = ""
@@ -111,26 +119,12 @@ class Admin:
             compile_pattern(pattern)
         except ValueError as exc:
             raise ConfigError(str(exc)) from None
+        channel = {"name": name, "pattern": pattern, "env": env, "description": description}
         with self._tx() as conn:
-            new_id = conn.execute(
-                sql.INSERT_CHANNEL,
-                {
-                    "org": self.org,
-                    "env": env,
-                    "name": name,
-                    "pattern": pattern,
-                    "description": description,
-                },
-            ).scalar()
-            if new_id is None:
-                raise ConfigError(f"channel {name!r} already exists; pick another name")
-        return {
-            "id": new_id,
-            "name": name,
-            "pattern": pattern,
-            "env": env,
-            "description": description,
-        }
+            new_id = self._insert_named(
+                conn, sql.INSERT_CHANNEL, {"org": self.org, **channel}, "channel"
+            )
+        return {"id": new_id, **channel}
 
     def list_channels(self) -> list[dict[str, Any]]:
         with self._tx() as conn:
@@ -175,18 +169,14 @@ class Admin:
             retry_schedule = ",".join(format_duration(d) for d in delays)
         stored = model.model_dump(mode="json", exclude_none=True)
         with self._tx() as conn:
-            new_id = conn.execute(
-                sql.INSERT_DESTINATION,
-                {
-                    "org": self.org,
-                    "name": name,
-                    "kind": kind,
-                    "config": json.dumps(stored),
-                    "retry_schedule": retry_schedule,
-                },
-            ).scalar()
-            if new_id is None:
-                raise ConfigError(f"destination {name!r} already exists; pick another name")
+            params = {
+                "org": self.org,
+                "name": name,
+                "kind": kind,
+                "config": json.dumps(stored),
+                "retry_schedule": retry_schedule,
+            }
+            new_id = self._insert_named(conn, sql.INSERT_DESTINATION, params, "destination")
         return {
             "id": new_id,
             "name": name,
@@ -270,11 +260,12 @@ class Admin:
         with self._tx() as conn:
             channel_rows = self._channels(conn, channels)
             destination_rows = self._destinations(conn, destinations)
-            new_id = conn.execute(
-                sql.INSERT_SUBSCRIPTION, {"org": self.org, "name": name, "env": env}
-            ).scalar()
-            if new_id is None:
-                raise ConfigError(f"subscription {name!r} already exists; pick another name")
+            new_id = self._insert_named(
+                conn,
+                sql.INSERT_SUBSCRIPTION,
+                {"org": self.org, "name": name, "env": env},
+                "subscription",
+            )
             conn.execute(
                 sql.LINK_CHANNELS, {"id": new_id, "channel_ids": [r.id for r in channel_rows]}
             )

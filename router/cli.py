@@ -103,6 +103,14 @@ def listing(
         emit_table(rows, columns, empty)
 
 
+def report(as_json: bool, document: dict[str, Any], message: str) -> None:
+    """Print ``document`` as JSON for scripts, else ``message`` for people."""
+    if as_json:
+        emit_json(document)
+    else:
+        click.echo(message)
+
+
 json_option = click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
 
 
@@ -226,10 +234,7 @@ def channels_add(
 ) -> None:
     """Add a channel."""
     channel = ctx.admin.add_channel(name, pattern, env=env, description=description)
-    if as_json:
-        emit_json(channel)
-    else:
-        click.echo(f"channel {name} added (pattern {pattern})")
+    report(as_json, channel, f"channel {name} added (pattern {pattern})")
 
 
 @channels.command("list")
@@ -316,10 +321,7 @@ def destinations_add(
     if timeout is not None:
         config["timeout"] = timeout
     destination = ctx.admin.add_destination(name, kind, config, retry_schedule=retry_schedule)
-    if as_json:
-        emit_json(destination)
-    else:
-        click.echo(f"destination {name} added ({kind} {method.upper()} {url})")
+    report(as_json, destination, f"destination {name} added ({kind} {method.upper()} {url})")
 
 
 @destinations.command("list")
@@ -391,14 +393,13 @@ def subscriptions_add(
     sub = ctx.admin.add_subscription(
         name, channels=channel_names, destinations=destination_names, env=env
     )
-    if as_json:
-        emit_json(sub)
-    else:
-        scope = f"env {env}" if env else "all environments"
-        click.echo(
-            f"subscription {name} added: {', '.join(channel_names)} → "
-            f"{', '.join(destination_names)} ({scope})"
-        )
+    scope = f"env {env}" if env else "all environments"
+    report(
+        as_json,
+        sub,
+        f"subscription {name} added: {', '.join(channel_names)} → "
+        f"{', '.join(destination_names)} ({scope})",
+    )
 
 
 @subscriptions.command("list")
@@ -584,13 +585,12 @@ def retry(
         ids = ctx.admin.retry_failed(destination=destination, since_seconds=since_seconds)
     else:
         ids = ctx.admin.retry(delivery_ids)
-    if as_json:
-        emit_json({"retried": ids})
-    else:
-        click.echo(
-            f"{len(ids)} deliveries queued for retry"
-            + (f": {', '.join(map(str, ids[:20]))}{' …' if len(ids) > 20 else ''}" if ids else "")
-        )
+    shown = ", ".join(map(str, ids[:20])) + (" …" if len(ids) > 20 else "")
+    report(
+        as_json,
+        {"retried": ids},
+        f"{len(ids)} deliveries queued for retry" + (f": {shown}" if ids else ""),
+    )
 
 
 def fail(message: str, code: int) -> NoReturn:

@@ -7,6 +7,7 @@ once, and by the router, because anything can be written to a Redis stream.
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import time
@@ -21,6 +22,11 @@ SCOPE_PATTERN = re.compile(r"[A-Za-z0-9:._\-/]{1,100}")
 MAX_PAYLOAD_BYTES = 256 * 1024
 MAX_IDEMPOTENCY_KEY = 200
 STREAM_FIELD = b"event"
+# Postgres text and jsonb cannot hold NUL; this finds an escaped NUL (\u0000) in JSON text
+# but not an escaped backslash followed by "u0000".
+_JSON_NUL = re.compile(r"(?<!\\)(?:\\\\)*\\u0000")
+# published_at outside this range (or not finite) cannot become a timestamp; it is ignored.
+_MAX_TIMESTAMP = 253_402_300_799.0  # 9999-12-31T23:59:59Z
 
 
 def new_event_id() -> str:
@@ -63,12 +69,32 @@ def encode_payload(payload: object) -> str:
         text = json.dumps(payload, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
     except (TypeError, ValueError) as exc:
         raise InvalidEvent(f"payload is not JSON-serialisable: {exc}") from None
-    size = len(text.encode())
+    if "\\u0000" in text and _JSON_NUL.search(text):
+        raise InvalidEvent("payload contains a NUL character (\\u0000), which cannot be stored")
+    try:
+        size = len(text.encode())
+    except UnicodeEncodeError:
+        raise InvalidEvent("payload contains a lone surrogate, which is not valid UTF-8") from None
     if size > MAX_PAYLOAD_BYTES:
         raise InvalidEvent(
             f"payload is {size} bytes encoded; the limit is {MAX_PAYLOAD_BYTES} (256 KiB)"
         )
     return text
+
+
+def check_idempotency_key(key: object) -> str | None:
+    """A key is ``None`` or 1-200 characters of valid UTF-8 text without NUL."""
+    if key is None:
+        return None
+    if isinstance(key, str) and 1 <= len(key) <= MAX_IDEMPOTENCY_KEY and "\x00" not in key:
+        try:
+            key.encode()
+            return key
+        except UnicodeEncodeError:
+            pass
+    raise InvalidEvent(
+        f"idempotency_key must be a string of 1-{MAX_IDEMPOTENCY_KEY} chars without NUL"
+    )
 
 
 class Event:
@@ -115,10 +141,7 @@ def build_envelope(
     check_name(name)
     check_scope("org", org)
     check_scope("env", env)
-    if idempotency_key is not None and (
-        not isinstance(idempotency_key, str) or not 1 <= len(idempotency_key) <= MAX_IDEMPOTENCY_KEY
-    ):
-        raise InvalidEvent(f"idempotency_key must be a string of 1-{MAX_IDEMPOTENCY_KEY} chars")
+    check_idempotency_key(idempotency_key)
     payload_json = encode_payload(payload)
     event_id = new_event_id()
     # Assembled by hand so the payload is encoded only once.
@@ -156,11 +179,17 @@ def parse_envelope(raw: bytes | str) -> Event:
     env = check_scope("env", data.get("env"))
     payload = data.get("payload")
     encode_payload(payload)
-    key = data.get("idempotency_key")
-    if key is not None and (not isinstance(key, str) or len(key) > MAX_IDEMPOTENCY_KEY):
-        raise InvalidEvent("entry has an invalid idempotency_key")
+    try:
+        key = check_idempotency_key(data.get("idempotency_key"))
+    except InvalidEvent:
+        raise InvalidEvent("entry has an invalid idempotency_key") from None
     published_at = data.get("published_at")
-    if not isinstance(published_at, int | float) or isinstance(published_at, bool):
+    if (
+        not isinstance(published_at, int | float)
+        or isinstance(published_at, bool)
+        or not math.isfinite(published_at)
+        or not 0 <= published_at <= _MAX_TIMESTAMP
+    ):
         published_at = None
     return Event(
         id=event_id,
