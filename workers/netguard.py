@@ -1,0 +1,177 @@
+"""The SSRF guard: never send to loopback, private, link-local or other internal addresses.
+
+A destination URL is checked when it is created and again on every connection: the
+host is resolved, *every* address it resolves to must be public (or inside
+``EVENTROUTER_ALLOWED_NETWORKS``), and the connection is made to the address that was
+checked, so a DNS answer that changes between check and connect (rebinding) cannot
+slip through. IPv4-mapped, 6to4 and Teredo IPv6 forms are judged by the IPv4 address
+they carry.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import httpcore
+import httpx
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+class UnsafeDestination(httpcore.ConnectError):
+    """The host resolves to an address eventrouter refuses to send to.
+
+    A ``ConnectError`` so httpx surfaces it like any failed connection; the delivery
+    code recognises it (as the ``__cause__`` of httpx's error) and fails the attempt
+    permanently instead of retrying.
+    """
+
+
+def parse_networks(text: str | Iterable[str]) -> tuple[IPNetwork, ...]:
+    """CIDRs from ``"127.0.0.0/8, 10.1.0.0/16"``; ``ValueError`` names a bad one."""
+    parts = text.split(",") if isinstance(text, str) else list(text)
+    networks: list[IPNetwork] = []
+    for part in (p.strip() for p in parts):
+        if not part:
+            continue
+        try:
+            networks.append(ipaddress.ip_network(part, strict=False))
+        except ValueError:
+            raise ValueError(
+                f"{part!r} is not a network; use CIDR notation like 10.0.0.0/8"
+            ) from None
+    return tuple(networks)
+
+
+def _embedded_ipv4(ip: IPAddress) -> IPAddress:
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return ip.ipv4_mapped
+        if ip.sixtofour is not None:
+            return ip.sixtofour
+        if ip.teredo is not None:
+            return ip.teredo[1]
+    return ip
+
+
+def address_problem(ip: IPAddress, allowed: Sequence[IPNetwork] = ()) -> str | None:
+    """Why ``ip`` is refused (``"loopback"``, ``"private"``…), or ``None`` if it is fine."""
+    if any(ip in network for network in allowed if network.version == ip.version):
+        return None
+    inner = _embedded_ipv4(ip)
+    if inner is not ip and any(
+        inner in network for network in allowed if network.version == inner.version
+    ):
+        return None
+    for candidate in (inner, ip):
+        if candidate.is_loopback:
+            return "loopback"
+        if candidate.is_link_local:
+            return "link-local"
+        if candidate.is_multicast:
+            return "multicast"
+        if candidate.is_unspecified:
+            return "unspecified"
+        if candidate.is_reserved:
+            return "reserved"
+        if candidate.is_private:
+            return "private"
+        if not candidate.is_global:
+            return "not globally routable"
+    return None
+
+
+def resolve(host: str, port: int) -> list[IPAddress]:
+    """Every address ``host`` resolves to (an IP literal resolves to itself)."""
+    try:
+        return [ipaddress.ip_address(host.strip("[]"))]
+    except ValueError:
+        pass
+    infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    seen: dict[str, IPAddress] = {}
+    for info in infos:
+        address = str(info[4][0]).split("%", 1)[0]
+        seen.setdefault(address, ipaddress.ip_address(address))
+    return list(seen.values())
+
+
+def check_host(host: str, port: int, allowed: Sequence[IPNetwork] = ()) -> list[IPAddress]:
+    """The addresses of ``host`` if all are allowed; else ``UnsafeDestination`` says why."""
+    try:
+        addresses = resolve(host, port)
+    except OSError as exc:
+        raise httpcore.ConnectError(f"cannot resolve {host}: {exc}") from None
+    for ip in addresses:
+        problem = address_problem(ip, allowed)
+        if problem is not None:
+            raise UnsafeDestination(
+                f"{host} resolves to {ip}, a {problem} address; eventrouter does not send "
+                "there unless EVENTROUTER_ALLOWED_NETWORKS includes it"
+            )
+    return addresses
+
+
+class GuardedBackend(httpcore.NetworkBackend):
+    """httpcore's sync backend, connecting only to checked addresses (pinned)."""
+
+    def __init__(self, allowed: Sequence[IPNetwork] = ()) -> None:
+        self._allowed = tuple(allowed)
+        self._inner = httpcore.SyncBackend()
+
+    def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.NetworkStream:
+        addresses = check_host(host, port, self._allowed)
+        # TLS still verifies the certificate against ``host``: httpcore passes the URL's
+        # host as server_hostname when it starts TLS on this stream.
+        return self._inner.connect_tcp(
+            str(addresses[0]), port, timeout, local_address, socket_options
+        )
+
+    def connect_unix_socket(
+        self, path: str, timeout: float | None = None, socket_options: Iterable[Any] | None = None
+    ) -> httpcore.NetworkStream:
+        raise UnsafeDestination("unix sockets are not a destination")
+
+    def sleep(self, seconds: float) -> None:
+        self._inner.sleep(seconds)
+
+
+def guarded_transport(
+    allowed: Sequence[IPNetwork] = (), *, limits: httpx.Limits | None = None
+) -> httpx.HTTPTransport:
+    """An ``httpx.HTTPTransport`` whose every connection goes through ``GuardedBackend``.
+
+    httpx 0.28 accepts no network backend, so the transport's connection pool is built
+    again with ours (the reason httpx is pinned below 0.29 in pyproject.toml).
+    """
+    limits = limits or httpx.Limits()
+    transport = httpx.HTTPTransport(limits=limits)
+    ssl_context = transport._pool._ssl_context
+    transport._pool = httpcore.ConnectionPool(
+        ssl_context=ssl_context,
+        max_connections=limits.max_connections,
+        max_keepalive_connections=limits.max_keepalive_connections,
+        keepalive_expiry=limits.keepalive_expiry,
+        network_backend=GuardedBackend(allowed),
+    )
+    return transport
+
+
+def blocked_reason(exc: BaseException) -> str | None:
+    """The guard's message if ``exc`` (an httpx error) was caused by the guard."""
+    cause: BaseException | None = exc
+    while cause is not None:
+        if isinstance(cause, UnsafeDestination):
+            return str(cause)
+        cause = cause.__cause__ or cause.__context__
+    return None
