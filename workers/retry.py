@@ -23,6 +23,8 @@ def describe_status(status: int) -> str:
         return f"HTTP {status} {HTTPStatus(status).phrase}"
     except ValueError:
         return f"HTTP {status}"
+
+
 MIN_RETRY_AFTER = 1.0
 MAX_RETRY_AFTER = 3600.0
 

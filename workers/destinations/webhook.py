@@ -79,7 +79,9 @@ def default_body(event: Event) -> dict[str, Any]:
 
 
 def request_headers(event: Event, config: WebhookConfig) -> dict[str, str]:
-    headers = {"user-agent": USER_AGENT, **config.headers}
+    headers = dict(config.headers)
+    if not any(name.lower() == "user-agent" for name in headers):
+        headers["user-agent"] = USER_AGENT  # a configured User-Agent replaces ours
     headers["content-type"] = "application/json"
     headers["webhook-id"] = event.id
     headers["webhook-timestamp"] = str(int(datetime.now(UTC).timestamp()))
