@@ -8,12 +8,19 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
+from typing import Protocol
 
 from celery import Celery
 
 from router.settings import Settings
 
 DELIVER_TASK = "eventrouter.deliver"
+
+
+class Dispatch(Protocol):
+    """What the router and scheduler need: hand ``(delivery_id, destination_id)`` pairs on."""
+
+    def dispatch(self, deliveries: Iterable[tuple[int, int]]) -> int: ...
 
 
 class Dispatcher:

@@ -12,7 +12,7 @@ import logging
 from sqlalchemy import Engine
 
 from router.db import sql
-from router.dispatch import Dispatcher
+from router.dispatch import Dispatch
 from router.settings import Settings
 
 log = logging.getLogger("eventrouter.scheduler")
@@ -20,7 +20,7 @@ TICK_LIMIT = 5_000
 
 
 class Scheduler:
-    def __init__(self, settings: Settings, engine: Engine, dispatcher: Dispatcher) -> None:
+    def __init__(self, settings: Settings, engine: Engine, dispatcher: Dispatch) -> None:
         self._settings = settings
         self._engine = engine
         self._dispatcher = dispatcher

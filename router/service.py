@@ -27,7 +27,7 @@ from sqlalchemy.exc import DBAPIError
 
 from router.db import make_engine, sql
 from router.db.engine import safe_url
-from router.dispatch import Dispatcher
+from router.dispatch import Dispatch, Dispatcher
 from router.errors import InvalidEvent
 from router.events import STREAM_FIELD, Event, parse_envelope
 from router.redis_conn import redis_client, safe_redis_url
@@ -104,13 +104,13 @@ class RouterService:
         settings: Settings,
         *,
         engine: Engine | None = None,
-        dispatcher: Dispatcher | None = None,
+        dispatcher: Dispatch | None = None,
         consumer: str | None = None,
     ) -> None:
         self.settings = settings
         self.engine = engine or make_engine(settings.database_url)
         self.redis: redis.Redis = redis_client(settings.redis_url)
-        self.dispatcher = dispatcher or Dispatcher(settings)
+        self.dispatcher: Dispatch = dispatcher or Dispatcher(settings)
         self.scheduler = Scheduler(settings, self.engine, self.dispatcher)
         self.consumer = consumer or f"{socket.gethostname()}-{os.getpid()}"
         self.table = RoutingTable.empty()
