@@ -163,7 +163,7 @@ def parse_envelope(raw: bytes | str) -> Event:
     """The event in a stream entry; ``InvalidEvent`` says why an entry is unusable."""
     try:
         data = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise InvalidEvent(f"entry is not valid JSON: {exc}") from None
     if not isinstance(data, dict):
         raise InvalidEvent("entry is not a JSON object")

@@ -26,7 +26,7 @@ from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 
 from router.db import make_engine, sql
-from router.db.engine import safe_url
+from router.db.engine import is_connection_error, safe_url
 from router.dispatch import Dispatch, Dispatcher
 from router.errors import InvalidEvent
 from router.events import STREAM_FIELD, Event, parse_envelope
@@ -48,6 +48,13 @@ class BatchResult:
     replayed: int = 0
     rejected: int = 0
     deliveries: list[tuple[int, int]] = field(default_factory=list)
+
+    def add(self, other: BatchResult) -> None:
+        self.events += other.events
+        self.duplicates += other.duplicates
+        self.replayed += other.replayed
+        self.rejected += other.rejected
+        self.deliveries += other.deliveries
 
 
 def load_routing_table(conn: Connection) -> RoutingTable:
@@ -224,8 +231,14 @@ class RouterService:
     def handle(self, entries: Sequence[Entry]) -> BatchResult:
         """Store, acknowledge, dispatch; the commit comes before the ack."""
         events, rejected = parse_entries(entries)
-        with self.engine.begin() as conn:
-            result = self.persist(conn, events, rejected)
+        try:
+            with self.engine.begin() as conn:
+                result = self.persist(conn, events, rejected)
+        except DBAPIError as exc:
+            if is_connection_error(exc):
+                raise
+            log.warning("Postgres refused a batch (%s); storing it entry by entry", _reason(exc))
+            result = self.persist_each(entries)
         ids = [stream_id for stream_id, _ in entries]
         pipe = self.redis.pipeline(transaction=False)
         pipe.xack(self.settings.stream, GROUP, *ids)
@@ -243,6 +256,26 @@ class RouterService:
                 log.warning("rejected stream entry %s: %s", stream_id, reason)
         return result
 
+    def persist_each(self, entries: Sequence[Entry]) -> BatchResult:
+        """Store entries one by one, each in a savepoint; one Postgres refuses is rejected
+        with Postgres's reason, so a single bad entry can never block the stream."""
+        total = BatchResult()
+        with self.engine.begin() as conn:
+            for entry in entries:
+                events, rejected = parse_entries([entry])
+                try:
+                    with conn.begin_nested():
+                        total.add(self.persist(conn, events, rejected))
+                except DBAPIError as exc:
+                    if is_connection_error(exc):
+                        raise
+                    raw = (entry[1] or {}).get(STREAM_FIELD, b"")
+                    reason = f"Postgres refused the event: {_reason(exc)}"
+                    text = raw.decode("utf-8", "replace")[:MAX_REJECTED_RAW]
+                    total.add(self.persist(conn, [], [(entry[0].decode(), reason, text)]))
+                    log.warning("rejected stream entry %s: %s", entry[0].decode(), reason)
+        return total
+
     def persist(
         self, conn: Connection, events: list[Event], rejected: list[tuple[str, str, str]]
     ) -> BatchResult:
@@ -252,8 +285,8 @@ class RouterService:
                 sql.INSERT_REJECTED,
                 {
                     "stream_ids": [r[0] for r in rejected],
-                    "reasons": [r[1] for r in rejected],
-                    "raws": [r[2] for r in rejected],
+                    "reasons": [_text(r[1]) for r in rejected],
+                    "raws": [_text(r[2]) for r in rejected],
                 },
             )
         if not events:
@@ -352,6 +385,15 @@ def _insert_events(conn: Connection, events: list[Event], duplicate_of: dict[str
         params["duplicate_of"].append(duplicate_of.get(event.id))
         params["published_at"].append(datetime.fromtimestamp(event.published_at, UTC))
     return {str(row.id) for row in conn.execute(sql.INSERT_EVENTS, params)}
+
+
+def _text(value: str) -> str:
+    """Postgres text cannot hold NUL; keep the rest of a rejected entry readable."""
+    return value.replace("\x00", "\ufffd")
+
+
+def _reason(exc: DBAPIError) -> str:
+    return (str(exc.orig or exc).strip().splitlines() or ["unknown error"])[0]
 
 
 def _entries(reply: Any) -> list[Entry]:

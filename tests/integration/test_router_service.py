@@ -519,3 +519,65 @@ def test_run_loop_routes_until_stopped(
     assert not thread.is_alive()
     consumers = redis_conn.xinfo_consumers(settings.stream, GROUP)
     assert [c["name"] for c in consumers] == []  # left the group: nothing pending
+
+
+# -- entries Postgres itself refuses ----------------------------------------------------
+def test_nul_bytes_in_a_malformed_entry_are_stored_readably(
+    service: RouterService, settings: Settings, clean_db: Engine, redis_conn: redis.Redis
+) -> None:
+    xadd_raw(redis_conn, settings.stream, {"event": b"not json \x00 at all"})
+    good_id = router.publish("after:nul", settings=settings)
+    drain(service)
+    (rejected,) = rows(clean_db, "SELECT reason, raw FROM rejected_events")
+    assert "not valid JSON" in rejected.reason and "\ufffd" in rejected.raw
+    assert [str(r.id) for r in rows(clean_db, "SELECT id FROM events")] == [good_id]
+    assert stream_is_empty(redis_conn, settings)
+
+
+def test_an_event_postgres_refuses_is_rejected_alone(
+    service: RouterService,
+    settings: Settings,
+    clean_db: Engine,
+    redis_conn: redis.Redis,
+    seed: Seed,
+) -> None:
+    """Whatever makes Postgres refuse one event (here a trigger stands in for the
+    unforeseen), the rest of its batch is stored and the stream moves on."""
+    seed.route(".*", "http://127.0.0.1:9/hook")
+    with clean_db.begin() as conn:
+        conn.exec_driver_sql(
+            "CREATE FUNCTION refuse_poison() RETURNS trigger AS $$ BEGIN "
+            "RAISE EXCEPTION 'poison pill refused'; END $$ LANGUAGE plpgsql"
+        )
+        conn.exec_driver_sql(
+            "CREATE TRIGGER refuse_poison BEFORE INSERT ON events FOR EACH ROW "
+            "WHEN (NEW.name = 'poison:pill') EXECUTE FUNCTION refuse_poison()"
+        )
+    try:
+        ids = router.publish_many(
+            [("good:one", {}), ("poison:pill", {}), ("good:two", {})], settings=settings
+        )
+        drain(service)
+        stored = {str(r.id) for r in rows(clean_db, "SELECT id FROM events")}
+        assert stored == {ids[0], ids[2]}
+        (rejected,) = rows(clean_db, "SELECT reason, raw FROM rejected_events")
+        assert "poison pill refused" in rejected.reason and ids[1] in rejected.raw
+        assert scalar(clean_db, "SELECT count(*) FROM deliveries") == 2
+        assert stream_is_empty(redis_conn, settings)
+    finally:
+        with clean_db.begin() as conn:
+            conn.exec_driver_sql("DROP TRIGGER refuse_poison ON events")
+            conn.exec_driver_sql("DROP FUNCTION refuse_poison()")
+
+
+def test_deeply_nested_payload_is_rejected_not_fatal(
+    service: RouterService, settings: Settings, clean_db: Engine, redis_conn: redis.Redis
+) -> None:
+    nested = "[" * 100_000 + "]" * 100_000
+    head = json.dumps({"id": new_event_id(), "name": "a:b", "org": "default"})
+    deep = head[:-1] + ', "payload": ' + nested + "}"
+    xadd_raw(redis_conn, settings.stream, {"event": deep})
+    drain(service)
+    (rejected,) = rows(clean_db, "SELECT reason FROM rejected_events")
+    assert "not valid JSON" in rejected.reason
+    assert stream_is_empty(redis_conn, settings)
