@@ -59,6 +59,7 @@ class BatchSummary:
     retrying: int = 0
     failed: int = 0
     cancelled: int = 0
+    deferred: int = 0
 
     def as_dict(self) -> dict[str, int]:
         return dict(self.__dict__)
@@ -119,7 +120,19 @@ def record(
     policy: RetryPolicy,
     summary: BatchSummary,
 ) -> None:
-    """Write every attempt row and every new delivery state, in two statements."""
+    """Write every attempt row and every new delivery state, in two statements (a third
+    puts back deliveries the rate limiter deferred: they were not attempted)."""
+    deferred = [r for r in results if r.outcome.kind is OutcomeKind.DEFERRED]
+    if deferred:
+        conn.execute(
+            sql.DEFER_DELIVERIES,
+            {
+                "ids": [r.delivery.id for r in deferred],
+                "after": [r.outcome.retry_after or 1.0 for r in deferred],
+            },
+        )
+        summary.deferred += len(deferred)
+        results = [r for r in results if r.outcome.kind is not OutcomeKind.DEFERRED]
     if not results:
         return
     now = datetime.now(UTC)
@@ -176,8 +189,13 @@ def deliver_batch(
     settings: Settings,
     destination_id: int,
     delivery_ids: Sequence[int],
+    *,
+    policy: RetryPolicy | None = None,
 ) -> BatchSummary:
-    """Deliver what is still pending of ``delivery_ids`` to one destination."""
+    """Deliver what is still pending of ``delivery_ids`` to one destination.
+
+    ``policy`` overrides the destination's retry schedule (``destinations test`` sends once).
+    """
     summary = BatchSummary()
     with engine.begin() as conn:
         destination = load_destination(conn, destination_id)
@@ -217,5 +235,5 @@ def deliver_batch(
         duration_ms = int((time.perf_counter() - began) * 1000)
         results.append(AttemptResult(delivery, outcome, started_at, duration_ms))
     with engine.begin() as conn:
-        record(conn, destination, results, policy_for(destination, settings), summary)
+        record(conn, destination, results, policy or policy_for(destination, settings), summary)
     return summary

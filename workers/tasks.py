@@ -1,7 +1,7 @@
 """The one task: ``deliver(destination_id, delivery_ids)``.
 
-Process-wide resources (the database engine and the HTTP client) are made on first
-use, i.e. after Celery's prefork, so no connection is shared across processes.
+Process-wide resources (the database engine, the HTTP client, the rate limiter) are made
+on first use, i.e. after Celery's prefork, so no connection is shared across processes.
 """
 
 from __future__ import annotations
@@ -9,12 +9,12 @@ from __future__ import annotations
 import logging
 from functools import cache
 
-import httpx
 from sqlalchemy import Engine
 
 from router.db import make_engine
 from router.dispatch import DELIVER_TASK
 from workers.app import app, settings
+from workers.context import make_send_context
 from workers.delivery import deliver_batch
 from workers.destinations import SendContext
 
@@ -28,16 +28,7 @@ def _engine() -> Engine:
 
 @cache
 def _context() -> SendContext:
-    http = httpx.Client(
-        follow_redirects=False,
-        limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
-        timeout=settings.request_timeout_seconds,
-    )
-    return SendContext(
-        http=http,
-        default_timeout=settings.request_timeout_seconds,
-        excerpt_bytes=settings.response_excerpt_bytes,
-    )
+    return make_send_context(settings)
 
 
 @app.task(name=DELIVER_TASK, acks_late=True, reject_on_worker_lost=True)  # type: ignore[untyped-decorator]

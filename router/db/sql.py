@@ -178,6 +178,19 @@ RECORD_STATES = _sql(
     """
 )
 
+# Worker: deliveries held back by eventrouter's own rate limit. Not an attempt: the
+# attempt_count the claim added is given back and no attempt row is written.
+DEFER_DELIVERIES = _sql(
+    """
+    UPDATE deliveries d
+    SET status = 'pending', attempt_count = d.attempt_count - 1,
+        next_attempt_at = now() + make_interval(secs => v.after),
+        dispatched_at = NULL, lease_expires_at = NULL, updated_at = now()
+    FROM unnest(CAST(:ids AS bigint[]), CAST(:after AS double precision[])) AS v(id, after)
+    WHERE d.id = v.id AND d.status = 'delivering'
+    """
+)
+
 DISABLE_DESTINATION = _sql(
     """
     UPDATE destinations SET enabled = false, disabled_reason = :reason, updated_at = now()

@@ -7,18 +7,29 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from router.errors import ConfigError
+from workers.destinations import fields
 from workers.destinations.base import DestinationKind, Outcome, OutcomeKind, SendContext
+from workers.destinations.email import Email
+from workers.destinations.pagerduty import PagerDuty
+from workers.destinations.slack import Slack
 from workers.destinations.webhook import Webhook
 
-KINDS: dict[str, DestinationKind] = {"webhook": Webhook()}
+KINDS: dict[str, DestinationKind] = {
+    kind.name: kind for kind in (Webhook(), Slack(), PagerDuty(), Email())
+}
+
+
+def _kind(kind: str) -> DestinationKind:
+    if kind not in KINDS:
+        raise ConfigError(f"unknown destination type {kind!r}; choose one of {', '.join(KINDS)}")
+    return KINDS[kind]
 
 
 def validate_config(kind: str, config: dict[str, Any]) -> BaseModel:
     """The typed config for ``kind``; ``ConfigError`` names the first bad field."""
-    if kind not in KINDS:
-        raise ConfigError(f"unknown destination type {kind!r}; choose one of {', '.join(KINDS)}")
+    model = _kind(kind).config_model
     try:
-        return KINDS[kind].config_model.model_validate(config)
+        return model.model_validate(config)
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(part) for part in first["loc"]) or kind
@@ -26,4 +37,25 @@ def validate_config(kind: str, config: dict[str, Any]) -> BaseModel:
         raise ConfigError(f"invalid {kind} destination {where}: {message}") from None
 
 
-__all__ = ["KINDS", "DestinationKind", "Outcome", "OutcomeKind", "SendContext", "validate_config"]
+def secret_paths(kind: str) -> list[fields.Path]:
+    """Where ``kind``'s configs hold secrets, e.g. ``[("secret",), ("smtp", "password")]``."""
+    return fields.secret_paths(_kind(kind).config_model)
+
+
+def redact(kind: str, config: dict[str, Any]) -> dict[str, Any]:
+    """``config`` with every secret shown as ``…last4`` (unknown kinds: every string)."""
+    if kind not in KINDS:
+        return {key: fields.mask(value) for key, value in config.items()}
+    return fields.redact(KINDS[kind].config_model, config)
+
+
+__all__ = [
+    "KINDS",
+    "DestinationKind",
+    "Outcome",
+    "OutcomeKind",
+    "SendContext",
+    "redact",
+    "secret_paths",
+    "validate_config",
+]

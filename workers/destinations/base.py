@@ -28,6 +28,9 @@ class OutcomeKind(StrEnum):
     """A transient failure: try again later, per the retry policy."""
     FAILED = "failed"
     """A permanent failure: trying again cannot help."""
+    DEFERRED = "deferred"
+    """Not attempted: eventrouter's own rate limit said wait. No attempt row is written
+    and no attempt is used; the delivery is due again after ``retry_after`` seconds."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +72,31 @@ class Outcome:
     ) -> Outcome:
         return cls(OutcomeKind.FAILED, http_status, error, response_body, None, disable_destination)
 
+    @classmethod
+    def deferred(cls, after: float, reason: str) -> Outcome:
+        return cls(OutcomeKind.DEFERRED, None, reason, None, after)
+
+
+@dataclass(frozen=True, slots=True)
+class Permit:
+    """A rate limiter's answer: go after ``wait`` seconds, or come back after ``wait``."""
+
+    granted: bool
+    wait: float
+    """Granted: sleep this long, then send. Refused: the delivery is due again this late."""
+
+
+class RateLimiter(Protocol):
+    """Spaces requests to one target across every worker (``workers.ratelimit``)."""
+
+    def acquire(self, key: str, *, rate: float, burst: int) -> Permit:
+        """A slot for one request to ``key`` at ``rate`` per second, ``burst`` at once."""
+        ...
+
+    def hold(self, key: str, seconds: float) -> None:
+        """The provider said "slow down": grant nothing for ``key`` for ``seconds``."""
+        ...
+
 
 @dataclass(frozen=True, slots=True)
 class SendContext:
@@ -78,6 +106,8 @@ class SendContext:
     """Shared, keep-alive HTTP client of this worker process; redirects are not followed."""
     default_timeout: float = 10.0
     excerpt_bytes: int = 4096
+    rate_limiter: RateLimiter | None = None
+    """Shared per-target rate limiter (Redis); ``None`` sends without limiting."""
     extra: dict[str, Any] = field(default_factory=dict)
 
 

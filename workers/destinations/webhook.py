@@ -1,4 +1,5 @@
-"""Generic webhook: POST (or PUT) the event as JSON to a URL.
+"""Generic webhook: POST (or PUT) the event as JSON to a URL, optionally templated and
+signed the Standard Webhooks way.
 
 Every attempt of one event carries the same ``webhook-id`` header (the event id), so
 receivers can drop the duplicates that at-least-once delivery allows.
@@ -10,30 +11,46 @@ import json
 import re
 from datetime import UTC, datetime
 from typing import Any, ClassVar, Literal
-from urllib.parse import urlsplit
 
-import httpx
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
 
 from router.events import Event
-from workers.destinations.base import Outcome, SendContext, excerpt
+from workers.destinations import signing
+from workers.destinations.base import Outcome, SendContext
+from workers.destinations.fields import Secret, SecretValues, check_http_url
+from workers.destinations.httpio import body_excerpt, send_http
+from workers.destinations.templating import JsonTemplate, TemplateError
 from workers.retry import classify_http
+
+__all__ = ["USER_AGENT", "PreviousSecret", "Webhook", "WebhookConfig", "check_http_url"]
 
 USER_AGENT = "eventrouter/0.1 (+webhook)"
 _HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
-RESERVED_HEADERS = frozenset({"content-type", "content-length", "host", "webhook-id"})
+RESERVED_HEADERS = frozenset(
+    {
+        "content-type",
+        "content-length",
+        "host",
+        "webhook-id",
+        "webhook-timestamp",
+        "webhook-signature",
+    }
+)
 
 
-def check_http_url(url: str) -> str:
-    """Accept only absolute http(s) URLs with a host; say what is wrong otherwise."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError(f"{url!r} is not an http(s) URL; use e.g. https://example.com/hook")
-    try:
-        parts.port  # noqa: B018 - raises on a bad port
-    except ValueError:
-        raise ValueError(f"{url!r} has an invalid port") from None
-    return url
+class PreviousSecret(BaseModel):
+    """A rotated-out signing secret that keeps co-signing until ``expires_at``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    secret: Secret
+    expires_at: datetime
+
+    @field_validator("secret")
+    @classmethod
+    def _secret(cls, value: str) -> str:
+        signing.secret_key(value)
+        return value
 
 
 class WebhookConfig(BaseModel):
@@ -43,10 +60,18 @@ class WebhookConfig(BaseModel):
 
     url: str
     method: Literal["POST", "PUT"] = "POST"
-    headers: dict[str, str] = Field(default_factory=dict)
-    """Extra request headers; they never replace Content-Type or webhook-id."""
+    headers: SecretValues = Field(default_factory=dict)
+    """Extra request headers; they never replace Content-Type or the webhook-* headers."""
     timeout: float | None = Field(default=None, gt=0, le=300)
     """Seconds per request; the worker's default when unset."""
+    template: str | None = None
+    """A JSON body with ``${...}`` placeholders (see ``templating``); the default body if unset."""
+    secret: Secret | None = None
+    """``whsec_…`` Standard Webhooks signing secret; requests are unsigned when unset."""
+    previous_secrets: list[PreviousSecret] = Field(default_factory=list)
+    """Secrets rotated out by ``destinations rotate-secret``, co-signing until they expire."""
+
+    _compiled: JsonTemplate | None = PrivateAttr(default=None)
 
     @field_validator("url")
     @classmethod
@@ -65,6 +90,34 @@ class WebhookConfig(BaseModel):
                 raise ValueError(f"header {name!r} contains a line break")
         return value
 
+    @field_validator("secret")
+    @classmethod
+    def _secret(cls, value: str | None) -> str | None:
+        if value is not None:
+            signing.secret_key(value)
+        return value
+
+    @field_validator("template")
+    @classmethod
+    def _template(cls, value: str | None) -> str | None:
+        if value is not None:
+            JsonTemplate.compile(value)  # TemplateError is a ValueError: shown with its spot
+        return value
+
+    def model_post_init(self, context: Any, /) -> None:
+        if self.template is not None:
+            self._compiled = JsonTemplate.compile(self.template)
+
+    @property
+    def compiled_template(self) -> JsonTemplate | None:
+        return self._compiled
+
+    def active_secrets(self, now: datetime) -> list[str]:
+        """The current secret first, then rotated ones still within their grace period."""
+        if self.secret is None:
+            return []
+        return [self.secret, *(p.secret for p in self.previous_secrets if p.expires_at > now)]
+
 
 def default_body(event: Event) -> dict[str, Any]:
     """The JSON body sent when no template is configured."""
@@ -78,32 +131,37 @@ def default_body(event: Event) -> dict[str, Any]:
     }
 
 
-def request_headers(event: Event, config: WebhookConfig) -> dict[str, str]:
+def render_body(event: Event, config: WebhookConfig, now: datetime | None = None) -> bytes:
+    """The request body; ``TemplateError`` if a template renders something unparseable."""
+    template = config.compiled_template
+    if template is None:
+        return json.dumps(default_body(event), separators=(",", ":"), ensure_ascii=False).encode()
+    return template.render(event, now).encode()
+
+
+def request_headers(
+    event: Event, config: WebhookConfig, now: datetime | None = None
+) -> dict[str, str]:
     headers = dict(config.headers)
     if not any(name.lower() == "user-agent" for name in headers):
         headers["user-agent"] = USER_AGENT  # a configured User-Agent replaces ours
     headers["content-type"] = "application/json"
     headers["webhook-id"] = event.id
-    headers["webhook-timestamp"] = str(int(datetime.now(UTC).timestamp()))
+    headers["webhook-timestamp"] = str(int((now or datetime.now(UTC)).timestamp()))
     return headers
 
 
-def send_http(
-    ctx: SendContext,
-    method: str,
-    url: str,
-    *,
-    content: bytes,
-    headers: dict[str, str],
-    timeout: float,
-) -> httpx.Response | Outcome:
-    """One request; network failures come back as a retry ``Outcome`` instead of raising."""
-    try:
-        return ctx.http.request(method, url, content=content, headers=headers, timeout=timeout)
-    except httpx.TimeoutException:
-        return Outcome.retry(f"timed out after {timeout:g}s")
-    except httpx.HTTPError as exc:
-        return Outcome.retry(f"{type(exc).__name__}: {exc or 'connection failed'}")
+def signed_headers(
+    event: Event, config: WebhookConfig, body: bytes, now: datetime | None = None
+) -> dict[str, str]:
+    """``request_headers`` plus ``webhook-signature`` when the destination has a secret."""
+    now = now or datetime.now(UTC)
+    headers = request_headers(event, config, now)
+    secrets = config.active_secrets(now)
+    if secrets:
+        timestamp = int(headers["webhook-timestamp"])
+        headers["webhook-signature"] = signing.signature_header(secrets, event.id, timestamp, body)
+    return headers
 
 
 class Webhook:
@@ -113,18 +171,20 @@ class Webhook:
     config_model: ClassVar[type[BaseModel]] = WebhookConfig
 
     def send(self, event: Event, config: WebhookConfig, attempt: int, ctx: SendContext) -> Outcome:
-        body = json.dumps(default_body(event), separators=(",", ":"), ensure_ascii=False).encode()
+        now = datetime.now(UTC)
+        try:
+            body = render_body(event, config, now)
+        except TemplateError as exc:
+            return Outcome.failed(f"not sent: {exc}")
         timeout = config.timeout or ctx.default_timeout
         result = send_http(
             ctx,
             config.method,
             config.url,
             content=body,
-            headers=request_headers(event, config),
+            headers=signed_headers(event, config, body, now),
             timeout=timeout,
         )
         if isinstance(result, Outcome):
             return result
-        return classify_http(
-            result.status_code, result.headers, excerpt(result.text, ctx.excerpt_bytes)
-        )
+        return classify_http(result.status_code, result.headers, body_excerpt(result, ctx))

@@ -1,0 +1,32 @@
+"""The ``SendContext`` a process hands to destination adapters: one keep-alive HTTP client
+and the Redis-backed rate limiter. Built once per process, after Celery's fork."""
+
+from __future__ import annotations
+
+import httpx
+
+from router.redis_conn import redis_client
+from router.settings import Settings
+from workers.destinations import SendContext
+from workers.ratelimit import RedisRateLimiter
+
+
+def make_send_context(settings: Settings, *, rate_limit_wait: float = 2.0) -> SendContext:
+    """A context on ``settings``' Redis. ``rate_limit_wait``: longest sleep for a slot before a
+    delivery is deferred instead (the CLI's test send waits longer rather than defer)."""
+    http = httpx.Client(
+        follow_redirects=False,
+        limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
+        timeout=settings.request_timeout_seconds,
+    )
+    limiter = RedisRateLimiter(
+        redis_client(settings.redis_url),
+        prefix=f"{settings.queue}:ratelimit:",
+        max_wait=rate_limit_wait,
+    )
+    return SendContext(
+        http=http,
+        default_timeout=settings.request_timeout_seconds,
+        excerpt_bytes=settings.response_excerpt_bytes,
+        rate_limiter=limiter,
+    )

@@ -1,0 +1,114 @@
+"""Email: SMTP, SendGrid, or SendGrid with SMTP as the fallback.
+
+With both configured, SendGrid is tried first; only when it fails with a retryable error
+(429, 5xx, timeout) is the message sent over SMTP in the same attempt. A permanent
+SendGrid error (bad key, invalid request) is reported as is: falling back would hide it.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
+
+from router.events import Event
+from workers.destinations.base import Outcome, OutcomeKind, SendContext
+from workers.destinations.email_message import (
+    check_address,
+    mime_message,
+    sendgrid_body,
+    subject,
+)
+from workers.destinations.sendgrid import SendGridConfig, send_sendgrid
+from workers.destinations.smtp import SmtpConfig, send_smtp
+from workers.destinations.templating import TextTemplate
+
+
+class EmailConfig(BaseModel):
+    """Config of an ``email`` destination."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    from_address: str
+    """Sender, ``alerts@example.com`` or ``Alerts <alerts@example.com>``."""
+    to: list[str] = Field(min_length=1, max_length=100)
+    subject: str | None = None
+    """One-line ``${...}`` template; default ``[env] event name``."""
+    smtp: SmtpConfig | None = None
+    sendgrid: SendGridConfig | None = None
+    timeout: float | None = Field(default=None, gt=0, le=300)
+
+    _subject: TextTemplate | None = PrivateAttr(default=None)
+
+    @field_validator("from_address")
+    @classmethod
+    def _from(cls, value: str) -> str:
+        return check_address(value, allow_name=True)
+
+    @field_validator("to")
+    @classmethod
+    def _to(cls, value: list[str]) -> list[str]:
+        return [check_address(address) for address in value]
+
+    @field_validator("subject")
+    @classmethod
+    def _subject_template(cls, value: str | None) -> str | None:
+        if value is not None:
+            TextTemplate.compile(value)
+        return value
+
+    @model_validator(mode="after")
+    def _some_way_out(self) -> EmailConfig:
+        if self.smtp is None and self.sendgrid is None:
+            raise ValueError("give --smtp-host (SMTP), --sendgrid-api-key (SendGrid), or both")
+        return self
+
+    def model_post_init(self, context: Any, /) -> None:
+        if self.subject is not None:
+            self._subject = TextTemplate.compile(self.subject)
+
+    @property
+    def subject_template(self) -> TextTemplate | None:
+        return self._subject
+
+
+def _combined(sendgrid: Outcome, smtp: Outcome) -> Outcome:
+    """The attempt's outcome when SendGrid failed (retryable) and SMTP was tried."""
+    note = f"SendGrid failed ({sendgrid.error}); "
+    if smtp.kind is OutcomeKind.SUCCEEDED:
+        return Outcome.succeeded(None, f"{note}sent via SMTP: {smtp.response_body}")
+    return Outcome.retry(
+        f"{note}SMTP fallback failed too ({smtp.error})",
+        http_status=sendgrid.http_status,
+        response_body=sendgrid.response_body,
+        retry_after=sendgrid.retry_after,
+    )
+
+
+class Email:
+    """The ``email`` destination kind."""
+
+    name: ClassVar[str] = "email"
+    config_model: ClassVar[type[BaseModel]] = EmailConfig
+
+    def send(self, event: Event, config: EmailConfig, attempt: int, ctx: SendContext) -> Outcome:
+        now = datetime.now(UTC)
+        timeout = config.timeout or ctx.default_timeout
+        subject_line = subject(event, config.subject_template, now)
+        sendgrid_outcome: Outcome | None = None
+        if config.sendgrid is not None:
+            body = sendgrid_body(
+                event, sender=config.from_address, to=config.to, subject_line=subject_line
+            )
+            sendgrid_outcome = send_sendgrid(ctx, config.sendgrid, body, timeout)
+            if config.smtp is None or sendgrid_outcome.kind is not OutcomeKind.RETRY:
+                return sendgrid_outcome
+        assert config.smtp is not None
+        msg = mime_message(
+            event, sender=config.from_address, to=config.to, subject_line=subject_line, now=now
+        )
+        smtp_outcome = send_smtp(config.smtp, msg, config.to, timeout)
+        if sendgrid_outcome is None:
+            return smtp_outcome
+        return _combined(sendgrid_outcome, smtp_outcome)

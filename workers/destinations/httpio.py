@@ -1,0 +1,30 @@
+"""The one way adapters make an HTTP request: network failures become ``Outcome``s."""
+
+from __future__ import annotations
+
+import httpx
+
+from workers.destinations.base import Outcome, SendContext, excerpt
+
+
+def send_http(
+    ctx: SendContext,
+    method: str,
+    url: str,
+    *,
+    content: bytes,
+    headers: dict[str, str],
+    timeout: float,
+) -> httpx.Response | Outcome:
+    """One request; a timeout or connection failure comes back as a retry ``Outcome``."""
+    try:
+        return ctx.http.request(method, url, content=content, headers=headers, timeout=timeout)
+    except httpx.TimeoutException:
+        return Outcome.retry(f"timed out after {timeout:g}s")
+    except httpx.HTTPError as exc:
+        return Outcome.retry(f"{type(exc).__name__}: {exc or 'connection failed'}")
+
+
+def body_excerpt(response: httpx.Response, ctx: SendContext) -> str:
+    """The start of the response body, as kept in ``delivery_attempts.response_body``."""
+    return excerpt(response.text, ctx.excerpt_bytes)

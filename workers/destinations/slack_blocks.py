@@ -1,0 +1,134 @@
+"""Slack messages as Block Kit, within Slack's limits, with every cut made visible.
+
+Limits (Slack's Block Kit reference): 50 blocks per message; a header's text 150
+characters; a section's text 3000; at most 10 section fields of 2000 each; 10 context
+elements. Top-level ``text`` (the notification and fallback) is kept to 4000. Anything
+longer is cut and ends in ``…`` (headers) or ``… (truncated)``; dropped fields or blocks
+are replaced by a note saying how many were left out.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from router.events import Event
+from workers.destinations.templating import as_text
+
+MAX_BLOCKS = 50
+MAX_HEADER = 150
+MAX_SECTION_TEXT = 3000
+MAX_FIELDS = 10
+MAX_FIELD_TEXT = 2000
+MAX_CONTEXT_ELEMENTS = 10
+MAX_TEXT = 4000
+CUT = "… (truncated)"
+MESSAGE_KEYS = ("message", "summary", "text", "description")
+"""Payload keys whose string value becomes the message's main text, first found wins."""
+
+
+def cut(text: str, limit: int, marker: str = CUT) -> str:
+    """``text`` within ``limit`` characters, ending in ``marker`` when something was cut."""
+    if len(text) <= limit:
+        return text
+    return text[: max(0, limit - len(marker))] + marker
+
+
+def escape(text: str) -> str:
+    """Slack's mrkdwn control characters, escaped as Slack asks (``&``, ``<``, ``>``)."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _mrkdwn(text: str) -> dict[str, str]:
+    return {"type": "mrkdwn", "text": text}
+
+
+def main_text(payload: dict[str, Any]) -> tuple[str | None, str | None]:
+    """``(key, text)`` of the payload's message-like field, if it has one."""
+    for key in MESSAGE_KEYS:
+        value = payload.get(key)
+        if isinstance(value, str) and value.strip():
+            return key, value
+    return None, None
+
+
+def default_message(event: Event, now: datetime) -> dict[str, Any]:
+    """The rich message: header, main text, payload fields, then env and time."""
+    env = event.env or "no env"
+    message_key, message = main_text(event.payload)
+    blocks: list[dict[str, Any]] = [
+        {"type": "header", "text": {"type": "plain_text", "text": event.name, "emoji": True}}
+    ]
+    if message is not None:
+        blocks.append({"type": "section", "text": _mrkdwn(escape(message))})
+    fields = [
+        _mrkdwn(f"*{escape(key)}*\n{escape(as_text(value) or '-')}")
+        for key, value in event.payload.items()
+        if key != message_key
+    ]
+    if fields:
+        blocks.append({"type": "section", "fields": fields})
+    published = int(event.published_at)
+    iso = event.published_datetime.isoformat(timespec="seconds").replace("+00:00", "Z")
+    blocks.append(
+        {
+            "type": "context",
+            "elements": [
+                _mrkdwn(f"*env* {escape(env)}"),
+                _mrkdwn(f"<!date^{published}^{{date_short_pretty}} {{time_secs}}|{iso}>"),
+                _mrkdwn(f"*org* {escape(event.org)} · event `{event.id}`"),
+            ],
+        }
+    )
+    text = f"[{env}] {event.name}" + (f": {message}" if message else "")
+    return {"text": text, "blocks": blocks}
+
+
+def _limit_block(block: Any) -> Any:
+    if not isinstance(block, dict):
+        return block
+    block = dict(block)
+    kind = block.get("type")
+    text = block.get("text")
+    if isinstance(text, dict) and isinstance(text.get("text"), str):
+        limit, marker = (MAX_HEADER, "…") if kind == "header" else (MAX_SECTION_TEXT, CUT)
+        block["text"] = {**text, "text": cut(text["text"], limit, marker)}
+    fields = block.get("fields")
+    if isinstance(fields, list):
+        if len(fields) > MAX_FIELDS:
+            hidden = len(fields) - (MAX_FIELDS - 1)
+            fields = [*fields[: MAX_FIELDS - 1], _mrkdwn(f"_…and {hidden} more fields_")]
+        block["fields"] = [
+            {**f, "text": cut(f["text"], MAX_FIELD_TEXT)}
+            if isinstance(f, dict) and isinstance(f.get("text"), str)
+            else f
+            for f in fields
+        ]
+    elements = block.get("elements")
+    if kind == "context" and isinstance(elements, list) and len(elements) > MAX_CONTEXT_ELEMENTS:
+        hidden = len(elements) - (MAX_CONTEXT_ELEMENTS - 1)
+        block["elements"] = [
+            *elements[: MAX_CONTEXT_ELEMENTS - 1],
+            _mrkdwn(f"_…and {hidden} more_"),
+        ]
+    return block
+
+
+def enforce_limits(message: dict[str, Any]) -> dict[str, Any]:
+    """``message`` with every Block Kit limit applied; cuts are visible in the message."""
+    out = dict(message)
+    if "text" in out:
+        out["text"] = cut(as_text(out["text"]), MAX_TEXT)
+    blocks = out.get("blocks")
+    if isinstance(blocks, list):
+        if len(blocks) > MAX_BLOCKS:
+            hidden = len(blocks) - (MAX_BLOCKS - 1)
+            note = {"type": "context", "elements": [_mrkdwn(f"_…{hidden} more blocks not shown_")]}
+            blocks = [*blocks[: MAX_BLOCKS - 1], note]
+        out["blocks"] = [_limit_block(b) for b in blocks]
+    return out
+
+
+def encode(message: dict[str, Any]) -> bytes:
+    return json.dumps(message, ensure_ascii=False, separators=(",", ":")).encode()

@@ -1,0 +1,158 @@
+"""Sending one message over SMTP, with TLS as configured and never less.
+
+``ssl`` is implicit TLS (port 465), ``starttls`` upgrades a plain connection and refuses
+to go on if the server does not offer it, ``none`` is cleartext and only when asked for
+(a local relay; a password is never sent in cleartext). The server certificate is
+verified against the system CAs, or ``ca_file`` when given.
+
+Classification: 4xx replies, timeouts and dropped connections retry; 5xx replies,
+authentication failures, TLS failures and a server without STARTTLS are permanent.
+"""
+
+from __future__ import annotations
+
+import smtplib
+import ssl
+from email.message import EmailMessage
+from email.policy import SMTP as SMTP_POLICY
+from email.utils import parseaddr
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from workers.destinations.base import Outcome
+from workers.destinations.fields import Secret
+
+Tls = Literal["ssl", "starttls", "none"]
+DEFAULT_PORTS = {"ssl": 465, "starttls": 587, "none": 25}
+
+
+class SmtpConfig(BaseModel):
+    """How to reach an SMTP server."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    host: str = Field(min_length=1, max_length=253)
+    port: int | None = Field(default=None, ge=1, le=65535)
+    """Default 465 for ``ssl``, 587 for ``starttls``, 25 for ``none``."""
+    tls: Tls | None = None
+    """Default ``ssl`` on port 465 (or no port), ``starttls`` on any other port."""
+    username: str | None = None
+    password: Secret | None = None
+    ca_file: str | None = None
+    """PEM file of CAs to trust instead of the system's (a private CA, a test server)."""
+
+    @field_validator("ca_file")
+    @classmethod
+    def _ca_file(cls, value: str | None) -> str | None:
+        if value is not None and not Path(value).is_file():
+            raise ValueError(f"CA file {value!r} does not exist or is not a file")
+        return value
+
+    @model_validator(mode="after")
+    def _resolve(self) -> SmtpConfig:
+        if self.tls is None:
+            self.tls = "ssl" if self.port in (None, 465) else "starttls"
+        if self.port is None:
+            self.port = DEFAULT_PORTS[self.tls]
+        if (self.username is None) != (self.password is None):
+            raise ValueError("give both --username and --password, or neither")
+        if self.tls == "none" and self.password is not None:
+            raise ValueError(
+                "refusing to send a password in cleartext; use --smtp-tls ssl or starttls"
+            )
+        return self
+
+    def tls_context(self) -> ssl.SSLContext:
+        return ssl.create_default_context(cafile=self.ca_file)
+
+
+def _reply(code: int, message: bytes | str) -> str:
+    text = message.decode("utf-8", "replace") if isinstance(message, bytes) else message
+    return f"{code} {' '.join(text.split())}"
+
+
+def _by_code(code: int, what: str, reply: str) -> Outcome:
+    if 400 <= code < 500:
+        return Outcome.retry(f"SMTP {what}: {reply}", response_body=reply)
+    return Outcome.failed(f"SMTP {what}: {reply}", response_body=reply)
+
+
+def _connect(config: SmtpConfig, timeout: float) -> smtplib.SMTP:
+    assert config.port is not None
+    if config.tls == "ssl":
+        return smtplib.SMTP_SSL(
+            config.host, config.port, timeout=timeout, context=config.tls_context()
+        )
+    smtp = smtplib.SMTP(config.host, config.port, timeout=timeout)
+    if config.tls == "starttls":
+        smtp.ehlo()
+        if not smtp.has_extn("starttls"):
+            smtp.close()
+            raise smtplib.SMTPNotSupportedError(
+                f"{config.host}:{config.port} does not offer STARTTLS; refusing to send in "
+                "cleartext (use --smtp-tls ssl, or none for a local relay)"
+            )
+        smtp.starttls(context=config.tls_context())
+        smtp.ehlo()
+    return smtp
+
+
+def _transmit(smtp: smtplib.SMTP, config: SmtpConfig, msg: EmailMessage, to: list[str]) -> Outcome:
+    if config.username is not None and config.password is not None:
+        smtp.login(config.username, config.password)
+    smtp.ehlo_or_helo_if_needed()
+    sender = parseaddr(str(msg["From"]))[1]
+    code, reply = smtp.mail(sender)
+    if code != 250:
+        return _by_code(code, f"sender {sender} refused", _reply(code, reply))
+    refused: dict[str, str] = {}
+    for recipient in to:
+        code, reply = smtp.rcpt(parseaddr(recipient)[1])
+        if code not in (250, 251):
+            refused[recipient] = _reply(code, reply)
+    if len(refused) == len(to):
+        smtp.rset()
+        retryable = any(r.startswith("4") for r in refused.values())
+        detail = "; ".join(f"{r}: {why}" for r, why in refused.items())
+        if retryable:
+            return Outcome.retry(f"SMTP recipients refused: {detail}", response_body=detail)
+        return Outcome.failed(f"SMTP recipients refused: {detail}", response_body=detail)
+    code, reply = smtp.data(msg.as_bytes(policy=SMTP_POLICY))
+    if code != 250:
+        return _by_code(code, "message refused", _reply(code, reply))
+    accepted = _reply(code, reply)
+    if refused:
+        accepted += "; refused: " + "; ".join(f"{r}: {why}" for r, why in refused.items())
+    return Outcome.succeeded(None, accepted)
+
+
+def send_smtp(config: SmtpConfig, msg: EmailMessage, to: list[str], timeout: float) -> Outcome:
+    """Send ``msg`` to ``to``; every failure comes back as an ``Outcome``."""
+    where = f"{config.host}:{config.port}"
+    try:
+        with _connect(config, timeout) as smtp:
+            return _transmit(smtp, config, msg, to)
+    except smtplib.SMTPNotSupportedError as exc:
+        return Outcome.failed(f"SMTP {where}: {exc}")
+    except smtplib.SMTPAuthenticationError as exc:
+        return Outcome.failed(
+            f"SMTP authentication failed at {where}: {_reply(exc.smtp_code, exc.smtp_error)}"
+        )
+    except smtplib.SMTPResponseException as exc:
+        return _by_code(exc.smtp_code, f"error at {where}", _reply(exc.smtp_code, exc.smtp_error))
+    except ssl.SSLCertVerificationError as exc:
+        return Outcome.failed(
+            f"TLS certificate of {where} could not be verified ({exc.verify_message}); "
+            "fix the server certificate or set --smtp-ca-file"
+        )
+    except ssl.SSLError as exc:
+        return Outcome.failed(
+            f"TLS with {where} failed ({exc.reason or exc}); does the server speak "
+            f"{'implicit TLS' if config.tls == 'ssl' else 'STARTTLS'} on this port?"
+        )
+    except TimeoutError:
+        return Outcome.retry(f"SMTP {where} timed out after {timeout:g}s")
+    except (smtplib.SMTPException, OSError) as exc:
+        return Outcome.retry(f"SMTP {where}: {type(exc).__name__}: {exc or 'connection failed'}")
