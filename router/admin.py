@@ -13,6 +13,7 @@ import re
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, Engine
@@ -23,24 +24,14 @@ from router.durations import format_duration, parse_schedule
 from router.errors import ConfigError, NotFound
 from router.routing import compile_pattern
 from router.settings import Settings
-from workers.destinations import validate_config
+from workers.destinations import redact, validate_config
+from workers.destinations.signing import generate_secret
 
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:\-]{0,99}")
 ENV = re.compile(r"[A-Za-z0-9:._\-/]{1,100}")
 STATUSES = ("pending", "delivering", "succeeded", "failed", "cancelled")
-SECRET_FIELDS = frozenset(
-    {
-        "secret",
-        "secrets",
-        "password",
-        "token",
-        "bot_token",
-        "routing_key",
-        "api_key",
-        "sendgrid_api_key",
-        "webhook_url",
-    }
-)
+TEST_EVENT = "eventrouter:test"
+DEFAULT_GRACE_SECONDS = 24 * 3600.0
 
 
 def check_name(kind: str, name: str) -> str:
@@ -56,24 +47,6 @@ def check_env(env: str | None) -> str | None:
     if env is not None and not ENV.fullmatch(env):
         raise ConfigError(f"env {env!r} is invalid: use 1-100 letters, digits and : . _ - /")
     return env
-
-
-def mask(value: str) -> str:
-    """Show only the last four characters of a secret."""
-    return "…" + value[-4:] if len(value) > 8 else "…"
-
-
-def redact(config: dict[str, Any]) -> dict[str, Any]:
-    """A destination config fit to print: secrets and header values masked."""
-    shown: dict[str, Any] = {}
-    for key, value in config.items():
-        if key == "headers" and isinstance(value, dict):
-            shown[key] = {name: mask(str(v)) for name, v in value.items()}
-        elif key in SECRET_FIELDS and value:
-            shown[key] = mask(str(value)) if isinstance(value, str) else "…"
-        else:
-            shown[key] = value
-    return shown
 
 
 def _row(row: Any) -> dict[str, Any]:
@@ -181,7 +154,7 @@ class Admin:
             "id": new_id,
             "name": name,
             "kind": kind,
-            "config": redact(stored),
+            "config": redact(kind, stored),
             "retry_schedule": retry_schedule,
             "enabled": True,
         }
@@ -190,7 +163,7 @@ class Admin:
         with self._tx() as conn:
             rows = [_row(r) for r in conn.execute(sql.LIST_DESTINATIONS, {"org": self.org})]
         for row in rows:
-            row["config"] = redact(row["config"])
+            row["config"] = redact(row["kind"], row["config"])
             if row["retry_schedule"] is None:
                 row["retry_schedule"] = f"default ({self.settings.retry_schedule})"
         return rows
@@ -213,6 +186,101 @@ class Admin:
                     sql.CANCEL_OPEN_DELIVERIES,
                     {"destination_id": found, "reason": "destination disabled"},
                 )
+
+    def rotate_secret(
+        self,
+        name: str,
+        *,
+        secret: str | None = None,
+        grace_seconds: float = DEFAULT_GRACE_SECONDS,
+    ) -> dict[str, Any]:
+        """Give webhook ``name`` a new signing secret; the old one co-signs for the grace period.
+
+        Returns the new secret (generated unless given) and until when the old one signs.
+        """
+        if grace_seconds < 0:
+            raise ConfigError("--grace cannot be negative")
+        new_secret = secret or generate_secret()
+        now = datetime.now(UTC)
+        with self._tx() as conn:
+            row = conn.execute(sql.LOCK_DESTINATION, {"org": self.org, "name": name}).one_or_none()
+            if row is None:
+                raise self._no_destination(name)
+            if row.kind != "webhook":
+                raise ConfigError(
+                    f"destination {name!r} is a {row.kind} destination; only webhooks are signed"
+                )
+            config = dict(row.config)
+            old = config.get("secret")
+            if old == new_secret:
+                raise ConfigError("the new secret is the current one; give a different secret")
+            kept = [
+                p
+                for p in config.get("previous_secrets", [])
+                if datetime.fromisoformat(p["expires_at"]) > now
+            ]
+            valid_until = None
+            if old and grace_seconds > 0:
+                valid_until = now + timedelta(seconds=grace_seconds)
+                kept.insert(0, {"secret": old, "expires_at": valid_until.isoformat()})
+            config.update(secret=new_secret, previous_secrets=kept)
+            stored = validate_config("webhook", config).model_dump(mode="json", exclude_none=True)
+            conn.execute(
+                sql.UPDATE_DESTINATION_CONFIG, {"id": row.id, "config": json.dumps(stored)}
+            )
+        return {"name": name, "secret": new_secret, "previous_valid_until": valid_until}
+
+    def test_destination(self, name: str, *, env: str | None = None) -> dict[str, Any]:
+        """Send a test event to ``name`` now, through the worker's own delivery path.
+
+        The event (``eventrouter:test``) and its delivery are recorded like any other, so
+        ``eventrouter show`` has the attempt; it is tried once, never retried.
+        """
+        from router.events import new_event_id
+        from workers.context import make_send_context
+        from workers.delivery import deliver_batch
+        from workers.retry import RetryPolicy
+
+        check_env(env)
+        event_id = new_event_id()
+        payload = {
+            "message": f"Test notification from eventrouter to destination {name}.",
+            "destination": name,
+            "severity": "info",
+        }
+        with self._tx() as conn:
+            row = self._destinations(conn, [name])[0]
+            if not row.enabled:
+                raise ConfigError(f"destination {name!r} is disabled; enable it first")
+            conn.execute(
+                sql.INSERT_TEST_EVENT,
+                {
+                    "id": event_id,
+                    "name": TEST_EVENT,
+                    "org": self.org,
+                    "env": env,
+                    "payload": json.dumps(payload),
+                },
+            )
+            delivery_id = conn.execute(
+                sql.INSERT_TEST_DELIVERY, {"event_id": event_id, "destination_id": row.id}
+            ).scalar_one()
+        ctx = make_send_context(self.settings, rate_limit_wait=30.0)
+        try:
+            with translating_errors(self.settings.database_url):
+                deliver_batch(
+                    self.engine, ctx, self.settings, row.id, [delivery_id], policy=RetryPolicy(())
+                )
+        finally:
+            ctx.http.close()
+        with self._tx() as conn:
+            result = conn.execute(sql.TEST_RESULT, {"id": delivery_id}).one()
+        return {
+            "destination": name,
+            "event_id": event_id,
+            "delivery_id": delivery_id,
+            **_row(result),
+        }
 
     def remove_destination(self, name: str) -> None:
         with self._tx() as conn:

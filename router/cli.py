@@ -260,36 +260,28 @@ def channels_remove(ctx: Context, name: str) -> None:
 
 
 # -- destinations ----------------------------------------------------------------------
-def parse_header(value: str) -> tuple[str, str]:
-    name, sep, header_value = value.partition(":")
-    if not sep or not name.strip():
-        raise ConfigError(f"--header {value!r} must look like 'Name: value'")
-    return name.strip(), header_value.strip()
-
-
 @cli.group()
 def destinations() -> None:
     """Destinations: where deliveries go."""
 
 
+def _given(click_ctx: click.Context) -> dict[str, Any]:
+    """The options the user actually gave (not defaults), by parameter name."""
+    return {
+        name: value
+        for name, value in click_ctx.params.items()
+        if click_ctx.get_parameter_source(name) not in (None, click.core.ParameterSource.DEFAULT)
+    }
+
+
 @destinations.command("add")
 @click.argument("name")
 @click.option(
-    "--type", "kind", required=True, type=click.Choice(["webhook"]), help="Destination kind."
-)
-@click.option("--url", help="Webhook URL (http or https).")
-@click.option(
-    "--method",
-    type=click.Choice(["POST", "PUT"], case_sensitive=False),
-    default="POST",
-    show_default=True,
-)
-@click.option(
-    "--header",
-    "headers",
-    multiple=True,
-    metavar="'NAME: VALUE'",
-    help="Extra request header; repeatable.",
+    "--type",
+    "kind",
+    required=True,
+    type=click.Choice(["webhook", "slack", "pagerduty", "email"]),
+    help="Destination kind.",
 )
 @click.option("--timeout", type=float, default=None, help="Seconds per request [default: 10].")
 @click.option(
@@ -297,31 +289,94 @@ def destinations() -> None:
     default=None,
     help="Delays between attempts, e.g. 1s,5s,1m [default: EVENTROUTER_RETRY_SCHEDULE].",
 )
+@click.option(
+    "--template",
+    default=None,
+    help="webhook/slack: JSON body with ${...} placeholders, or @file.json.",
+)
+@click.option("--url", help="webhook: URL (http/https). pagerduty: endpoint override.")
+@click.option(
+    "--method",
+    type=click.Choice(["POST", "PUT"], case_sensitive=False),
+    default="POST",
+    show_default=True,
+    help="webhook: HTTP method.",
+)
+@click.option(
+    "--header",
+    "headers",
+    multiple=True,
+    metavar="'NAME: VALUE'",
+    help="webhook: extra request header; repeatable.",
+)
+@click.option("--secret", default=None, help="webhook: Standard Webhooks secret (whsec_…).")
+@click.option(
+    "--generate-secret", is_flag=True, default=False, help="webhook: make a signing secret."
+)
+@click.option("--webhook-url", default=None, help="slack: incoming webhook URL.")
+@click.option("--bot-token", default=None, help="slack: bot token (xoxb-…).")
+@click.option("--channel", default=None, help="slack: channel ID for the bot token.")
+@click.option("--api-url", default=None, help="slack: Web API base URL. email: SendGrid base URL.")
+@click.option("--rate-limit", type=float, default=None, help="slack: messages/s [default: 1].")
+@click.option("--burst", type=int, default=None, help="slack: burst size [default: 3].")
+@click.option("--routing-key", default=None, help="pagerduty: Events API v2 Integration Key.")
+@click.option(
+    "--severity",
+    type=click.Choice(["critical", "error", "warning", "info"]),
+    default=None,
+    help="pagerduty: severity when the payload has none [default: error].",
+)
+@click.option(
+    "--region",
+    type=click.Choice(["us", "eu"]),
+    default=None,
+    help="pagerduty: service region [default: us].",
+)
+@click.option("--source", default=None, help="pagerduty: payload.source when the event has none.")
+@click.option(
+    "--action-field",
+    default=None,
+    help="pagerduty: payload field with trigger|acknowledge|resolve [default: event_action].",
+)
+@click.option("--from", "from_address", default=None, help="email: sender address.")
+@click.option("--to", multiple=True, help="email: recipient; repeatable.")
+@click.option("--subject", default=None, help="email: subject template [default: [env] name].")
+@click.option("--smtp-host", default=None, help="email: SMTP server.")
+@click.option("--smtp-port", type=click.IntRange(1, 65535), default=None, help="email: port.")
+@click.option(
+    "--smtp-tls",
+    type=click.Choice(["ssl", "starttls", "none"]),
+    default=None,
+    help="email: ssl (default on 465), starttls (default elsewhere), none (local relays).",
+)
+@click.option("--username", default=None, help="email: SMTP user.")
+@click.option("--password", default=None, help="email: SMTP password.")
+@click.option("--smtp-ca-file", default=None, help="email: PEM CA bundle to trust for SMTP TLS.")
+@click.option("--sendgrid-api-key", default=None, help="email: SendGrid API key (SG.…).")
 @json_option
-@pass_ctx
-def destinations_add(
-    ctx: Context,
-    name: str,
-    kind: str,
-    url: str | None,
-    method: str,
-    headers: tuple[str, ...],
-    timeout: float | None,
-    retry_schedule: str | None,
-    as_json: bool,
-) -> None:
-    """Add a destination."""
-    if url is None:
-        raise ConfigError("a webhook destination needs --url")
-    config: dict[str, Any] = {
-        "url": url,
-        "method": method.upper(),
-        "headers": dict(parse_header(h) for h in headers),
-    }
-    if timeout is not None:
-        config["timeout"] = timeout
-    destination = ctx.admin.add_destination(name, kind, config, retry_schedule=retry_schedule)
-    report(as_json, destination, f"destination {name} added ({kind} {method.upper()} {url})")
+@click.pass_context
+def destinations_add(click_ctx: click.Context, /, **options: Any) -> None:
+    """Add a destination; options are checked for the chosen --type."""
+    from router.destination_options import build_config, describe_target
+
+    ctx = click_ctx.find_object(Context)
+    assert ctx is not None
+    name: str = options["name"]
+    kind: str = options["kind"]
+    given = {k: v for k, v in _given(click_ctx).items() if k not in ("name", "kind")}
+    config, generated = build_config(kind, given)
+    destination = ctx.admin.add_destination(
+        name, kind, config, retry_schedule=options["retry_schedule"]
+    )
+    if generated is not None:
+        destination["signing_secret"] = generated
+    if options["as_json"]:
+        emit_json(destination)
+        return
+    click.echo(f"destination {name} added ({kind}: {describe_target(kind, destination['config'])})")
+    if generated is not None:
+        click.echo(f"signing secret: {generated}")
+        click.echo("give it to the receiver now; listings show only its last 4 characters")
 
 
 @destinations.command("list")
@@ -329,10 +384,12 @@ def destinations_add(
 @pass_ctx
 def destinations_list(ctx: Context, as_json: bool) -> None:
     """List destinations (secrets are masked)."""
+    from router.destination_options import describe_target
+
     rows = ctx.admin.list_destinations()
     if not as_json:
         for row in rows:
-            row["target"] = row["config"].get("url", "")
+            row["target"] = describe_target(row["kind"], row["config"])
             row["state"] = (
                 "enabled"
                 if row["enabled"]
@@ -341,6 +398,72 @@ def destinations_list(ctx: Context, as_json: bool) -> None:
                 )
             )
     listing(rows, as_json, ["name", "kind", "target", "state", "retry_schedule"], "no destinations")
+
+
+@destinations.command("rotate-secret")
+@click.argument("name")
+@click.option("--secret", default=None, help="The new whsec_… secret [default: generate one].")
+@click.option(
+    "--grace",
+    default="24h",
+    show_default=True,
+    help="How long the old secret keeps co-signing (0 drops it now).",
+)
+@json_option
+@pass_ctx
+def destinations_rotate_secret(
+    ctx: Context, name: str, secret: str | None, grace: str, as_json: bool
+) -> None:
+    """Give a webhook a new signing secret; the old one co-signs during the grace period."""
+    try:
+        grace_seconds = parse_duration(grace)
+    except ValueError as exc:
+        raise ConfigError(f"--grace: {exc}") from None
+    rotated = ctx.admin.rotate_secret(name, secret=secret, grace_seconds=grace_seconds)
+    if as_json:
+        emit_json(rotated)
+        return
+    click.echo(f"destination {name}: new signing secret {rotated['secret']}")
+    until = rotated["previous_valid_until"]
+    click.echo(
+        f"the previous secret co-signs until {_cell(until)} UTC"
+        if until
+        else "no previous secret signs any more"
+    )
+
+
+@destinations.command("test")
+@click.argument("name")
+@click.option("--env", default=None, help="Environment of the test event.")
+@json_option
+@pass_ctx
+def destinations_test(ctx: Context, name: str, env: str | None, as_json: bool) -> None:
+    """Send a test notification now, the way a worker would, and print what happened.
+
+    Exits 0 when the provider accepted it, 1 otherwise. The attempt is recorded
+    (event 'eventrouter:test'), so 'eventrouter show EVENT_ID' has it too.
+    """
+    result = ctx.admin.test_destination(name, env=env)
+    if as_json:
+        emit_json(result)
+    else:
+        status = f"HTTP {result['http_status']}" if result["http_status"] else "no HTTP status"
+        if result["outcome"] is None:
+            click.echo(
+                f"test notification to {name}: held by the rate limit; a worker sends it at "
+                f"{_cell(result['next_attempt_at'])} (event {result['event_id']})"
+            )
+        else:
+            click.echo(
+                f"test notification to {name}: {result['outcome']} ({status}, "
+                f"{result['duration_ms']}ms, event {result['event_id']})"
+            )
+        if result["error"]:
+            click.echo(f"error: {result['error']}")
+        if result["response_body"]:
+            click.echo(f"response: {_cell(result['response_body'])}")
+    if result["outcome"] != "succeeded":
+        sys.exit(SERVICE_EXIT)
 
 
 def _toggle(group: click.Group, noun: str, setter: Callable[[Admin, str, bool], None]) -> None:

@@ -274,6 +274,44 @@ SET_DESTINATION_ENABLED = _sql(
     """
 )
 DELETE_DESTINATION = _sql("DELETE FROM destinations WHERE id = :id")
+LOCK_DESTINATION = _sql(
+    """
+    SELECT id, kind, config FROM destinations WHERE org = :org AND name = :name FOR UPDATE
+    """
+)
+UPDATE_DESTINATION_CONFIG = _sql(
+    """
+    UPDATE destinations SET config = CAST(:config AS jsonb), updated_at = now() WHERE id = :id
+    """
+)
+
+# `destinations test`: an event and a delivery made by hand, marked dispatched so no router
+# sends it too while the CLI delivers it in-process.
+INSERT_TEST_EVENT = _sql(
+    """
+    INSERT INTO events (id, name, org, env, payload, published_at)
+    VALUES (:id, :name, :org, :env, CAST(:payload AS jsonb), now())
+    """
+)
+INSERT_TEST_DELIVERY = _sql(
+    """
+    INSERT INTO deliveries (event_id, destination_id, dispatched_at)
+    VALUES (:event_id, :destination_id, now())
+    RETURNING id
+    """
+)
+TEST_RESULT = _sql(
+    """
+    SELECT d.status, d.next_attempt_at, a.outcome, a.http_status, a.error, a.response_body,
+           a.duration_ms
+    FROM deliveries d
+    LEFT JOIN LATERAL (
+        SELECT * FROM delivery_attempts WHERE delivery_id = d.id
+        ORDER BY attempt_number DESC, id DESC LIMIT 1
+    ) a ON true
+    WHERE d.id = :id
+    """
+)
 
 INSERT_SUBSCRIPTION = _sql(
     """
