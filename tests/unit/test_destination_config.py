@@ -1,0 +1,120 @@
+"""Secrets are found from the config models' ``Secret`` marker and masked as ``…last4``;
+``destinations add`` options map onto each kind's config and foreign options are refused."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from router.destination_options import build_config
+from router.errors import ConfigError
+from workers.destinations import redact, secret_paths
+
+
+def test_every_credential_field_is_marked_secret() -> None:
+    assert secret_paths("webhook") == [
+        ("headers", "*"),
+        ("secret",),
+        ("previous_secrets", "*", "secret"),
+    ]
+    assert secret_paths("slack") == [("webhook_url",), ("bot_token",)]
+    assert secret_paths("pagerduty") == [("routing_key",)]
+    assert secret_paths("email") == [("smtp", "password"), ("sendgrid", "api_key")]
+
+
+@pytest.mark.parametrize(
+    ("kind", "config", "hidden"),
+    [
+        (
+            "webhook",
+            {
+                "url": "https://x",
+                "secret": "whsec_abcdefghijklmnop1234",
+                "previous_secrets": [{"secret": "whsec_zzzzzzzzzzzzzzzzold9", "expires_at": "t"}],
+                "headers": {"Authorization": "Bearer tok-secret-5678"},
+            },
+            ["abcdefghijklmnop", "zzzzzzzzzzzz", "tok-secret"],
+        ),
+        (
+            "slack",
+            {"webhook_url": "https://hooks.slack.com/services/T0/B0/sekritsekrit"},
+            ["services/T0", "sekritsekrit"],
+        ),
+        ("slack", {"bot_token": "xoxb-111-222-abcdefgh", "channel": "C1"}, ["xoxb-111"]),
+        (
+            "pagerduty",
+            {"routing_key": "0123456789abcdef0123456789abcdef"},
+            ["0123456789abcdef0123"],
+        ),
+        (
+            "email",
+            {
+                "from_address": "a@b.co",
+                "to": ["c@d.co"],
+                "smtp": {"host": "h", "username": "u", "password": "hunter2hunter2"},
+                "sendgrid": {"api_key": "SG.verysecretkey"},
+            },
+            ["hunter2", "verysecret"],
+        ),
+    ],
+)
+def test_redact_shows_only_the_last_four(
+    kind: str, config: dict[str, Any], hidden: list[str]
+) -> None:
+    shown = repr(redact(kind, config))
+    for fragment in hidden:
+        assert fragment not in shown
+    assert "…" in shown
+
+
+def test_redact_keeps_the_rest_and_does_not_touch_the_input() -> None:
+    config = {"routing_key": "0123456789abcdef0123456789abcdef", "severity": "info"}
+    assert redact("pagerduty", config) == {"routing_key": "…cdef", "severity": "info"}
+    assert config["routing_key"].startswith("0123")
+
+
+def test_options_of_another_kind_are_refused() -> None:
+    with pytest.raises(ConfigError, match="--channel does not apply to --type webhook"):
+        build_config("webhook", {"url": "https://x", "channel": "C1"})
+    with pytest.raises(ConfigError, match="--routing-key does not apply to --type email"):
+        build_config("email", {"routing_key": "k"})
+
+
+def test_email_options_build_nested_smtp_and_sendgrid() -> None:
+    config, _ = build_config(
+        "email",
+        {
+            "from_address": "a@b.co",
+            "to": ("c@d.co",),
+            "smtp_host": "h",
+            "smtp_port": 2525,
+            "smtp_tls": "starttls",
+            "username": "u",
+            "password": "p",
+            "sendgrid_api_key": "SG.k",
+            "api_url": "http://127.0.0.1:1",
+        },
+    )
+    assert config == {
+        "from_address": "a@b.co",
+        "to": ["c@d.co"],
+        "smtp": {"host": "h", "port": 2525, "tls": "starttls", "username": "u", "password": "p"},
+        "sendgrid": {"api_key": "SG.k", "api_url": "http://127.0.0.1:1"},
+    }
+    with pytest.raises(ConfigError, match="--smtp-port needs --smtp-host"):
+        build_config("email", {"from_address": "a@b.co", "to": ("c@d.co",), "smtp_port": 25})
+
+
+def test_generate_secret_and_template_file(tmp_path: Any) -> None:
+    path = tmp_path / "t.json"
+    path.write_text('{"n": "${name}"}')
+    config, generated = build_config(
+        "webhook", {"url": "https://x", "generate_secret": True, "template": f"@{path}"}
+    )
+    assert generated is not None and config["secret"] == generated
+    assert config["template"] == '{"n": "${name}"}'
+    with pytest.raises(ConfigError, match="cannot read template file"):
+        build_config("webhook", {"url": "https://x", "template": "@/nonexistent.json"})
+    with pytest.raises(ConfigError, match="not both"):
+        build_config("webhook", {"url": "https://x", "secret": "whsec_x", "generate_secret": True})
