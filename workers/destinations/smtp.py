@@ -136,6 +136,10 @@ def send_smtp(config: SmtpConfig, msg: EmailMessage, to: list[str], timeout: flo
             return _transmit(smtp, config, msg, to)
     except smtplib.SMTPNotSupportedError as exc:
         return Outcome.failed(f"SMTP {where}: {exc}")
+    except smtplib.SMTPServerDisconnected as exc:
+        if "timed out" in str(exc):  # smtplib reports a read timeout as a disconnect
+            return Outcome.retry(f"SMTP {where} timed out after {timeout:g}s")
+        return Outcome.retry(f"SMTP {where}: server disconnected ({exc})")
     except smtplib.SMTPAuthenticationError as exc:
         return Outcome.failed(
             f"SMTP authentication failed at {where}: {_reply(exc.smtp_code, exc.smtp_error)}"
