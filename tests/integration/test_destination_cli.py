@@ -169,7 +169,10 @@ def test_every_kind_is_added_and_its_secrets_never_listed(run: Run, clean_db: En
         (("--type", "email", "--to", "a@b.co"), "needs --from"),
         (("--type", "email", "--from", "a@b.co", "--to", "x"), "not an email address"),
         (("--type", "email", "--from", "a@b.co", "--to", "c@d.co"), "--smtp-host"),
-        (("--type", "webhook", "--url", "http://x/", "--secret", "whsec_eHh4eHh4eHg="), "24-64 bytes"),
+        (
+            ("--type", "webhook", "--url", "http://x/", "--secret", "whsec_eHh4eHh4eHg="),
+            "24-64 bytes",
+        ),
         (("--type", "webhook", "--url", "http://x/", "--secret", "nope"), "whsec_"),
         (("--type", "webhook", "--url", "http://x/", "--channel", "C1"), "does not apply"),
         (

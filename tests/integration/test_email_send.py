@@ -3,16 +3,14 @@ SMTP fallback against a local stand-in answering as SendGrid documents."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
 from router.events import Event, new_event_id
-from tests.receiver import Receiver, Response, always
+from tests.receiver import Receiver, always
 from tests.smtp_server import Certs, Inbox, SilentServer, SmtpServer, make_certs
 from workers.destinations.base import OutcomeKind, SendContext
 from workers.destinations.email import Email, EmailConfig
