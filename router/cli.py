@@ -638,7 +638,7 @@ def show(ctx: Context, event_id: str, as_json: bool) -> None:
             + (f", next at {_cell(d['next_attempt_at'])}" if d["status"] == "pending" else "")
         )
         for a in d["attempts"]:
-            status = f"HTTP {a['http_status']}" if a["http_status"] else "no response"
+            status = f"HTTP {a['http_status']}" if a["http_status"] else "no HTTP status"
             line = (
                 f"  #{a['attempt_number']} {_cell(a['started_at'])} {a['outcome']:<9} "
                 f"{status} {a['duration_ms']}ms"

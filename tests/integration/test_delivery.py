@@ -107,6 +107,7 @@ def test_success_records_one_attempt_and_succeeds(world: World) -> None:
         "retrying": 0,
         "failed": 0,
         "cancelled": 0,
+        "deferred": 0,
     }
     row = world.delivery(delivery_id)
     assert (row.status, row.attempt_count, row.last_error) == ("succeeded", 1, None)
