@@ -129,6 +129,7 @@ def record(
             {
                 "ids": [r.delivery.id for r in deferred],
                 "after": [r.outcome.retry_after or 1.0 for r in deferred],
+                "reasons": [r.outcome.error for r in deferred],
             },
         )
         summary.deferred += len(deferred)

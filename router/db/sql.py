@@ -184,9 +184,10 @@ DEFER_DELIVERIES = _sql(
     """
     UPDATE deliveries d
     SET status = 'pending', attempt_count = d.attempt_count - 1,
-        next_attempt_at = now() + make_interval(secs => v.after),
+        next_attempt_at = now() + make_interval(secs => v.after), last_error = v.reason,
         dispatched_at = NULL, lease_expires_at = NULL, updated_at = now()
-    FROM unnest(CAST(:ids AS bigint[]), CAST(:after AS double precision[])) AS v(id, after)
+    FROM unnest(CAST(:ids AS bigint[]), CAST(:after AS double precision[]),
+                CAST(:reasons AS text[])) AS v(id, after, reason)
     WHERE d.id = v.id AND d.status = 'delivering'
     """
 )

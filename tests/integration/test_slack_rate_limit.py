@@ -80,11 +80,13 @@ def test_a_storm_is_spread_and_deferred_deliveries_use_no_attempt(
     assert slack_hook.count() == 2
     deferred = rows(
         seed.engine,
-        "SELECT id, status, attempt_count, EXTRACT(EPOCH FROM next_attempt_at - now()) AS due "
+        "SELECT id, status, attempt_count, last_error, "
+        "EXTRACT(EPOCH FROM next_attempt_at - now()) AS due "
         "FROM deliveries WHERE status = 'pending' ORDER BY next_attempt_at",
     )
     assert len(deferred) == 3
     assert all(row.attempt_count == 0 for row in deferred)
+    assert {row.last_error for row in deferred} == {"held by the Slack rate limit (2/s)"}
     dues = [float(row.due) for row in deferred]
     assert dues == sorted(dues) and dues[-1] - dues[0] >= 0.9  # spaced 0.5 s apart
     attempted = rows(seed.engine, "SELECT DISTINCT delivery_id FROM delivery_attempts")
