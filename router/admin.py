@@ -19,12 +19,13 @@ from typing import Any
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DataError, ProgrammingError
 
+from router.crypto import box_for, has_secrets, require_box, reveal, seal, unseal
 from router.db import sql, translating_errors
 from router.durations import format_duration, parse_schedule
 from router.errors import ConfigError, NotFound
 from router.routing import compile_pattern
 from router.settings import Settings
-from workers.destinations import redact, validate_config
+from workers.destinations import redact, secret_paths, validate_config
 from workers.destinations.signing import generate_secret
 
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:\-]{0,99}")
@@ -146,7 +147,7 @@ class Admin:
                 "org": self.org,
                 "name": name,
                 "kind": kind,
-                "config": json.dumps(stored),
+                "config": json.dumps(self._seal(kind, stored)),
                 "retry_schedule": retry_schedule,
             }
             new_id = self._insert_named(conn, sql.INSERT_DESTINATION, params, "destination")
@@ -163,10 +164,41 @@ class Admin:
         with self._tx() as conn:
             rows = [_row(r) for r in conn.execute(sql.LIST_DESTINATIONS, {"org": self.org})]
         for row in rows:
-            row["config"] = redact(row["kind"], row["config"])
+            row["config"] = redact(row["kind"], self._reveal(row["config"]))
             if row["retry_schedule"] is None:
                 row["retry_schedule"] = f"default ({self.settings.retry_schedule})"
         return rows
+
+    def _seal(self, kind: str, config: dict[str, Any]) -> dict[str, Any]:
+        """``config`` with its secrets encrypted (a key is needed only if it has any)."""
+        paths = secret_paths(kind)
+        if not has_secrets(config, paths):
+            return config
+        sealed: dict[str, Any] = seal(config, paths, require_box(self.settings))
+        return sealed
+
+    def _reveal(self, config: dict[str, Any]) -> dict[str, Any]:
+        """Decrypted for masking, when this host has the key (else masked ciphertext)."""
+        box = box_for(self.settings)
+        return unseal(config, box) if box is not None else config
+
+    def reencrypt_secrets(self) -> int:
+        """Encrypt every destination's secrets (all orgs) with the first configured key.
+
+        Run after putting a new key first in ``EVENTROUTER_SECRET_KEY``; also encrypts
+        secrets stored before a key existed. Returns how many destinations it rewrote.
+        """
+        box = require_box(self.settings)
+        count = 0
+        with self._tx() as conn:
+            for row in conn.execute(sql.ALL_DESTINATION_CONFIGS).fetchall():
+                config = seal(unseal(row.config, box), secret_paths(row.kind), box)
+                if config != row.config:
+                    conn.execute(
+                        sql.UPDATE_DESTINATION_CONFIG, {"id": row.id, "config": json.dumps(config)}
+                    )
+                    count += 1
+        return count
 
     def set_destination_enabled(self, name: str, enabled: bool) -> None:
         with self._tx() as conn:
@@ -210,7 +242,7 @@ class Admin:
                 raise ConfigError(
                     f"destination {name!r} is a {row.kind} destination; only webhooks are signed"
                 )
-            config = dict(row.config)
+            config = dict(reveal(row.config, self.settings))
             old = config.get("secret")
             if old == new_secret:
                 raise ConfigError("the new secret is the current one; give a different secret")
@@ -226,7 +258,8 @@ class Admin:
             config.update(secret=new_secret, previous_secrets=kept)
             stored = validate_config("webhook", config).model_dump(mode="json", exclude_none=True)
             conn.execute(
-                sql.UPDATE_DESTINATION_CONFIG, {"id": row.id, "config": json.dumps(stored)}
+                sql.UPDATE_DESTINATION_CONFIG,
+                {"id": row.id, "config": json.dumps(self._seal("webhook", stored))},
             )
         return {"name": name, "secret": new_secret, "previous_valid_until": valid_until}
 

@@ -141,6 +141,23 @@ def db_upgrade(ctx: Context) -> None:
     upgrade(url)
     verb = "created and migrated" if created else "migrated"
     click.echo(f"database {safe_url(url)} {verb} to revision {current_revision(url)}")
+    if ctx.settings.secret_keys is None:
+        from router.crypto import write_key_file
+
+        path = write_key_file(ctx.settings.secret_key_file)
+        click.echo(
+            f"generated the key that encrypts destination secrets at {path}; keep it safe and "
+            "give every router and worker host the same key (the file, or its contents in "
+            "EVENTROUTER_SECRET_KEY)"
+        )
+
+
+@db.command("reencrypt")
+@pass_ctx
+def db_reencrypt(ctx: Context) -> None:
+    """Encrypt all destination secrets with the first key in EVENTROUTER_SECRET_KEY."""
+    count = ctx.admin.reencrypt_secrets()
+    click.echo(f"{count} destination(s) re-encrypted with the first key")
 
 
 # -- processes -----------------------------------------------------------------------

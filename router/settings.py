@@ -56,6 +56,10 @@ class Settings(BaseSettings):
     """How much of each response body is kept in ``delivery_attempts.response_body``."""
     worker_concurrency: int | None = Field(default=None, ge=1)
     """Worker processes per ``eventrouter worker`` (default: number of CPUs)."""
+    secret_key: str | None = None
+    """Fernet key(s), comma-separated, encrypting destination secrets; the first encrypts."""
+    secret_key_file: str = "~/.config/eventrouter/secret-key"
+    """Where the key is read from when ``secret_key`` is unset (``db upgrade`` creates it)."""
     publish_retries: int = Field(default=3, ge=0, le=10)
     """How many times publish() retries a failed Redis call before raising PublishError."""
 
@@ -68,6 +72,12 @@ class Settings(BaseSettings):
     @cached_property
     def retry_delays(self) -> tuple[float, ...]:
         return parse_schedule(self.retry_schedule)
+
+    @property
+    def secret_keys(self) -> str | None:
+        from router.crypto import key_setting
+
+        return key_setting(self.secret_key, self.secret_key_file)
 
     @property
     def celery_broker_url(self) -> str:

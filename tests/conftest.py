@@ -27,12 +27,13 @@ from sqlalchemy import Engine, make_url
 from router.db import make_engine
 from router.db.migrate import create_database_if_missing, upgrade
 from router.settings import Settings
-from tests.helpers import RecordingDispatcher, Seed
+from tests.helpers import SECRET_KEY, RecordingDispatcher, Seed
 
 POSTGRES_SERVER_URL = os.environ.get(
     "ER_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432"
 ).rstrip("/")
 REDIS_URL = os.environ.get("ER_TEST_REDIS_URL", "redis://127.0.0.1:6379/12")
+
 
 # No per-example deadline: a loaded 2-core CI machine must not turn slowness into failures.
 hypothesis.settings.register_profile("eventrouter", deadline=None)
@@ -176,6 +177,8 @@ def settings(database_url: str, redis_url: str, stream_name: str, queue_name: st
         dispatch_grace_seconds=5,
         request_timeout_seconds=2,
         lease_seconds=30,
+        secret_key=SECRET_KEY,
+        secret_key_file="/nonexistent/eventrouter-test-key",
     )
 
 

@@ -10,7 +10,16 @@ from typing import Any
 
 from sqlalchemy import Engine, text
 
+from router.crypto import SecretBox, generate_key, unseal
 from router.events import new_event_id
+
+SECRET_KEY = generate_key()
+"""Encrypts destination secrets in this test session (never a key file in $HOME)."""
+
+
+def plain(stored: Any) -> Any:
+    """A stored destination config (or one value of it) with its secrets decrypted."""
+    return unseal(stored, SecretBox([SECRET_KEY]))
 
 
 # -- config and data rows, written with plain SQL --------------------------------------

@@ -16,8 +16,10 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 from sqlalchemy import Connection, Engine
 
+from router.crypto import reveal
 from router.db import sql
 from router.durations import parse_schedule
+from router.errors import ConfigError
 from router.events import Event
 from router.settings import Settings
 from workers.destinations import KINDS, Outcome, OutcomeKind, SendContext
@@ -211,9 +213,11 @@ def deliver_batch(
     config_error = f"destination type {destination.kind!r} is not supported by this worker"
     if kind is not None:
         try:
-            config = kind.config_model.model_validate(destination.config)
+            config = kind.config_model.model_validate(reveal(destination.config, settings))
         except ValidationError as exc:
             config_error = f"destination config is invalid: {exc.errors()[0]['msg']}"
+        except ConfigError as exc:  # sealed secrets and no (or the wrong) key on this worker
+            config_error = str(exc)
     timeout = getattr(config, "timeout", None) or ctx.default_timeout
     lease = timeout * len(delivery_ids) + settings.lease_seconds
     with engine.begin() as conn:

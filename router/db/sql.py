@@ -280,6 +280,7 @@ LOCK_DESTINATION = _sql(
     SELECT id, kind, config FROM destinations WHERE org = :org AND name = :name FOR UPDATE
     """
 )
+ALL_DESTINATION_CONFIGS = _sql("SELECT id, kind, config FROM destinations ORDER BY id FOR UPDATE")
 UPDATE_DESTINATION_CONFIG = _sql(
     """
     UPDATE destinations SET config = CAST(:config AS jsonb), updated_at = now() WHERE id = :id

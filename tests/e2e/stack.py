@@ -26,6 +26,7 @@ from sqlalchemy import Engine, make_url, text
 from router.db import make_engine
 from router.db.migrate import create_database_if_missing, upgrade
 from router.settings import Settings
+from tests.helpers import SECRET_KEY
 from tests.receiver import wait_for
 
 BIN = Path(sys.executable).parent
@@ -117,6 +118,8 @@ class Stack:
             EVENTROUTER_STREAM=self.stream,
             EVENTROUTER_QUEUE=self.queue,
             EVENTROUTER_ORG="default",
+            EVENTROUTER_SECRET_KEY=SECRET_KEY,
+            EVENTROUTER_SECRET_KEY_FILE="/nonexistent/eventrouter-test-key",
         )
         env.update(self.extra_env)
         return env

@@ -14,7 +14,7 @@ from standardwebhooks.webhooks import Webhook as Verifier
 
 from router.cli import main
 from router.settings import Settings
-from tests.helpers import rows, scalar
+from tests.helpers import plain, rows, scalar
 from tests.receiver import Receiver, always
 
 ROUTING_KEY = "0123456789abcdef0123456789abcdef"
@@ -155,7 +155,7 @@ def test_every_kind_is_added_and_its_secrets_never_listed(run: Run, clean_db: En
     assert by_name["hook"]["config"]["method"] == "PUT"
     assert "channel C0123456789" in table and "to a@example.com, b@example.com" in table
     stored = scalar(clean_db, "SELECT config->>'routing_key' FROM destinations WHERE name='pd'")
-    assert stored == ROUTING_KEY
+    assert stored.startswith("enc:v1:") and plain(stored) == ROUTING_KEY  # encrypted at rest
 
 
 @pytest.mark.parametrize(
@@ -208,12 +208,12 @@ def test_rotate_secret_keeps_the_old_one_co_signing_for_the_grace_period(
     assert new.startswith("whsec_") and new != old
     until = datetime.fromisoformat(rotated["previous_valid_until"])
     assert 7150 < (until - datetime.now(UTC)).total_seconds() <= 7200
-    (config,) = [r.config for r in rows(clean_db, "SELECT config FROM destinations")]
+    (config,) = [plain(r.config) for r in rows(clean_db, "SELECT config FROM destinations")]
     assert config["secret"] == new
     assert [p["secret"] for p in config["previous_secrets"]] == [old]
     dropped = run("destinations", "rotate-secret", "hook", "--grace", "0")
     assert "no previous secret signs any more" in dropped.out
-    (config,) = [r.config for r in rows(clean_db, "SELECT config FROM destinations")]
+    (config,) = [plain(r.config) for r in rows(clean_db, "SELECT config FROM destinations")]
     assert [p["secret"] for p in config["previous_secrets"]] == [old]  # still in its grace
 
 
@@ -262,7 +262,9 @@ def test_test_prints_the_providers_error_and_exits_1(run: Run, clean_db: Engine)
         503,
         "failed",
     )
-    secret = scalar(clean_db, "SELECT config->>'secret' FROM destinations WHERE name = 'hook'")
+    secret = plain(
+        scalar(clean_db, "SELECT config->>'secret' FROM destinations WHERE name = 'hook'")
+    )
     Verifier(secret).verify(request.body, request.headers)
 
 

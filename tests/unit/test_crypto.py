@@ -18,12 +18,25 @@ def test_seal_encrypts_only_secret_fields_and_headers() -> None:
         "headers": {"Authorization": "Bearer t0ken"},
         "timeout": 5,
     }
-    sealed = seal(config, {"secret", "routing_key"}, box)
+    paths = [("secret",), ("routing_key",), ("headers", "*")]
+    sealed = seal(config, paths, box)
     assert sealed["url"] == config["url"] and sealed["timeout"] == 5
     assert is_sealed(sealed["secret"]) and is_sealed(sealed["headers"]["Authorization"])
     assert "whsec_abc" not in json.dumps(sealed) and "t0ken" not in json.dumps(sealed)
     assert unseal(sealed, box) == config
-    assert seal(sealed, {"secret"}, box) == sealed  # sealing twice changes nothing
+    assert seal(sealed, paths, box) == sealed  # sealing twice changes nothing
+
+
+def test_seal_reaches_nested_and_listed_secrets() -> None:
+    box = SecretBox([generate_key()])
+    config = {
+        "previous_secrets": [{"secret": "whsec_old1", "expires_at": "2026-01-01"}],
+        "smtp": {"host": "mail.example.com", "password": "hunter22"},
+    }
+    sealed = seal(config, [("previous_secrets", "*", "secret"), ("smtp", "password")], box)
+    text = json.dumps(sealed)
+    assert "whsec_old1" not in text and "hunter22" not in text and "mail.example.com" in text
+    assert unseal(sealed, box) == config
 
 
 def test_rotation_old_key_still_decrypts_new_key_encrypts() -> None:
