@@ -12,6 +12,7 @@ import os
 import re
 import time
 import uuid
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -20,6 +21,7 @@ from router.errors import InvalidEvent
 NAME_PATTERN = re.compile(r"[A-Za-z0-9:._\-/]{1,200}")
 SCOPE_PATTERN = re.compile(r"[A-Za-z0-9:._\-/]{1,100}")
 MAX_PAYLOAD_BYTES = 256 * 1024
+MAX_PAYLOAD_DEPTH = 100
 MAX_IDEMPOTENCY_KEY = 200
 STREAM_FIELD = b"event"
 # Postgres text and jsonb cannot hold NUL; this finds an escaped NUL (\u0000) in JSON text
@@ -67,6 +69,8 @@ def encode_payload(payload: object) -> str:
         raise InvalidEvent(f"payload must be a JSON object (a dict), not {type(payload).__name__}")
     try:
         text = json.dumps(payload, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    except RecursionError:
+        raise _too_deep() from None
     except (TypeError, ValueError) as exc:
         raise InvalidEvent(f"payload is not JSON-serialisable: {exc}") from None
     if "\\u0000" in text and _JSON_NUL.search(text):
@@ -79,7 +83,35 @@ def encode_payload(payload: object) -> str:
         raise InvalidEvent(
             f"payload is {size} bytes encoded; the limit is {MAX_PAYLOAD_BYTES} (256 KiB)"
         )
+    # A worker loads payloads back through json.loads on a deeper stack than the router's,
+    # so an event the router could store must never be too deep to load there.
+    containers = text.count("{") + text.count("[")  # an upper bound of the depth
+    if containers > MAX_PAYLOAD_DEPTH and _depth(payload) > MAX_PAYLOAD_DEPTH:
+        raise _too_deep()
     return text
+
+
+def _too_deep() -> InvalidEvent:
+    return InvalidEvent(f"payload is nested more than {MAX_PAYLOAD_DEPTH} levels deep")
+
+
+def _depth(value: object) -> int:
+    """Nesting depth of JSON containers, iteratively (a deep payload must not recurse)."""
+    deepest = 0
+    stack: list[tuple[object, int]] = [(value, 1)]
+    while stack:
+        item, level = stack.pop()
+        if isinstance(item, dict):
+            children: Iterable[object] = item.values()
+        elif isinstance(item, list | tuple):
+            children = item
+        else:
+            continue
+        deepest = max(deepest, level)
+        if deepest > MAX_PAYLOAD_DEPTH:
+            return deepest
+        stack.extend((child, level + 1) for child in children)
+    return deepest
 
 
 def check_idempotency_key(key: object) -> str | None:

@@ -73,7 +73,15 @@ class RoutingTable:
         version: int = 0,
     ) -> None:
         self.version = version
-        self._channels = [(rule, compile_pattern(rule.pattern)) for rule in channels]
+        self._channels: list[tuple[ChannelRule, Any]] = []
+        self.broken: dict[int, str] = {}
+        """Channels whose stored pattern does not compile (written around the CLI):
+        they match nothing, and the router logs why, instead of refusing to route."""
+        for rule in channels:
+            try:
+                self._channels.append((rule, compile_pattern(rule.pattern)))
+            except ValueError as exc:
+                self.broken[rule.id] = str(exc)
         enabled = frozenset(enabled_destinations)
         self._subscriptions = sorted(
             (

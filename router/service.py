@@ -25,7 +25,7 @@ import redis
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 
-from router.db import make_engine, sql
+from router.db import make_engine, pg_text, sql
 from router.db.engine import is_connection_error, safe_url
 from router.dispatch import Dispatch, Dispatcher
 from router.errors import InvalidEvent
@@ -38,6 +38,10 @@ from router.settings import Settings
 log = logging.getLogger("eventrouter.router")
 GROUP = "routers"
 MAX_REJECTED_RAW = 4096
+MAX_REJECTED_REASON = 1000
+BACKOFF_START = 0.5
+BACKOFF_CAP = 2.0
+"""Outages are retried after 0.5, 1, 2, 2, … s: no spin, and back within 2 s of a recovery."""
 Entry = tuple[bytes, dict[bytes, bytes] | None]
 
 
@@ -80,27 +84,39 @@ def load_routing_table(conn: Connection) -> RoutingTable:
 
 
 def parse_entries(entries: Sequence[Entry]) -> tuple[list[Event], list[tuple[str, str, str]]]:
-    """Split stream entries into events and ``(stream_id, reason, raw)`` rejections."""
+    """Split stream entries into events and ``(stream_id, reason, raw)`` rejections.
+
+    Nothing in an entry can make this raise: whatever cannot be read is a rejection.
+    """
     events: list[Event] = []
     rejected: list[tuple[str, str, str]] = []
     seen: set[str] = set()
     for stream_id, fields in entries:
         entry_id = stream_id.decode()
-        raw = (fields or {}).get(STREAM_FIELD)
+        if not fields:  # XADD needs a field: no fields means the entry was deleted
+            reason = "entry was deleted from the stream (XDEL/XTRIM) before a router stored it"
+            rejected.append((entry_id, reason, ""))
+            continue
+        raw = fields.get(STREAM_FIELD)
         if raw is None:
-            keys = ", ".join(sorted(k.decode("utf-8", "replace") for k in fields or {}))
+            keys = ", ".join(sorted(k.decode("utf-8", "replace") for k in fields))
             rejected.append((entry_id, f"entry has no 'event' field (fields: {keys})", ""))
             continue
         try:
             event = parse_envelope(raw)
-        except InvalidEvent as exc:
+        except Exception as exc:  # InvalidEvent, or anything else a hostile entry provokes
+            reason = str(exc) if isinstance(exc, InvalidEvent) else _unreadable(exc)
             text = raw.decode("utf-8", "replace")[:MAX_REJECTED_RAW]
-            rejected.append((entry_id, str(exc), text))
+            rejected.append((entry_id, reason[:MAX_REJECTED_REASON], text))
             continue
         if event.id not in seen:
             seen.add(event.id)
             events.append(event)
     return events, rejected
+
+
+def _unreadable(exc: BaseException) -> str:
+    return f"entry could not be read: {type(exc).__name__}: {exc}"
 
 
 class RouterService:
@@ -137,7 +153,7 @@ class RouterService:
     # -- the loop --------------------------------------------------------------
     def run(self, stop: threading.Event) -> None:
         """Route until ``stop`` is set; outages of Redis or Postgres are waited out."""
-        backoff = 0.5
+        backoff = BACKOFF_START
         ready = False
         log.info("router %s reading %s (group %s)", self.consumer, self.settings.stream, GROUP)
         while not stop.is_set():
@@ -146,7 +162,7 @@ class RouterService:
                     self.ensure_group()
                     ready = True
                 self.step()
-                backoff = 0.5
+                backoff = BACKOFF_START
             except redis.RedisError as exc:
                 log.error(
                     "Redis at %s unavailable (%s); retrying in %.1fs",
@@ -157,7 +173,7 @@ class RouterService:
                 self._read_own_pending = True
                 ready = False
                 stop.wait(backoff)
-                backoff = min(backoff * 2, 10.0)
+                backoff = min(backoff * 2, BACKOFF_CAP)
             except DBAPIError as exc:
                 log.error(
                     "Postgres at %s unavailable (%s); retrying in %.1fs",
@@ -167,12 +183,12 @@ class RouterService:
                 )
                 self._read_own_pending = True
                 stop.wait(backoff)
-                backoff = min(backoff * 2, 10.0)
+                backoff = min(backoff * 2, BACKOFF_CAP)
             except Exception:  # e.g. the Celery broker: never die of a transient error
                 log.exception("router step failed; retrying in %.1fs", backoff)
                 self._read_own_pending = True
                 stop.wait(backoff)
-                backoff = min(backoff * 2, 10.0)
+                backoff = min(backoff * 2, BACKOFF_CAP)
         self._leave_group()
         log.info("router %s stopped", self.consumer)
 
@@ -197,6 +213,8 @@ class RouterService:
                 return False
             self.table = load_routing_table(conn)
         log.info("routing table loaded (config version %d)", self.table.version)
+        for channel_id, reason in self.table.broken.items():
+            log.error("channel %d matches nothing: %s", channel_id, reason)
         return True
 
     def _read(self) -> list[Entry]:
@@ -230,6 +248,14 @@ class RouterService:
     # -- one batch -------------------------------------------------------------
     def handle(self, entries: Sequence[Entry]) -> BatchResult:
         """Store, acknowledge, dispatch; the commit comes before the ack."""
+        result = self.store(entries)
+        self.ack([stream_id for stream_id, _ in entries])
+        self.dispatch(result.deliveries)
+        return result
+
+    def store(self, entries: Sequence[Entry]) -> BatchResult:
+        """Commit the batch's events, deliveries and rejections in one transaction; if
+        Postgres refuses the batch for its content (not an outage), entry by entry."""
         events, rejected = parse_entries(entries)
         try:
             with self.engine.begin() as conn:
@@ -238,23 +264,26 @@ class RouterService:
             if is_connection_error(exc):
                 raise
             log.warning("Postgres refused a batch (%s); storing it entry by entry", _reason(exc))
-            result = self.persist_each(entries)
-        ids = [stream_id for stream_id, _ in entries]
-        pipe = self.redis.pipeline(transaction=False)
-        pipe.xack(self.settings.stream, GROUP, *ids)
-        pipe.xdel(self.settings.stream, *ids)
-        pipe.execute()
-        if result.deliveries:
-            try:
-                self.dispatcher.dispatch(result.deliveries)
-            except Exception:  # the scheduler re-dispatches after the grace period
-                log.exception(
-                    "dispatch failed; %d deliveries wait for the scheduler", len(result.deliveries)
-                )
-        if rejected:
-            for stream_id, reason, _ in rejected:
-                log.warning("rejected stream entry %s: %s", stream_id, reason)
+            return self.persist_each(entries)
+        for stream_id, reason, _ in rejected:
+            log.warning("rejected stream entry %s: %s", stream_id, reason)
         return result
+
+    def ack(self, stream_ids: Sequence[bytes]) -> None:
+        """Acknowledge and delete stored entries: the stream holds only unrouted events,
+        so its length is the backlog that ``stream_max_length`` bounds."""
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.xack(self.settings.stream, GROUP, *stream_ids)
+        pipe.xdel(self.settings.stream, *stream_ids)
+        pipe.execute()
+
+    def dispatch(self, deliveries: list[tuple[int, int]]) -> None:
+        if not deliveries:
+            return
+        try:
+            self.dispatcher.dispatch(deliveries)
+        except Exception:  # the scheduler re-dispatches after the grace period
+            log.exception("dispatch failed; %d deliveries wait for the scheduler", len(deliveries))
 
     def persist_each(self, entries: Sequence[Entry]) -> BatchResult:
         """Store entries one by one, each in a savepoint; one Postgres refuses is rejected
@@ -285,8 +314,8 @@ class RouterService:
                 sql.INSERT_REJECTED,
                 {
                     "stream_ids": [r[0] for r in rejected],
-                    "reasons": [_text(r[1]) for r in rejected],
-                    "raws": [_text(r[2]) for r in rejected],
+                    "reasons": [pg_text(r[1]) for r in rejected],
+                    "raws": [pg_text(r[2]) for r in rejected],
                 },
             )
         if not events:
@@ -385,11 +414,6 @@ def _insert_events(conn: Connection, events: list[Event], duplicate_of: dict[str
         params["duplicate_of"].append(duplicate_of.get(event.id))
         params["published_at"].append(datetime.fromtimestamp(event.published_at, UTC))
     return {str(row.id) for row in conn.execute(sql.INSERT_EVENTS, params)}
-
-
-def _text(value: str) -> str:
-    """Postgres text cannot hold NUL; keep the rest of a rejected entry readable."""
-    return value.replace("\x00", "\ufffd")
 
 
 def _reason(exc: DBAPIError) -> str:

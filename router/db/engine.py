@@ -6,6 +6,7 @@ connector seam, as in procrastinate.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -43,6 +44,27 @@ def unavailable(url: str, exc: BaseException) -> ServiceUnavailable:
         f"cannot reach Postgres at {safe_url(url)} ({reason}); start Postgres or set "
         "EVENTROUTER_DATABASE_URL, then run 'eventrouter db upgrade'"
     )
+
+
+def pg_text(value: str | None) -> str | None:
+    """``value`` as Postgres ``text`` accepts it: NUL characters and lone surrogates become
+    U+FFFD, the rest is kept.
+
+    For text that comes from outside (stream entries, error messages, response bodies):
+    one NUL byte must not make a whole batch fail to commit, again and again.
+    """
+    if value is None:
+        return None
+    if "\x00" in value:
+        value = value.replace("\x00", "\ufffd")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        value = _SURROGATE.sub("\ufffd", value)
+    return value
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def is_connection_error(exc: BaseException) -> bool:

@@ -581,3 +581,27 @@ def test_deeply_nested_payload_is_rejected_not_fatal(
     (rejected,) = rows(clean_db, "SELECT reason FROM rejected_events")
     assert "not valid JSON" in rejected.reason
     assert stream_is_empty(redis_conn, settings)
+
+
+def test_a_stored_pattern_that_does_not_compile_stops_only_its_channel(
+    service: RouterService, seed: Seed, redis_conn: redis.Redis, settings: Settings
+) -> None:
+    seed.channel("bad(", name="written-around-the-cli")
+    seed.route("payment:.*", "http://127.0.0.1:9/hook")
+    event_id = router.publish("payment:failed", settings=settings)
+    drain(service)
+    assert service.table.broken  # reported, and routing goes on
+    assert [d.event_id for d in deliveries(service.engine)] == [event_id]
+
+
+def test_an_entry_deleted_before_it_was_stored_is_rejected_and_acked(
+    service: RouterService, redis_conn: redis.Redis, settings: Settings
+) -> None:
+    entry_id = xadd_raw(redis_conn, settings.stream, {STREAM_FIELD: raw_envelope()})
+    assert service._read()  # delivered to this consumer, then lost before the commit
+    redis_conn.xdel(settings.stream, entry_id)
+    service._read_own_pending = True
+    drain(service)
+    (row,) = rows(service.engine, "SELECT stream_id, reason FROM rejected_events")
+    assert row.stream_id == entry_id and "deleted from the stream" in row.reason
+    assert stream_is_empty(redis_conn, settings)
