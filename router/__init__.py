@@ -12,6 +12,7 @@ from router.errors import (
     NotFound,
     PublishError,
     ServiceUnavailable,
+    StreamFull,
 )
 from router.settings import Settings
 
@@ -23,6 +24,7 @@ __all__ = [
     "PublishError",
     "ServiceUnavailable",
     "Settings",
+    "StreamFull",
     "publish",
     "publish_many",
 ]

@@ -2,6 +2,12 @@
 
 One round trip per call (one per batch with ``publish_many``). The function returns
 only after Redis accepted the entry; otherwise it raises ``PublishError``.
+
+Back-pressure: the stream holds only events no router has stored yet (routers delete
+what they stored). When it already holds ``stream_max_length`` of them (routers stopped
+or far behind), ``publish()`` raises ``StreamFull``, a ``PublishError``, and appends
+nothing. The length check and the append are one Lua script, so they are atomic and
+still one round trip; a stream is never trimmed, so nothing accepted is ever dropped.
 """
 
 from __future__ import annotations
@@ -10,13 +16,29 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 import redis
+from redis.commands.core import Script
 
-from router.errors import InvalidEvent, PublishError
+from router.errors import InvalidEvent, PublishError, StreamFull
 from router.events import STREAM_FIELD, build_envelope
 from router.redis_conn import redis_client, redis_unavailable_message
 from router.settings import Settings
 
 _default_settings: Settings | None = None
+
+# KEYS[1] stream; ARGV[1] max length; ARGV[2] field name; ARGV[3..] entries.
+# Returns {1, new length} when appended, {0, current length} when full (nothing appended).
+_APPEND_UNLESS_FULL = """
+local length = redis.call('XLEN', KEYS[1])
+local count = #ARGV - 2
+if length + count > tonumber(ARGV[1]) then
+  return {0, length}
+end
+for i = 3, #ARGV do
+  redis.call('XADD', KEYS[1], '*', ARGV[2], ARGV[i])
+end
+return {1, length + count}
+"""
+_scripts: dict[int, Script] = {}
 
 
 def _settings(settings: Settings | None) -> Settings:
@@ -46,11 +68,7 @@ def publish(
     event_id, entry = build_envelope(
         name, payload, org=org or config.org, env=env, idempotency_key=idempotency_key
     )
-    client = redis_client(config.redis_url, retries=config.publish_retries)
-    try:
-        client.xadd(config.stream, {STREAM_FIELD: entry})
-    except redis.RedisError as exc:
-        raise PublishError(redis_unavailable_message(config.redis_url, exc)) from exc
+    _append(config, [entry])
     return event_id
 
 
@@ -99,12 +117,26 @@ def publish_many(
             ) from None
     if not envelopes:
         return []
+    _append(config, [entry for _, entry in envelopes])
+    return [event_id for event_id, _ in envelopes]
+
+
+def _append(config: Settings, entries: list[str]) -> None:
+    """Append all ``entries`` in one round trip, or none of them when the stream is full."""
     client = redis_client(config.redis_url, retries=config.publish_retries)
-    pipe = client.pipeline(transaction=False)
-    for _, entry in envelopes:
-        pipe.xadd(config.stream, {STREAM_FIELD: entry})
+    script = _scripts.get(id(client))
+    if script is None:
+        script = _scripts.setdefault(id(client), client.register_script(_APPEND_UNLESS_FULL))
     try:
-        pipe.execute()
+        appended, length = script(
+            keys=[config.stream], args=[config.stream_max_length, STREAM_FIELD, *entries]
+        )
     except redis.RedisError as exc:
         raise PublishError(redis_unavailable_message(config.redis_url, exc)) from exc
-    return [event_id for event_id, _ in envelopes]
+    if not appended:
+        raise StreamFull(
+            f"stream {config.stream!r} already holds {length} unrouted events "
+            f"(EVENTROUTER_STREAM_MAX_LENGTH={config.stream_max_length}), so "
+            f"{'this event was' if len(entries) == 1 else f'these {len(entries)} events were'}"
+            " not published: check that routers are running, then retry later"
+        )

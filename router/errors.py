@@ -3,6 +3,7 @@
     EventRouterError
     ├── InvalidEvent        a name or payload publish() refuses (fix the call)
     ├── PublishError        Redis did not accept the event (nothing was published)
+    │   └── StreamFull      back-pressure: too many unrouted events; retry later
     ├── ConfigError         a channel, destination or subscription that cannot be saved
     │   └── NotFound        a name or id that does not exist
     └── ServiceUnavailable  Postgres or Redis cannot be reached (names the URL)
@@ -24,6 +25,11 @@ class InvalidEvent(EventRouterError, ValueError):
 
 class PublishError(EventRouterError):
     """Redis did not accept the event, so it was not published."""
+
+
+class StreamFull(PublishError):
+    """The stream already holds ``stream_max_length`` unrouted events (routers stopped or
+    far behind); nothing was appended. Back off and retry: nothing is ever dropped."""
 
 
 class ConfigError(EventRouterError, ValueError):

@@ -50,6 +50,9 @@ class Settings(BaseSettings):
     counts as lost and returns to ``pending``."""
     delivery_batch_size: int = Field(default=100, ge=1, le=5_000)
     """Deliveries carried by one Celery task (all to one destination)."""
+    stream_max_length: int = Field(default=1_000_000, ge=1)
+    """Unrouted events the stream may hold; beyond it ``publish()`` raises ``StreamFull``
+    (a ``PublishError``) instead of dropping anything. Routers drain it."""
     request_timeout_seconds: float = Field(default=10.0, gt=0, le=300)
     """Default per-request timeout for destinations that do not set one."""
     response_excerpt_bytes: int = Field(default=4096, ge=0, le=65_536)
