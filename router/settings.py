@@ -46,10 +46,20 @@ class Settings(BaseSettings):
     dispatch_grace_seconds: float = Field(default=60.0, gt=0)
     """A dispatched delivery not claimed by a worker within this time is dispatched again."""
     lease_seconds: float = Field(default=120.0, gt=0)
-    """Extra time a worker may hold a delivery beyond its request timeouts before it
-    counts as lost and returns to ``pending``."""
+    """Margin a worker may hold a delivery beyond ``delivery_time_box_seconds`` plus one
+    request timeout before it counts as lost and returns to ``pending``."""
     delivery_batch_size: int = Field(default=100, ge=1, le=5_000)
     """Deliveries carried by one Celery task (all to one destination)."""
+    delivery_time_box_seconds: float = Field(default=10.0, gt=0, le=3600)
+    """A task starts no new request after this long; the rest of its batch goes back to
+    ``pending`` for the scheduler, so one slow destination cannot hold a worker for long."""
+    slow_request_seconds: float = Field(default=1.0, gt=0)
+    """A destination whose requests take this long (or time out) counts as slow: at most
+    ``slow_destination_workers`` worker processes serve it at once; its other tasks wait."""
+    slow_destination_workers: int = Field(default=1, ge=1, le=1_000)
+    """Worker processes (across all hosts) that may serve one slow destination at once."""
+    slow_destination_concurrency: int = Field(default=10, ge=1, le=100)
+    """Requests such a process keeps in flight at once to a slow destination (threads)."""
     stream_max_length: int = Field(default=1_000_000, ge=1)
     """Unrouted events the stream may hold; beyond it ``publish()`` raises ``StreamFull``
     (a ``PublishError``) instead of dropping anything. Routers drain it."""

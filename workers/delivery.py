@@ -1,31 +1,39 @@
 """Delivery bookkeeping: claim rows, send each through its destination kind, record.
 
-Three statements per batch whatever its size: one claim (which also loads the events),
-one INSERT of attempt rows, one UPDATE of delivery states.
+Three statements per batch whatever its size: one to load the destination, one claim
+(which also loads the events), one that writes attempt rows and delivery states
+together. Every write is safe to repeat, so a Postgres outage is waited out, not fatal.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 from sqlalchemy import Connection, Engine
+from sqlalchemy.exc import DBAPIError
 
 from router.crypto import reveal
-from router.db import sql
+from router.db import is_connection_error, pg_text, sql
 from router.durations import parse_schedule
 from router.errors import ConfigError
 from router.events import Event
 from router.settings import Settings
 from workers.destinations import KINDS, Outcome, OutcomeKind, SendContext
+from workers.pacing import SlowDestinations
 from workers.retry import RetryPolicy
 
 log = logging.getLogger("eventrouter.worker")
+T = TypeVar("T")
+FLUSH_SECONDS = 1.0
+"""A batch running longer than this records what it has sent so far before going on."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,7 +69,13 @@ class BatchSummary:
     retrying: int = 0
     failed: int = 0
     cancelled: int = 0
+    released: int = 0
+    """Claimed but not sent (time box or shutdown): back to ``pending``."""
     deferred: int = 0
+    """Not attempted now: held back by the rate limiter, or the destination is slow and
+    its worker slots were taken. Due again later; no attempt used."""
+    stale: int = 0
+    """Sent, but the lease had expired and the row was taken back before recording."""
 
     def as_dict(self) -> dict[str, int]:
         return dict(self.__dict__)
@@ -122,25 +136,26 @@ def record(
     policy: RetryPolicy,
     summary: BatchSummary,
 ) -> None:
-    """Write every attempt row and every new delivery state, in two statements (a third
+    """Write every attempt row and every new delivery state, in one statement (a second
     puts back deliveries the rate limiter deferred: they were not attempted)."""
     deferred = [r for r in results if r.outcome.kind is OutcomeKind.DEFERRED]
     if deferred:
-        conn.execute(
+        summary.deferred += conn.execute(
             sql.DEFER_DELIVERIES,
             {
                 "ids": [r.delivery.id for r in deferred],
+                "attempts": [r.delivery.attempt for r in deferred],
                 "after": [r.outcome.retry_after or 1.0 for r in deferred],
-                "reasons": [r.outcome.error for r in deferred],
+                "reasons": [pg_text(r.outcome.error) for r in deferred],
             },
-        )
-        summary.deferred += len(deferred)
+        ).rowcount
         results = [r for r in results if r.outcome.kind is not OutcomeKind.DEFERRED]
     if not results:
         return
     now = datetime.now(UTC)
-    conn.execute(
-        sql.INSERT_ATTEMPTS,
+    states = [next_state(r, policy, now) for r in results]
+    written = conn.execute(
+        sql.RECORD_ATTEMPTS,
         {
             "delivery_ids": [r.delivery.id for r in results],
             "attempt_numbers": [r.delivery.attempt for r in results],
@@ -148,22 +163,18 @@ def record(
             "durations": [r.duration_ms for r in results],
             "outcomes": [r.outcome.kind.value for r in results],
             "statuses": [r.outcome.http_status for r in results],
-            "errors": [r.outcome.error for r in results],
-            "bodies": [r.outcome.response_body for r in results],
-        },
-    )
-    states = [next_state(r, policy, now) for r in results]
-    conn.execute(
-        sql.RECORD_STATES,
-        {
-            "ids": [r.delivery.id for r in results],
-            "statuses": [s[0] for s in states],
+            "errors": [pg_text(r.outcome.error) for r in results],
+            "bodies": [pg_text(r.outcome.response_body) for r in results],
+            "states": [s[0] for s in states],
             "next_at": [s[1] for s in states],
-            "errors": [s[2] for s in states],
+            "last_errors": [pg_text(s[2]) for s in states],
         },
     )
-    for status, _, _ in states:
-        if status == "succeeded":
+    mine = {row.delivery_id for row in written}
+    for result, (status, _, _) in zip(results, states, strict=True):
+        if result.delivery.id not in mine:
+            summary.stale += 1
+        elif status == "succeeded":
             summary.succeeded += 1
         elif status == "pending":
             summary.retrying += 1
@@ -171,7 +182,7 @@ def record(
             summary.failed += 1
     gone = next((r.outcome for r in results if r.outcome.disable_destination), None)
     if gone is not None:
-        reason = f"disabled automatically: {gone.error}"
+        reason = pg_text(f"disabled automatically: {gone.error}")
         conn.execute(sql.DISABLE_DESTINATION, {"id": destination.id, "reason": reason})
         cancelled = conn.execute(
             sql.CANCEL_OPEN_DELIVERIES, {"destination_id": destination.id, "reason": reason}
@@ -180,10 +191,51 @@ def record(
         log.warning("destination %s disabled: %s", destination.name, gone.error)
 
 
+def release(conn: Connection, unsent: Sequence[ClaimedDelivery]) -> int:
+    """Hand claimed rows that were never sent back to ``pending``, attempt count restored."""
+    if not unsent:
+        return 0
+    return conn.execute(
+        sql.RELEASE_UNSENT,
+        {"ids": [d.id for d in unsent], "attempts": [d.attempt for d in unsent]},
+    ).rowcount
+
+
 def policy_for(destination: DestinationRecord, settings: Settings) -> RetryPolicy:
     if destination.retry_schedule is not None:
         return RetryPolicy(parse_schedule(destination.retry_schedule))
     return RetryPolicy(settings.retry_delays)
+
+
+def with_database(engine: Engine, until: float, work: Callable[[Connection], T]) -> T:
+    """Run ``work`` in a transaction, waiting out a Postgres outage until ``until``.
+
+    Only connection failures are retried (with backoff); a failing statement is a bug
+    and raises at once. Every statement ``work`` runs must be safe to repeat, since a
+    commit cut off by the outage may or may not have happened.
+    """
+    backoff = 0.2
+    warned = False
+    while True:
+        try:
+            with engine.begin() as conn:
+                return work(conn)
+        except DBAPIError as exc:
+            if not is_connection_error(exc) or time.monotonic() + backoff > until:
+                raise
+            if not warned:
+                log.warning("Postgres unavailable (%s); retrying", _first_line(exc))
+                warned = True
+            time.sleep(backoff)
+            backoff = min(backoff * 2, 2.0)
+
+
+def _first_line(exc: DBAPIError) -> str:
+    return (str(exc.orig or exc).strip().splitlines() or ["?"])[0]
+
+
+def _never() -> bool:
+    return False
 
 
 def deliver_batch(
@@ -194,20 +246,68 @@ def deliver_batch(
     delivery_ids: Sequence[int],
     *,
     policy: RetryPolicy | None = None,
+    stop: Callable[[], bool] = _never,
+    pacer: SlowDestinations | None = None,
 ) -> BatchSummary:
     """Deliver what is still pending of ``delivery_ids`` to one destination.
 
     ``policy`` overrides the destination's retry schedule (``destinations test`` sends once).
+
+    The task is time-boxed: after ``delivery_time_box_seconds`` (or when ``stop()`` turns
+    true, e.g. on SIGTERM) no new request starts and the unsent rest goes back to
+    ``pending``. A slow destination is served only while holding one of its slots (see
+    ``workers.pacing``); without a free slot the rows go back to the scheduler untouched.
     """
     summary = BatchSummary()
-    with engine.begin() as conn:
-        destination = load_destination(conn, destination_id)
-        if destination is None or not destination.enabled:
-            reason = "destination removed" if destination is None else "destination disabled"
-            summary.cancelled = conn.execute(
-                sql.CANCEL_PENDING_OF_TASK, {"ids": list(delivery_ids), "reason": reason}
-            ).rowcount
+    patience = time.monotonic() + settings.dispatch_grace_seconds
+    destination = with_database(engine, patience, lambda c: load_destination(c, destination_id))
+    if destination is None or not destination.enabled:
+        reason = "destination removed" if destination is None else "destination disabled"
+        summary.cancelled = with_database(
+            engine,
+            patience,
+            lambda c: (
+                c.execute(
+                    sql.CANCEL_PENDING_OF_TASK, {"ids": list(delivery_ids), "reason": reason}
+                ).rowcount
+            ),
+        )
+        return summary
+    if pacer is None or not pacer.is_slow(destination_id):
+        _deliver(engine, ctx, settings, destination, delivery_ids, policy, stop, pacer, summary)
+        return summary
+    with pacer.slot(engine, destination_id) as free:
+        if free:
+            _deliver(engine, ctx, settings, destination, delivery_ids, policy, stop, pacer, summary)
             return summary
+    summary.deferred = with_database(
+        engine,
+        patience,
+        lambda c: (
+            c.execute(
+                sql.DEFER_TASK,
+                {
+                    "ids": list(delivery_ids),
+                    "destination_id": destination_id,
+                    "delay": settings.delivery_time_box_seconds,
+                },
+            ).rowcount
+        ),
+    )
+    return summary
+
+
+def _deliver(
+    engine: Engine,
+    ctx: SendContext,
+    settings: Settings,
+    destination: DestinationRecord,
+    delivery_ids: Sequence[int],
+    policy: RetryPolicy | None,
+    stop: Callable[[], bool],
+    pacer: SlowDestinations | None,
+    summary: BatchSummary,
+) -> None:
     kind = KINDS.get(destination.kind)
     config: BaseModel | None = None
     config_error = f"destination type {destination.kind!r} is not supported by this worker"
@@ -219,12 +319,19 @@ def deliver_batch(
         except ConfigError as exc:  # sealed secrets and no (or the wrong) key on this worker
             config_error = str(exc)
     timeout = getattr(config, "timeout", None) or ctx.default_timeout
-    lease = timeout * len(delivery_ids) + settings.lease_seconds
-    with engine.begin() as conn:
-        claimed = claim(conn, destination_id, delivery_ids, lease)
+    # Worst case a request starts just before the time box ends and runs to its timeout.
+    lease = settings.delivery_time_box_seconds + timeout + settings.lease_seconds
+    claimed = with_database(
+        engine,
+        time.monotonic() + settings.dispatch_grace_seconds,
+        lambda c: claim(c, destination.id, delivery_ids, lease),
+    )
+    lease_ends = time.monotonic() + lease
     summary.claimed = len(claimed)
-    results: list[AttemptResult] = []
-    for delivery in claimed:
+    box_ends = time.monotonic() + settings.delivery_time_box_seconds
+    policy = policy or policy_for(destination, settings)
+
+    def send(delivery: ClaimedDelivery) -> AttemptResult:
         started_at = datetime.now(UTC)
         began = time.perf_counter()
         if kind is None or config is None:
@@ -237,8 +344,42 @@ def deliver_batch(
                 outcome = Outcome.failed(
                     f"could not build the request: {type(exc).__name__}: {exc}"
                 )
-        duration_ms = int((time.perf_counter() - began) * 1000)
-        results.append(AttemptResult(delivery, outcome, started_at, duration_ms))
-    with engine.begin() as conn:
-        record(conn, destination, results, policy or policy_for(destination, settings), summary)
-    return summary
+        elapsed_ms = int((time.perf_counter() - began) * 1000)
+        return AttemptResult(delivery, outcome, started_at, elapsed_ms)
+
+    def write(results: list[AttemptResult], unsent: Sequence[ClaimedDelivery]) -> None:
+        def statements(conn: Connection) -> None:
+            record(conn, destination, results, policy, summary)
+            summary.released += release(conn, unsent)
+
+        # Keep trying until just before the lease runs out; after that the scheduler
+        # takes the rows back and they are sent again.
+        with_database(engine, lease_ends - 1.0, statements)
+
+    # A slow destination's batch goes out a wave of requests at a time, so the one
+    # process serving it is not idle for its whole round trip.
+    wave = settings.slow_destination_concurrency if pacer and pacer.is_slow(destination.id) else 1
+    todo = list(claimed)
+    results: list[AttemptResult] = []
+    durations: list[float] = []
+    flushed_at = time.monotonic()
+    with ThreadPoolExecutor(wave) if wave > 1 else nullcontext() as pool:
+        while todo and not stop() and time.monotonic() < box_ends:
+            batch, todo = todo[:wave], todo[wave:]
+            sent = list(pool.map(send, batch)) if pool else [send(batch[0])]
+            results.extend(sent)
+            durations.extend(r.duration_ms / 1000 for r in sent)
+            if todo and time.monotonic() - flushed_at >= FLUSH_SECONDS:
+                # Record as we go, so a worker killed mid-batch repeats little.
+                write(results, ())
+                results, flushed_at = [], time.monotonic()
+    if pacer is not None:
+        pacer.observe(destination.id, durations)
+    write(results, todo)
+    if todo:
+        log.info(
+            "destination %s: %d deliveries handed back (%s)",
+            destination.name,
+            len(todo),
+            "shutting down" if stop() else "time box reached",
+        )

@@ -152,29 +152,47 @@ CANCEL_PENDING_OF_TASK = _sql(
     """
 )
 
-INSERT_ATTEMPTS = _sql(
+# Worker: one statement records a batch. A row is written only while the delivery is
+# still ours (delivering, same attempt): a retried commit, or a record arriving after the
+# lease expired and the scheduler took the row back, changes nothing.
+RECORD_ATTEMPTS = _sql(
     """
+    WITH v AS (
+        SELECT * FROM unnest(
+            CAST(:delivery_ids AS bigint[]), CAST(:attempt_numbers AS int[]),
+            CAST(:started_at AS timestamptz[]), CAST(:durations AS int[]),
+            CAST(:outcomes AS text[]), CAST(:statuses AS int[]), CAST(:errors AS text[]),
+            CAST(:bodies AS text[]), CAST(:states AS text[]), CAST(:next_at AS timestamptz[]),
+            CAST(:last_errors AS text[]))
+        AS v(id, attempt, started_at, duration, outcome, http_status, error, body, state,
+             next_at, last_error)
+    ), updated AS (
+        UPDATE deliveries d
+        SET status = v.state,
+            next_attempt_at = COALESCE(v.next_at, d.next_attempt_at),
+            dispatched_at = NULL, lease_expires_at = NULL, last_error = v.last_error,
+            updated_at = now()
+        FROM v
+        WHERE d.id = v.id AND d.status = 'delivering' AND d.attempt_count = v.attempt
+        RETURNING d.id
+    )
     INSERT INTO delivery_attempts (delivery_id, attempt_number, started_at, duration_ms,
                                    outcome, http_status, error, response_body)
-    SELECT * FROM unnest(
-        CAST(:delivery_ids AS bigint[]), CAST(:attempt_numbers AS int[]),
-        CAST(:started_at AS timestamptz[]), CAST(:durations AS int[]),
-        CAST(:outcomes AS text[]), CAST(:statuses AS int[]), CAST(:errors AS text[]),
-        CAST(:bodies AS text[]))
+    SELECT v.id, v.attempt, v.started_at, v.duration, v.outcome, v.http_status, v.error, v.body
+    FROM v JOIN updated u ON u.id = v.id
+    RETURNING delivery_id
     """
 )
 
-RECORD_STATES = _sql(
+# Worker: claimed rows the task did not get to (time box or shutdown) go back to pending
+# as if never claimed, for the scheduler to dispatch again at once.
+RELEASE_UNSENT = _sql(
     """
     UPDATE deliveries d
-    SET status = v.status,
-        next_attempt_at = COALESCE(v.next_at, d.next_attempt_at),
-        dispatched_at = NULL, lease_expires_at = NULL, last_error = v.error,
-        updated_at = now()
-    FROM unnest(CAST(:ids AS bigint[]), CAST(:statuses AS text[]),
-                CAST(:next_at AS timestamptz[]), CAST(:errors AS text[]))
-         AS v(id, status, next_at, error)
-    WHERE d.id = v.id AND d.status = 'delivering'
+    SET status = 'pending', attempt_count = d.attempt_count - 1, dispatched_at = NULL,
+        lease_expires_at = NULL, updated_at = now()
+    FROM unnest(CAST(:ids AS bigint[]), CAST(:attempts AS int[])) AS v(id, attempt)
+    WHERE d.id = v.id AND d.status = 'delivering' AND d.attempt_count = v.attempt
     """
 )
 
@@ -186,11 +204,29 @@ DEFER_DELIVERIES = _sql(
     SET status = 'pending', attempt_count = d.attempt_count - 1,
         next_attempt_at = now() + make_interval(secs => v.after), last_error = v.reason,
         dispatched_at = NULL, lease_expires_at = NULL, updated_at = now()
-    FROM unnest(CAST(:ids AS bigint[]), CAST(:after AS double precision[]),
-                CAST(:reasons AS text[])) AS v(id, after, reason)
-    WHERE d.id = v.id AND d.status = 'delivering'
+    FROM unnest(CAST(:ids AS bigint[]), CAST(:attempts AS int[]),
+                CAST(:after AS double precision[]), CAST(:reasons AS text[]))
+         AS v(id, attempt, after, reason)
+    WHERE d.id = v.id AND d.status = 'delivering' AND d.attempt_count = v.attempt
     """
 )
+
+# Worker: a task for a slow destination that found no free slot hands its rows back to
+# the scheduler, due again after :delay seconds, instead of queueing behind the slot.
+DEFER_TASK = _sql(
+    """
+    UPDATE deliveries
+    SET dispatched_at = NULL,
+        next_attempt_at = GREATEST(next_attempt_at, now() + make_interval(secs => :delay)),
+        updated_at = now()
+    WHERE id = ANY(CAST(:ids AS bigint[])) AND destination_id = :destination_id
+      AND status = 'pending'
+    """
+)
+
+# One of N slots serving a slow destination; a transaction-level advisory lock, so a
+# worker that dies or a transaction that ends frees it.
+TRY_DESTINATION_SLOT = _sql("SELECT pg_try_advisory_xact_lock(:slot, :destination_id)")
 
 DISABLE_DESTINATION = _sql(
     """

@@ -108,6 +108,8 @@ def test_success_records_one_attempt_and_succeeds(world: World) -> None:
         "failed": 0,
         "cancelled": 0,
         "deferred": 0,
+        "released": 0,
+        "stale": 0,
     }
     row = world.delivery(delivery_id)
     assert (row.status, row.attempt_count, row.last_error) == ("succeeded", 1, None)

@@ -1,0 +1,222 @@
+"""What a batch does when things go wrong around it, on real Postgres and a local receiver:
+the time box and shutdown hand unsent work back, a record arriving after the lease was
+taken back changes nothing, a poison delivery fails alone, hostile answers are stored,
+and a slow destination is served by one slot, in waves, while other tasks defer.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import Engine
+
+from router.db import sql
+from router.settings import Settings
+from tests.helpers import Seed, rows
+from tests.receiver import Receiver, Request, Response, always, ok, slow
+from workers.delivery import deliver_batch
+from workers.destinations import KINDS, SendContext
+from workers.pacing import SlowDestinations
+
+
+@pytest.fixture
+def ctx() -> Iterator[SendContext]:
+    with httpx.Client(follow_redirects=False) as http:
+        yield SendContext(http=http, default_timeout=5.0)
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    with Receiver(ok()) as rx:
+        yield rx
+
+
+def _pending(seed: Seed, destination: int, n: int, **payload: Any) -> list[int]:
+    return [seed.delivery(seed.event(payload={"i": i, **payload}), destination) for i in range(n)]
+
+
+def _states(engine: Engine, ids: list[int]) -> list[Any]:
+    return rows(
+        engine,
+        "SELECT id, status, attempt_count, dispatched_at, lease_expires_at, next_attempt_at "
+        "FROM deliveries WHERE id = ANY(:ids) ORDER BY id",
+        ids=ids,
+    )
+
+
+def _attempts(engine: Engine, ids: list[int]) -> list[Any]:
+    return rows(
+        engine,
+        "SELECT * FROM delivery_attempts WHERE delivery_id = ANY(:ids) ORDER BY id",
+        ids=ids,
+    )
+
+
+# -- time box and shutdown ---------------------------------------------------------------------
+def test_the_time_box_hands_the_unsent_rest_back(
+    seed: Seed, clean_db: Engine, ctx: SendContext, settings: Settings, receiver: Receiver
+) -> None:
+    receiver.set_behaviour(slow(0.2))
+    destination = seed.destination(receiver.url_for("/hook"))
+    ids = _pending(seed, destination, 10)
+    boxed = settings.model_copy(update={"delivery_time_box_seconds": 0.5})
+    summary = deliver_batch(clean_db, ctx, boxed, destination, ids)
+    sent = receiver.count()
+    assert 1 <= sent < 10
+    assert (summary.claimed, summary.succeeded, summary.released) == (10, sent, 10 - sent)
+    states = _states(clean_db, ids)
+    assert [s.status for s in states] == ["succeeded"] * sent + ["pending"] * (10 - sent)
+    for state in states[sent:]:  # as if never claimed: due now, no attempt used
+        assert state.attempt_count == 0
+        assert state.dispatched_at is None and state.lease_expires_at is None
+    assert len(_attempts(clean_db, ids)) == sent
+
+
+def test_stop_finishes_the_request_in_flight_and_hands_back_the_rest(
+    seed: Seed, clean_db: Engine, ctx: SendContext, settings: Settings, receiver: Receiver
+) -> None:
+    destination = seed.destination(receiver.url_for("/hook"))
+    ids = _pending(seed, destination, 5)
+    summary = deliver_batch(
+        clean_db, ctx, settings, destination, ids, stop=lambda: receiver.count() >= 1
+    )
+    assert (summary.succeeded, summary.released) == (1, 4)
+    assert [s.status for s in _states(clean_db, ids)] == ["succeeded"] + ["pending"] * 4
+    assert "delivering" not in {s.status for s in _states(clean_db, ids)}
+
+
+# -- a late record --------------------------------------------------------------------------------
+def test_a_record_after_the_lease_was_taken_back_changes_nothing(
+    seed: Seed, clean_db: Engine, ctx: SendContext, settings: Settings, receiver: Receiver
+) -> None:
+    destination = seed.destination(receiver.url_for("/hook"))
+    (delivery_id,) = _pending(seed, destination, 1)
+
+    def lease_expires_meanwhile(request: Request, seen: int) -> Response:
+        # While the request is in flight the scheduler decides the worker is lost.
+        with clean_db.begin() as conn:
+            conn.exec_driver_sql(
+                "UPDATE deliveries SET lease_expires_at = now() - interval '1 second'"
+            )
+            conn.execute(sql.RECLAIM_EXPIRED_LEASES, {"limit": 10})
+        return Response(200, b"ok")
+
+    receiver.set_behaviour(lease_expires_meanwhile)
+    summary = deliver_batch(clean_db, ctx, settings, destination, [delivery_id])
+    assert (summary.succeeded, summary.stale) == (0, 1)
+    (state,) = _states(clean_db, [delivery_id])
+    assert (state.status, state.attempt_count) == ("pending", 1)  # the scheduler's view stands
+    (attempt,) = _attempts(clean_db, [delivery_id])
+    assert attempt.error.startswith("worker lost")
+
+
+# -- hostile answers and poison deliveries ---------------------------------------------------
+def test_nul_bytes_in_an_answer_are_recorded_not_fatal(
+    seed: Seed, clean_db: Engine, ctx: SendContext, settings: Settings, receiver: Receiver
+) -> None:
+    receiver.set_behaviour(always(500, b"broken\x00body"))
+    destination = seed.destination(receiver.url_for("/hook"))
+    ids = _pending(seed, destination, 3)
+    summary = deliver_batch(clean_db, ctx, settings, destination, ids)
+    assert summary.retrying == 3
+    bodies = {a.response_body for a in _attempts(clean_db, ids)}
+    assert bodies == {"broken\ufffdbody"}
+
+
+def test_a_poison_delivery_fails_alone_and_the_batch_goes_out(
+    seed: Seed,
+    clean_db: Engine,
+    ctx: SendContext,
+    settings: Settings,
+    receiver: Receiver,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    webhook = KINDS["webhook"]
+    real_send = webhook.send
+
+    def send(event: Any, config: Any, attempt: int, context: SendContext) -> Any:
+        if event.payload.get("poison"):
+            raise RuntimeError("renderer exploded")
+        return real_send(event, config, attempt, context)
+
+    monkeypatch.setattr(webhook, "send", send)
+    destination = seed.destination(receiver.url_for("/hook"))
+    good = _pending(seed, destination, 2)
+    (bad,) = _pending(seed, destination, 1, poison=True)
+    more = _pending(seed, destination, 2)
+    summary = deliver_batch(clean_db, ctx, settings, destination, [*good, bad, *more])
+    assert (summary.succeeded, summary.failed) == (4, 1)
+    (row,) = rows(clean_db, "SELECT status, last_error FROM deliveries WHERE id = :id", id=bad)
+    assert row.status == "failed"
+    assert row.last_error == "could not build the request: RuntimeError: renderer exploded"
+    assert receiver.count() == 4
+
+
+# -- slow destinations -------------------------------------------------------------------------
+def test_a_slow_destination_is_served_by_one_slot_and_other_tasks_defer(
+    seed: Seed, clean_db: Engine, settings: Settings
+) -> None:
+    destination = seed.destination("http://127.0.0.1:9/never")
+    pacer = SlowDestinations(threshold=1.0, workers=1)
+    pacer.observe(destination, [2.5])
+    assert pacer.is_slow(destination)
+    holding = threading.Event()
+    done = threading.Event()
+
+    def hold_the_slot() -> None:
+        with pacer.slot(clean_db, destination) as free:
+            assert free
+            holding.set()
+            done.wait(10)
+
+    holder = threading.Thread(target=hold_the_slot)
+    holder.start()
+    try:
+        assert holding.wait(10)
+        with pacer.slot(clean_db, destination) as free:
+            assert not free
+        ids = _pending(seed, destination, 3)
+        with httpx.Client() as http:
+            summary = deliver_batch(
+                clean_db, SendContext(http=http), settings, destination, ids, pacer=pacer
+            )
+        assert (summary.claimed, summary.deferred) == (0, 3)
+        for state in _states(clean_db, ids):  # untouched but for the schedule
+            assert (state.status, state.attempt_count, state.dispatched_at) == ("pending", 0, None)
+        due_in = rows(
+            clean_db,
+            "SELECT min(next_attempt_at - now()) AS d FROM deliveries WHERE id = ANY(:ids)",
+            ids=ids,
+        )[0].d
+        assert due_in.total_seconds() > settings.delivery_time_box_seconds - 2
+    finally:
+        done.set()
+        holder.join(10)
+    with pacer.slot(clean_db, destination) as free:
+        assert free  # the holder's transaction ended: the slot is free again
+
+
+def test_a_slow_destination_is_sent_in_waves_and_forgotten_when_fast_again(
+    seed: Seed, clean_db: Engine, ctx: SendContext, settings: Settings, receiver: Receiver
+) -> None:
+    receiver.set_behaviour(slow(0.5))
+    destination = seed.destination(receiver.url_for("/hook"))
+    pacer = SlowDestinations(threshold=0.3, workers=1)
+    waves = settings.model_copy(
+        update={"slow_destination_concurrency": 10, "delivery_time_box_seconds": 30}
+    )
+    deliver_batch(clean_db, ctx, waves, destination, _pending(seed, destination, 1), pacer=pacer)
+    assert pacer.is_slow(destination)
+    ids = _pending(seed, destination, 10)
+    began = time.monotonic()
+    summary = deliver_batch(clean_db, ctx, waves, destination, ids, pacer=pacer)
+    assert summary.succeeded == 10
+    assert time.monotonic() - began < 10 * 0.5 / 2  # one sequential pass would take 5 s
+    receiver.set_behaviour(ok())
+    deliver_batch(clean_db, ctx, waves, destination, _pending(seed, destination, 2), pacer=pacer)
+    assert not pacer.is_slow(destination)
