@@ -21,6 +21,8 @@ from __future__ import annotations
 import contextlib
 import json
 import socket
+import struct
+import sys
 import threading
 import time
 from collections import Counter
@@ -84,6 +86,8 @@ class Response:
     headers: Mapping[str, str] = field(default_factory=dict)
     delay_seconds: float = 0.0
     """Wait this long before answering (cut short when the receiver stops)."""
+    reset: bool = False
+    """Answer nothing: close the connection with a TCP RST (a crashed or hostile peer)."""
 
 
 Behaviour = Callable[[Request, int], Response]
@@ -141,11 +145,19 @@ class _Server(ThreadingHTTPServer):
     allow_reuse_address = True
     receiver: Receiver
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if isinstance(sys.exc_info()[1], OSError):
+            return  # a sender that timed out, was killed or reset: expected in these tests
+        super().handle_error(request, client_address)
+
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server: _Server
     timeout = 60  # an idle keep-alive connection is dropped after this
+    # Headers and body are two writes; with Nagle on, the body waits for the client's
+    # delayed ACK (~40 ms) on every keep-alive request.
+    disable_nagle_algorithm = True
 
     def setup(self) -> None:
         super().setup()
@@ -193,6 +205,10 @@ class _Handler(BaseHTTPRequestHandler):
         ):
             self.close_connection = True
             return
+        if response.reset:
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            self.close_connection = True
+            return
         payload = response.body
         content_type = "text/plain; charset=utf-8"
         if isinstance(payload, dict | list):
@@ -212,6 +228,9 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.flush()
         except OSError:  # the client gave up (e.g. it timed out); nothing to answer
             self.close_connection = True
+            return
+        if 200 <= response.status < 300:
+            self.server.receiver._accepted(request)
 
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = _handle
 
@@ -227,6 +246,8 @@ class Receiver:
         self._lock = threading.Lock()
         self._requests: list[Request] = []
         self._seen: Counter[str] = Counter()
+        self._accepts: Counter[tuple[str, str]] = Counter()
+        self._first_accept: dict[tuple[str, str], float] = {}
         self._errors: list[BaseException] = []
         self._connections: set[socket.socket] = set()
         self._stopping = threading.Event()
@@ -287,6 +308,8 @@ class Receiver:
         with self._lock:
             self._requests.clear()
             self._seen.clear()
+            self._accepts.clear()
+            self._first_accept.clear()
 
     # -- what was received
     def requests(self, path: str | None = None) -> list[Request]:
@@ -311,6 +334,28 @@ class Receiver:
         wait_for(lambda: self.count(path) >= n, timeout, f"{n} requests (got {self.count(path)})")
         return self.requests(path)
 
+    # -- what was answered 2xx (the answer was written: the sender may have it)
+    def accepted_ids(self, path: str | None = None) -> set[str]:
+        """Webhook-ids answered 2xx at ``path`` (or at any path)."""
+        with self._lock:
+            return {i for p, i in self._accepts if path is None or p == path}
+
+    def accepted_at(self, path: str, webhook_id: str) -> float | None:
+        """``time.monotonic()`` of the first 2xx answer to ``webhook_id`` at ``path``."""
+        with self._lock:
+            return self._first_accept.get((path, webhook_id))
+
+    def repeated_requests(self) -> int:
+        """Requests beyond the first for one webhook-id at one path (retries included)."""
+        counts = Counter((r.path, r.webhook_id) for r in self.requests())
+        return sum(n - 1 for n in counts.values())
+
+    def repeated_accepts(self) -> int:
+        """2xx answers beyond the first for one webhook-id at one path: the duplicates a
+        receiver must drop by ``webhook-id``."""
+        with self._lock:
+            return sum(n - 1 for n in self._accepts.values())
+
     @property
     def errors(self) -> list[BaseException]:
         """Exceptions raised by the behaviour (they were answered with 500)."""
@@ -331,6 +376,12 @@ class Receiver:
             with self._lock:
                 self._errors.append(exc)
             return Response(500, f"behaviour raised {type(exc).__name__}: {exc}")
+
+    def _accepted(self, request: Request) -> None:
+        key = (request.path, request.webhook_id or "")
+        with self._lock:
+            self._accepts[key] += 1
+            self._first_accept.setdefault(key, time.monotonic())
 
     def _track(self, conn: socket.socket, *, add: bool) -> None:
         with self._lock:
