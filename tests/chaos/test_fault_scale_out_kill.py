@@ -9,13 +9,20 @@ from __future__ import annotations
 
 import time
 
-from tests.chaos.harness import Stack, answer, assert_nothing_lost, publishing, report, wait_for
-from tests.receiver import Receiver, Response
+from tests.chaos.harness import (
+    OK,
+    Hold,
+    Stack,
+    answer,
+    assert_nothing_lost,
+    publishing,
+    report,
+    wait_for,
+)
+from tests.receiver import Receiver
 
 
 def test_kill_one_router_and_one_worker_of_two(stack: Stack, receiver: Receiver) -> None:
-    # 4 ms per answer keeps every pool process busy in the middle of a batch.
-    receiver.set_behaviour(answer(Response(200, b"ok", delay_seconds=0.004)))
     stack.route("chaos", "chaos:.*", {"hook": receiver.url_for("/hook")})
     routers = [stack.start_router(), stack.start_router()]
     workers = [stack.start_worker(), stack.start_worker()]
@@ -27,12 +34,18 @@ def test_kill_one_router_and_one_worker_of_two(stack: Stack, receiver: Receiver)
         wait_for(
             lambda: all("destination 1:" in w.output() for w in workers), 30, "both workers busy"
         )
-        wait_for(lambda: stack.status_counts().get("delivering", 0) >= 20, 30, "batches in flight")
+        # Park requests until 3 of the 4 pool processes hold one: then each worker is
+        # provably in the middle of a batch when one of them is killed.
+        hold = Hold()
+        receiver.set_behaviour(hold)
+        wait_for(lambda: hold.held >= 3, 30, "both workers in the middle of a batch")
         last_before = stack.scalar("SELECT max(id) FROM deliveries")
         keys_before = list(publisher.keys)
         killed_at = time.monotonic()
         routers[0].kill9()
         workers[0].kill9()
+        receiver.set_behaviour(answer(OK))
+        hold.release()
         wait_for(
             lambda: (
                 stack.scalar(
@@ -74,5 +87,6 @@ def test_kill_one_router_and_one_worker_of_two(stack: Stack, receiver: Receiver)
         duplicate_accepts=verdict.duplicate_accepts,
     )
     assert routers[1].alive() and workers[1].alive()
+    assert lost_leases >= 1  # type: ignore[operator]
     # Only deliveries the dead worker had claimed can have been sent twice.
     assert verdict.duplicate_requests <= lost_leases  # type: ignore[operator]
