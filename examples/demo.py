@@ -95,6 +95,8 @@ def wait_until_settled(settings: Settings, timeout: float = 60) -> None:
 
 
 def main() -> None:
+    # The receiver is on loopback, which the SSRF guard refuses unless allowed.
+    os.environ.setdefault("EVENTROUTER_ALLOWED_NETWORKS", "127.0.0.0/8")
     settings = Settings()
     server = ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
     threading.Thread(target=server.serve_forever, daemon=True).start()

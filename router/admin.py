@@ -27,6 +27,7 @@ from router.routing import compile_pattern
 from router.settings import Settings
 from workers.destinations import redact, secret_paths, validate_config
 from workers.destinations.signing import generate_secret
+from workers.netguard import UnsafeDestination, check_endpoints, parse_networks
 
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:\-]{0,99}")
 ENV = re.compile(r"[A-Za-z0-9:._\-/]{1,100}")
@@ -142,6 +143,7 @@ class Admin:
                 raise ConfigError(str(exc)) from None
             retry_schedule = ",".join(format_duration(d) for d in delays)
         stored = model.model_dump(mode="json", exclude_none=True)
+        self._check_reachable(stored)
         with self._tx() as conn:
             params = {
                 "org": self.org,
@@ -168,6 +170,14 @@ class Admin:
             if row["retry_schedule"] is None:
                 row["retry_schedule"] = f"default ({self.settings.retry_schedule})"
         return rows
+
+    def _check_reachable(self, config: dict[str, Any]) -> None:
+        """The SSRF guard at creation: no internal address unless allowed (workers check
+        again, and pin the address, on every connection)."""
+        try:
+            check_endpoints(config, parse_networks(self.settings.allowed_networks))
+        except UnsafeDestination as exc:
+            raise ConfigError(f"destination refused: {exc}") from None
 
     def _seal(self, kind: str, config: dict[str, Any]) -> dict[str, Any]:
         """``config`` with its secrets encrypted (a key is needed only if it has any)."""

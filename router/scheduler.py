@@ -13,6 +13,7 @@ from sqlalchemy import Engine
 
 from router.db import sql
 from router.dispatch import Dispatch
+from router.durations import format_duration
 from router.settings import Settings
 
 log = logging.getLogger("eventrouter.scheduler")
@@ -24,6 +25,35 @@ class Scheduler:
         self._settings = settings
         self._engine = engine
         self._dispatcher = dispatcher
+
+    def disable_failing_destinations(self) -> list[int]:
+        """Disable destinations that failed every attempt for ``auto_disable_after``.
+
+        Their open deliveries are cancelled (``retry --failed --destination D`` brings them
+        back after ``destinations enable D``) and a ``destination:disabled`` event is
+        emitted by the database trigger.
+        """
+        window = self._settings.auto_disable_after_seconds
+        if window <= 0:
+            return []
+        disabled: list[int] = []
+        with self._engine.begin() as conn:
+            failing = conn.execute(
+                sql.DESTINATIONS_FAILING_FOR_WINDOW,
+                {"window": window, "min_attempts": self._settings.auto_disable_min_attempts},
+            ).fetchall()
+            for row in failing:
+                reason = (
+                    f"disabled automatically: every attempt failed for "
+                    f"{format_duration(window)} ({row.attempts} attempts)"
+                )
+                if conn.execute(sql.DISABLE_DESTINATION, {"id": row.id, "reason": reason}).rowcount:
+                    conn.execute(
+                        sql.CANCEL_OPEN_DELIVERIES, {"destination_id": row.id, "reason": reason}
+                    )
+                    disabled.append(row.id)
+                    log.warning("destination %d %s", row.id, reason)
+        return disabled
 
     def tick(self) -> int:
         """Reclaim expired leases and dispatch due deliveries; return how many went out."""

@@ -29,7 +29,7 @@ from router.db import make_engine, pg_text, sql
 from router.db.engine import is_connection_error, safe_url
 from router.dispatch import Dispatch, Dispatcher
 from router.errors import InvalidEvent
-from router.events import STREAM_FIELD, Event, parse_envelope
+from router.events import STREAM_FIELD, Event, new_event_id, parse_envelope
 from router.redis_conn import redis_client, safe_redis_url
 from router.routing import ChannelRule, RoutingTable, SubscriptionRule
 from router.scheduler import Scheduler
@@ -37,6 +37,9 @@ from router.settings import Settings
 
 log = logging.getLogger("eventrouter.router")
 GROUP = "routers"
+SYSTEM_EVENT_BATCH = 500
+HEALTH_CHECK_SECONDS = 60.0
+"""How often a router looks for destinations to disable automatically."""
 MAX_REJECTED_RAW = 4096
 MAX_REJECTED_REASON = 1000
 BACKOFF_START = 0.5
@@ -139,6 +142,7 @@ class RouterService:
         self.table = RoutingTable.empty()
         self._next_config_check = 0.0
         self._next_tick = 0.0
+        self._next_health_check = time.monotonic() + HEALTH_CHECK_SECONDS
         self._next_autoclaim = 0.0
         self._read_own_pending = True
 
@@ -200,11 +204,45 @@ class RouterService:
             self._next_config_check = now + self.settings.config_refresh_seconds
         if now >= self._next_tick:
             self.scheduler.tick()
+            self.emit_system_events()
             self._next_tick = time.monotonic() + self.settings.scheduler_interval_seconds
+        if now >= self._next_health_check:
+            self.scheduler.disable_failing_destinations()
+            self._next_health_check = now + HEALTH_CHECK_SECONDS
         entries = self._read()
         if entries:
             self.handle(entries)
         return len(entries)
+
+    def emit_system_events(self) -> int:
+        """Turn the outbox rows the database triggers wrote (``delivery:failed``,
+        ``destination:disabled``) into events, routed like any other.
+
+        They are stored directly, not sent through the stream: taking the outbox rows and
+        storing the events is one transaction, so each is emitted exactly once.
+        """
+        with self.engine.begin() as conn:
+            rows = conn.execute(sql.TAKE_SYSTEM_EVENTS, {"limit": SYSTEM_EVENT_BATCH}).fetchall()
+            if not rows:
+                return 0
+            events = [
+                Event(
+                    id=new_event_id(),
+                    name=row.name,
+                    org=row.org,
+                    env=row.env,
+                    payload=row.payload,
+                    published_at=row.created_at.timestamp(),
+                )
+                for row in rows
+            ]
+            result = self.persist(conn, events, [])
+        if result.deliveries:
+            try:
+                self.dispatcher.dispatch(result.deliveries)
+            except Exception:  # the scheduler re-dispatches after the grace period
+                log.exception("dispatch of system event deliveries failed")
+        return len(events)
 
     def refresh_routing_table(self) -> bool:
         with self.engine.connect() as conn:

@@ -11,7 +11,7 @@ from functools import cached_property
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from router.durations import parse_schedule
+from router.durations import parse_duration, parse_schedule
 
 
 class Settings(BaseSettings):
@@ -60,6 +60,13 @@ class Settings(BaseSettings):
     """Worker processes (across all hosts) that may serve one slow destination at once."""
     slow_destination_concurrency: int = Field(default=10, ge=1, le=100)
     """Requests such a process keeps in flight at once to a slow destination (threads)."""
+    auto_disable_after: str = "24h"
+    """A destination that failed every attempt for this long is disabled (``0`` never)."""
+    auto_disable_min_attempts: int = Field(default=10, ge=1)
+    """…and only if it had at least this many attempts in that time."""
+    allowed_networks: str = ""
+    """Comma-separated CIDRs destinations may reach although they are not public
+    (loopback, private, link-local…); e.g. ``127.0.0.0/8`` for a local receiver."""
     stream_max_length: int = Field(default=1_000_000, ge=1)
     """Unrouted events the stream may hold; beyond it ``publish()`` raises ``StreamFull``
     (a ``PublishError``) instead of dropping anything. Routers drain it."""
@@ -81,6 +88,24 @@ class Settings(BaseSettings):
     def _schedule_parses(cls, value: str) -> str:
         parse_schedule(value)
         return value
+
+    @field_validator("auto_disable_after")
+    @classmethod
+    def _window_parses(cls, value: str) -> str:
+        parse_duration(value)
+        return value
+
+    @field_validator("allowed_networks")
+    @classmethod
+    def _networks_parse(cls, value: str) -> str:
+        from workers.netguard import parse_networks
+
+        parse_networks(value)
+        return value
+
+    @property
+    def auto_disable_after_seconds(self) -> float:
+        return parse_duration(self.auto_disable_after)
 
     @cached_property
     def retry_delays(self) -> tuple[float, ...]:

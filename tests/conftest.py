@@ -47,8 +47,9 @@ TABLES = (
     "subscription_channels",
     "subscription_destinations",
     "subscriptions",
-    "channels",
+    "channels WHERE NOT is_system",
     "destinations",
+    "system_events",
 )
 
 
@@ -100,8 +101,10 @@ _CLEAN_SQL = "; ".join(
     [f"DELETE FROM {table}" for table in TABLES]
     + [
         "SELECT setval(pg_get_serial_sequence(t, 'id'), 1, false) FROM unnest(ARRAY["
-        "'delivery_attempts', 'deliveries', 'rejected_events', 'subscriptions', 'channels', "
-        "'destinations']) AS t"
+        "'delivery_attempts', 'deliveries', 'rejected_events', 'subscriptions', "
+        "'destinations', 'system_events']) AS t",
+        # The built-in system channels stay; user channels number on after them.
+        "SELECT setval(pg_get_serial_sequence('channels', 'id'), (SELECT max(id) FROM channels))",
     ]
 )
 
@@ -178,6 +181,7 @@ def settings(database_url: str, redis_url: str, stream_name: str, queue_name: st
         request_timeout_seconds=2,
         lease_seconds=30,
         secret_key=SECRET_KEY,
+        allowed_networks="127.0.0.0/8",
         secret_key_file="/nonexistent/eventrouter-test-key",
     )
 

@@ -14,6 +14,7 @@ import ipaddress
 import socket
 from collections.abc import Iterable, Sequence
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpcore
 import httpx
@@ -175,3 +176,39 @@ def blocked_reason(exc: BaseException) -> str | None:
             return str(cause)
         cause = cause.__cause__ or cause.__context__
     return None
+
+
+def endpoints_in(config: Any) -> list[tuple[str, int]]:
+    """Every ``(host, port)`` a destination config points at: its http(s) URLs and an
+    SMTP server, at any depth."""
+    found: list[tuple[str, int]] = []
+    if isinstance(config, dict):
+        smtp = config.get("smtp")
+        if isinstance(smtp, dict) and isinstance(smtp.get("host"), str):
+            found.append((smtp["host"], int(smtp.get("port") or 0)))
+        for value in config.values():
+            found += endpoints_in(value)
+    elif isinstance(config, list):
+        for value in config:
+            found += endpoints_in(value)
+    elif isinstance(config, str) and config.startswith(("http://", "https://")):
+        parts = urlsplit(config)
+        if parts.hostname:
+            default = 443 if parts.scheme == "https" else 80
+            found.append((parts.hostname, parts.port or default))
+    return found
+
+
+def check_endpoints(config: Any, allowed: Sequence[IPNetwork]) -> None:
+    """Refuse a config pointing at an internal address (``UnsafeDestination``).
+
+    A host that does not resolve yet is let through: it is checked again, and pinned,
+    on every connection.
+    """
+    for host, port in endpoints_in(config):
+        try:
+            check_host(host, port, allowed)
+        except UnsafeDestination:
+            raise
+        except httpcore.ConnectError:
+            continue

@@ -477,3 +477,32 @@ DELIVERY_STATES = _sql(
     WHERE e.org = :org AND d.id = ANY(CAST(:ids AS bigint[]))
     """
 )
+
+
+# -- protection (router.service / router.scheduler) --------------------------------------
+
+# The outbox of system events; each row is taken by exactly one router (SKIP LOCKED) and
+# turned into an event in the same transaction that deletes it.
+TAKE_SYSTEM_EVENTS = _sql(
+    """
+    DELETE FROM system_events
+    WHERE id IN (SELECT id FROM system_events ORDER BY id LIMIT :limit FOR UPDATE SKIP LOCKED)
+    RETURNING id, org, env, name, payload, created_at
+    """
+)
+
+# Enabled destinations that have failed every attempt for the whole window: no success in
+# it, at least :min_attempts failures in it, and failing since before it began.
+DESTINATIONS_FAILING_FOR_WINDOW = _sql(
+    """
+    SELECT d.destination_id AS id, count(*) AS attempts
+    FROM delivery_attempts a
+    JOIN deliveries d ON d.id = a.delivery_id
+    JOIN destinations dest ON dest.id = d.destination_id AND dest.enabled
+    WHERE a.started_at > now() - make_interval(secs => :window)
+    GROUP BY d.destination_id
+    HAVING count(*) >= :min_attempts
+       AND bool_and(a.outcome <> 'succeeded')
+       AND min(a.started_at) < now() - make_interval(secs => :window * 0.9)
+    """
+)

@@ -248,6 +248,7 @@ class Stack:
             "EVENTROUTER_DATABASE_URL": self.database_url,
             "EVENTROUTER_SECRET_KEY": SECRET_KEY,
             "EVENTROUTER_SECRET_KEY_FILE": "/nonexistent/eventrouter-test-key",
+            "EVENTROUTER_ALLOWED_NETWORKS": "127.0.0.0/8",
             **self.extra_env,
         }
         self.env.pop("EVENTROUTER_BROKER_URL", None)
@@ -257,6 +258,7 @@ class Stack:
             publish_retries=3,
             secret_key=SECRET_KEY,
             secret_key_file="/nonexistent/eventrouter-test-key",
+            allowed_networks="127.0.0.0/8",
             **{
                 k.removeprefix("EVENTROUTER_").lower(): v
                 for k, v in {**FAST_SETTINGS, **self.extra_env}.items()

@@ -120,6 +120,7 @@ class Stack:
             EVENTROUTER_ORG="default",
             EVENTROUTER_SECRET_KEY=SECRET_KEY,
             EVENTROUTER_SECRET_KEY_FILE="/nonexistent/eventrouter-test-key",
+            EVENTROUTER_ALLOWED_NETWORKS="127.0.0.0/8",
         )
         env.update(self.extra_env)
         return env
@@ -218,7 +219,8 @@ class Stack:
             conn.execute(
                 text(
                     "TRUNCATE delivery_attempts, deliveries, events, rejected_events, "
-                    "subscription_channels, subscription_destinations, subscriptions, channels, "
-                    "destinations RESTART IDENTITY CASCADE"
+                    "subscription_channels, subscription_destinations, subscriptions, "
+                    "destinations, system_events RESTART IDENTITY CASCADE; "
+                    "DELETE FROM channels WHERE NOT is_system"
                 )
             )

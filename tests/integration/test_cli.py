@@ -79,8 +79,10 @@ def configured(run) -> None:
 
 def test_config_round_trip_as_json(run, configured: None) -> None:
     channels = json.loads(run("channels", "list", "--json").out)
-    assert [(c["name"], c["pattern"], c["subscriptions"]) for c in channels] == [
-        ("payments", "payment:.*", ["s"])
+    assert [(c["name"], c["pattern"], c["subscriptions"], c["is_system"]) for c in channels] == [
+        ("delivery:failed", "delivery:failed", [], True),
+        ("destination:disabled", "destination:disabled", [], True),
+        ("payments", "payment:.*", ["s"], False),
     ]
     destinations = json.loads(run("destinations", "list", "--json").out)
     assert destinations[0]["config"]["url"] == "http://127.0.0.1:9/hook"
