@@ -8,15 +8,18 @@ import httpx
 from router.redis_conn import redis_client
 from router.settings import Settings
 from workers.destinations import SendContext
+from workers.netguard import guarded_transport, parse_networks
 from workers.ratelimit import RedisRateLimiter
 
 
 def make_send_context(settings: Settings, *, rate_limit_wait: float = 2.0) -> SendContext:
     """A context on ``settings``' Redis. ``rate_limit_wait``: longest sleep for a slot before a
     delivery is deferred instead (the CLI's test send waits longer rather than defer)."""
+    allowed = parse_networks(settings.allowed_networks)
+    limits = httpx.Limits(max_connections=100, max_keepalive_connections=20)
     http = httpx.Client(
         follow_redirects=False,
-        limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
+        transport=guarded_transport(allowed, limits=limits),  # the SSRF guard, pinned
         timeout=settings.request_timeout_seconds,
     )
     limiter = RedisRateLimiter(
@@ -29,4 +32,5 @@ def make_send_context(settings: Settings, *, rate_limit_wait: float = 2.0) -> Se
         default_timeout=settings.request_timeout_seconds,
         excerpt_bytes=settings.response_excerpt_bytes,
         rate_limiter=limiter,
+        allowed_networks=allowed,
     )

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import ipaddress
 import socket
-from collections.abc import Iterable, Sequence
-from typing import Any
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import httpcore
@@ -116,6 +116,21 @@ def check_host(host: str, port: int, allowed: Sequence[IPNetwork] = ()) -> list[
     return addresses
 
 
+T = TypeVar("T")
+
+
+def dial(addresses: Sequence[IPAddress], connect: Callable[[str], T]) -> T:
+    """Connect to the first of the checked ``addresses`` that answers (dual-stack hosts)."""
+    last: Exception | None = None
+    for address in addresses:
+        try:
+            return connect(str(address))
+        except (OSError, httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
+            last = exc
+    assert last is not None
+    raise last
+
+
 class GuardedBackend(httpcore.NetworkBackend):
     """httpcore's sync backend, connecting only to checked addresses (pinned)."""
 
@@ -131,11 +146,13 @@ class GuardedBackend(httpcore.NetworkBackend):
         local_address: str | None = None,
         socket_options: Iterable[Any] | None = None,
     ) -> httpcore.NetworkStream:
-        addresses = check_host(host, port, self._allowed)
         # TLS still verifies the certificate against ``host``: httpcore passes the URL's
         # host as server_hostname when it starts TLS on this stream.
-        return self._inner.connect_tcp(
-            str(addresses[0]), port, timeout, local_address, socket_options
+        return dial(
+            check_host(host, port, self._allowed),
+            lambda address: self._inner.connect_tcp(
+                address, port, timeout, local_address, socket_options
+            ),
         )
 
     def connect_unix_socket(

@@ -17,6 +17,7 @@ import httpx
 from pydantic import BaseModel
 
 from router.events import Event
+from workers.netguard import IPNetwork
 
 
 class OutcomeKind(StrEnum):
@@ -108,6 +109,9 @@ class SendContext:
     excerpt_bytes: int = 4096
     rate_limiter: RateLimiter | None = None
     """Shared per-target rate limiter (Redis); ``None`` sends without limiting."""
+    allowed_networks: tuple[IPNetwork, ...] | None = None
+    """The SSRF guard for connections made outside ``http`` (SMTP): internal networks that
+    are allowed; ``None`` turns the guard off (``http`` carries its own, in its transport)."""
     extra: dict[str, Any] = field(default_factory=dict)
 
 

@@ -108,7 +108,7 @@ class Email:
         msg = mime_message(
             event, sender=config.from_address, to=config.to, subject_line=subject_line, now=now
         )
-        smtp_outcome = send_smtp(config.smtp, msg, config.to, timeout)
+        smtp_outcome = send_smtp(config.smtp, msg, config.to, timeout, ctx.allowed_networks)
         if sendgrid_outcome is None:
             return smtp_outcome
         return _combined(sendgrid_outcome, smtp_outcome)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import httpx
 
 from workers.destinations.base import Outcome, SendContext, excerpt
+from workers.netguard import blocked_reason
 
 
 def send_http(
@@ -22,6 +23,9 @@ def send_http(
     except httpx.TimeoutException:
         return Outcome.retry(f"timed out after {timeout:g}s")
     except httpx.HTTPError as exc:
+        blocked = blocked_reason(exc)
+        if blocked is not None:  # the SSRF guard: retrying cannot help
+            return Outcome.failed(f"refused to connect: {blocked}")
         return Outcome.retry(f"{type(exc).__name__}: {exc or 'connection failed'}")
 
 

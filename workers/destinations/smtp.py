@@ -12,17 +12,21 @@ authentication failures, TLS failures and a server without STARTTLS are permanen
 from __future__ import annotations
 
 import smtplib
+import socket
 import ssl
+from collections.abc import Callable
 from email.message import EmailMessage
 from email.policy import SMTP as SMTP_POLICY
 from email.utils import parseaddr
 from pathlib import Path
 from typing import Literal
 
+import httpcore
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from workers.destinations.base import Outcome
 from workers.destinations.fields import Secret
+from workers.netguard import IPNetwork, UnsafeDestination, check_host, dial
 
 Tls = Literal["ssl", "starttls", "none"]
 DEFAULT_PORTS = {"ssl": 465, "starttls": 587, "none": 25}
@@ -79,13 +83,40 @@ def _by_code(code: int, what: str, reply: str) -> Outcome:
     return Outcome.failed(f"SMTP {what}: {reply}", response_body=reply)
 
 
-def _connect(config: SmtpConfig, timeout: float) -> smtplib.SMTP:
+class _Pinned:
+    """Dial the address the SSRF guard checked; TLS still verifies ``config.host``
+    (smtplib passes its own ``_host`` as the server name)."""
+
+    allowed: tuple[IPNetwork, ...] | None = None
+    _host: str
+
+    def _get_socket(self, host: str, port: int, timeout: float) -> socket.socket:
+        connect: Callable[[str, int, float], socket.socket] = super()._get_socket  # type: ignore[misc]
+        if self.allowed is None:
+            return connect(host, port, timeout)
+        return dial(check_host(host, port, self.allowed), lambda a: connect(a, port, timeout))
+
+
+class _PinnedSMTP(_Pinned, smtplib.SMTP):
+    pass
+
+
+class _PinnedSMTPSSL(_Pinned, smtplib.SMTP_SSL):
+    pass
+
+
+def _connect(
+    config: SmtpConfig, timeout: float, allowed: tuple[IPNetwork, ...] | None
+) -> smtplib.SMTP:
     assert config.port is not None
+    smtp: _PinnedSMTP | _PinnedSMTPSSL
     if config.tls == "ssl":
-        return smtplib.SMTP_SSL(
-            config.host, config.port, timeout=timeout, context=config.tls_context()
-        )
-    smtp = smtplib.SMTP(config.host, config.port, timeout=timeout)
+        smtp = _PinnedSMTPSSL(timeout=timeout, context=config.tls_context())
+    else:
+        smtp = _PinnedSMTP(timeout=timeout)
+    smtp.allowed = allowed
+    smtp._host = config.host  # the TLS server name; smtplib only sets it when given a host
+    smtp.connect(config.host, config.port)
     if config.tls == "starttls":
         smtp.ehlo()
         if not smtp.has_extn("starttls"):
@@ -128,12 +159,26 @@ def _transmit(smtp: smtplib.SMTP, config: SmtpConfig, msg: EmailMessage, to: lis
     return Outcome.succeeded(None, accepted)
 
 
-def send_smtp(config: SmtpConfig, msg: EmailMessage, to: list[str], timeout: float) -> Outcome:
-    """Send ``msg`` to ``to``; every failure comes back as an ``Outcome``."""
+def send_smtp(
+    config: SmtpConfig,
+    msg: EmailMessage,
+    to: list[str],
+    timeout: float,
+    allowed: tuple[IPNetwork, ...] | None = None,
+) -> Outcome:
+    """Send ``msg`` to ``to``; every failure comes back as an ``Outcome``.
+
+    ``allowed`` turns the SSRF guard on (``None``: off): the server's address must be
+    public or inside those networks, and that checked address is the one dialled.
+    """
     where = f"{config.host}:{config.port}"
     try:
-        with _connect(config, timeout) as smtp:
+        with _connect(config, timeout, allowed) as smtp:
             return _transmit(smtp, config, msg, to)
+    except UnsafeDestination as exc:
+        return Outcome.failed(f"refused to connect: {exc}")
+    except httpcore.ConnectError as exc:  # the guard could not resolve the host
+        return Outcome.retry(f"SMTP {where}: {exc}")
     except smtplib.SMTPNotSupportedError as exc:
         return Outcome.failed(f"SMTP {where}: {exc}")
     except smtplib.SMTPServerDisconnected as exc:
