@@ -26,6 +26,7 @@ import select
 import socket
 import ssl
 import threading
+from collections.abc import Callable
 from typing import Any
 
 import certifi
@@ -177,7 +178,12 @@ class LeanHTTPTransport(httpx.BaseTransport):
         *,
         ssl_context: ssl.SSLContext | None = None,
         max_idle_per_host: int = DEFAULT_MAX_IDLE_PER_HOST,
+        address_for: Callable[[str, int], str] | None = None,
     ) -> None:
+        """``address_for(host, port)`` picks (and may refuse, by raising) the address a new
+        connection goes to: the hook for an SSRF guard that resolves, checks and pins
+        (``workers.netguard``). TLS still verifies the certificate against the host."""
+        self._address_for = address_for
         self._ssl_context = ssl_context
         self._max_idle = max_idle_per_host
         self._idle: dict[tuple[str, str, int], list[_Connection]] = {}
@@ -207,8 +213,14 @@ class LeanHTTPTransport(httpx.BaseTransport):
         self, request: httpx.Request, key: tuple[str, str, int], timeout: float | None
     ) -> _Connection:
         scheme, host, port = key
+        address = host
+        if self._address_for is not None:
+            try:
+                address = self._address_for(host, port)
+            except Exception as exc:  # the guard's refusal stays the __cause__
+                raise httpx.ConnectError(str(exc), request=request) from exc
         try:
-            sock = socket.create_connection((host, port), timeout=timeout)
+            sock = socket.create_connection((address, port), timeout=timeout)
         except TimeoutError as exc:
             raise httpx.ConnectTimeout(
                 f"timed out connecting to {host}:{port}", request=request
