@@ -1,27 +1,24 @@
 """The ``SendContext`` a process hands to destination adapters: one keep-alive HTTP client
-and the Redis-backed rate limiter. Built once per process, after Celery's fork."""
+(``workers.transport.http_client``, behind the SSRF guard) and the Redis-backed rate
+limiter. Built once per process, after Celery's fork."""
 
 from __future__ import annotations
-
-import httpx
 
 from router.redis_conn import redis_client
 from router.settings import Settings
 from workers.destinations import SendContext
-from workers.netguard import guarded_transport, parse_networks
+from workers.netguard import parse_networks
 from workers.ratelimit import RedisRateLimiter
+from workers.transport import http_client
 
 
 def make_send_context(settings: Settings, *, rate_limit_wait: float = 2.0) -> SendContext:
     """A context on ``settings``' Redis. ``rate_limit_wait``: longest sleep for a slot before a
     delivery is deferred instead (the CLI's test send waits longer rather than defer)."""
     allowed = parse_networks(settings.allowed_networks)
-    limits = httpx.Limits(max_connections=100, max_keepalive_connections=20)
-    http = httpx.Client(
-        follow_redirects=False,
-        transport=guarded_transport(allowed, limits=limits),  # the SSRF guard, pinned
-        timeout=settings.request_timeout_seconds,
-    )
+    # The lean transport, behind the SSRF guard: every new connection goes to an address
+    # the guard resolved and checked (pinned), TLS still verified against the host name.
+    http = http_client(settings.request_timeout_seconds, allowed=allowed)
     limiter = RedisRateLimiter(
         redis_client(settings.redis_url),
         prefix=f"{settings.queue}:ratelimit:",

@@ -12,26 +12,27 @@ delays a body), one ``recv`` per response in the common case, and a response par
 that handles only HTTP/1.1's framing (``Content-Length``, ``chunked``, read-to-close,
 interim 1xx) instead of ``email.parser``.
 
-What it does not do, by design: HTTP/2, proxies (``http_client()`` falls back to httpx's
-own transport when proxy variables are set), and retries. Like httpcore it never resends
-a request: an idle pooled connection that reads as ready (closed by the server) is
-dropped *before* it is reused.
+What it does not do, by design: HTTP/2, proxies (the SSRF guard pins every connection to
+the checked address, so httpx's transport did not use them either), and retries. Like
+httpcore it never resends a request: an idle pooled connection that reads as ready
+(closed by the server) is dropped *before* it is reused.
 """
 
 from __future__ import annotations
 
 import contextlib
-import os
 import re
 import select
 import socket
 import ssl
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import certifi
 import httpx
+
+from workers.netguard import IPNetwork, check_host
 
 MAX_HEAD_BYTES = 64 * 1024
 """A response head (status line and headers) larger than this is a protocol error."""
@@ -39,7 +40,6 @@ MAX_BODY_BYTES = 16 * 1024 * 1024
 """A response body larger than this is a protocol error; destinations answer briefly."""
 DEFAULT_MAX_IDLE_PER_HOST = 32
 _RECV_SIZE = 65_536
-_PROXY_VARIABLES = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy")
 
 
 def default_ssl_context() -> ssl.SSLContext:
@@ -179,12 +179,12 @@ class LeanHTTPTransport(httpx.BaseTransport):
         *,
         ssl_context: ssl.SSLContext | None = None,
         max_idle_per_host: int = DEFAULT_MAX_IDLE_PER_HOST,
-        address_for: Callable[[str, int], str] | None = None,
+        addresses_for: Callable[[str, int], Sequence[str]] | None = None,
     ) -> None:
-        """``address_for(host, port)`` picks (and may refuse, by raising) the address a new
-        connection goes to: the hook for an SSRF guard that resolves, checks and pins
-        (``workers.netguard``). TLS still verifies the certificate against the host."""
-        self._address_for = address_for
+        """``addresses_for(host, port)`` gives (or refuses, by raising) the addresses a new
+        connection may go to, tried in order: the hook for the SSRF guard, which resolves,
+        checks and pins (``workers.netguard``). TLS still verifies against the host name."""
+        self._addresses_for = addresses_for
         self._ssl_context = ssl_context
         self._max_idle = max_idle_per_host
         self._idle: dict[tuple[str, str, int], list[_Connection]] = {}
@@ -214,22 +214,13 @@ class LeanHTTPTransport(httpx.BaseTransport):
         self, request: httpx.Request, key: tuple[str, str, int], timeout: float | None
     ) -> _Connection:
         scheme, host, port = key
-        address = host
-        if self._address_for is not None:
+        addresses: Sequence[str] = (host,)
+        if self._addresses_for is not None:
             try:
-                address = self._address_for(host, port)
+                addresses = self._addresses_for(host, port)
             except Exception as exc:  # the guard's refusal stays the __cause__
                 raise httpx.ConnectError(str(exc), request=request) from exc
-        try:
-            sock = socket.create_connection((address, port), timeout=timeout)
-        except TimeoutError as exc:
-            raise httpx.ConnectTimeout(
-                f"timed out connecting to {host}:{port}", request=request
-            ) from exc
-        except OSError as exc:
-            raise httpx.ConnectError(
-                f"{exc.strerror or exc} ({host}:{port})", request=request
-            ) from exc
+        sock = self._dial(request, addresses, port, host, timeout)
         try:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             if scheme == "https":
@@ -247,6 +238,31 @@ class LeanHTTPTransport(httpx.BaseTransport):
                 f"TLS handshake with {host} failed: {exc}", request=request
             ) from exc
         return _Connection(sock)
+
+    @staticmethod
+    def _dial(
+        request: httpx.Request,
+        addresses: Sequence[str],
+        port: int,
+        host: str,
+        timeout: float | None,
+    ) -> socket.socket:
+        """A connection to the first of ``addresses`` that answers (dual-stack hosts)."""
+        error: httpx.TransportError | None = None
+        for address in addresses:
+            try:
+                return socket.create_connection((address, port), timeout=timeout)
+            except TimeoutError as exc:
+                error = httpx.ConnectTimeout(
+                    f"timed out connecting to {host}:{port}", request=request
+                )
+                error.__cause__ = exc
+            except OSError as exc:
+                error = httpx.ConnectError(
+                    f"{exc.strerror or exc} ({host}:{port})", request=request
+                )
+                error.__cause__ = exc
+        raise error or httpx.ConnectError(f"{host} has no address", request=request)
 
     # -- one request -------------------------------------------------------------------
     def handle_request(self, request: httpx.Request) -> httpx.Response:
@@ -417,17 +433,17 @@ class _NoCookies(httpx.Cookies):
         pass
 
 
-def proxies_configured() -> bool:
-    return any(os.environ.get(name) for name in _PROXY_VARIABLES)
+def http_client(timeout: float, *, allowed: Sequence[IPNetwork] | None = None) -> httpx.Client:
+    """The worker's shared client. With ``allowed`` (the networks allowed besides public
+    ones), every new connection first goes through the SSRF guard, which resolves the host,
+    refuses internal addresses and pins the connection to the checked ones."""
+    guard = None
+    if allowed is not None:
+        networks = tuple(allowed)
 
+        def guard(host: str, port: int) -> list[str]:
+            return [str(address) for address in check_host(host, port, networks)]
 
-def http_client(timeout: float, *, lean: bool | None = None) -> httpx.Client:
-    """The worker's shared client: lean transport unless proxies are configured."""
-    if lean is None:
-        lean = not proxies_configured()
-    options: dict[str, Any] = {"follow_redirects": False, "timeout": timeout}
-    if lean:
-        return WebhookClient(transport=LeanHTTPTransport(), **options)
     return WebhookClient(
-        limits=httpx.Limits(max_connections=100, max_keepalive_connections=20), **options
+        transport=LeanHTTPTransport(addresses_for=guard), follow_redirects=False, timeout=timeout
     )
