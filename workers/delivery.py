@@ -11,9 +11,9 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import cache
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -33,6 +33,15 @@ from workers.retry import RetryPolicy
 log = logging.getLogger("eventrouter.worker")
 T = TypeVar("T")
 FLUSH_SECONDS = 1.0
+
+
+@cache
+def _threads(size: int) -> ThreadPoolExecutor:
+    """The threads that send a wave of ``size`` requests; made once per process and size,
+    on first use, i.e. after Celery's fork."""
+    return ThreadPoolExecutor(size, thread_name_prefix="lane")
+
+
 """A batch running longer than this records what it has sent so far before going on."""
 
 
@@ -356,23 +365,24 @@ def _deliver(
         # takes the rows back and they are sent again.
         with_database(engine, lease_ends - 1.0, statements)
 
-    # A slow destination's batch goes out a wave of requests at a time, so the one
-    # process serving it is not idle for its whole round trip.
-    wave = settings.slow_destination_concurrency if pacer and pacer.is_slow(destination.id) else 1
+    # A batch goes out a wave of requests at a time (delivery_lanes; a slow destination's
+    # waves are wider), so a process is not idle for each request's whole round trip.
+    slow = pacer is not None and pacer.is_slow(destination.id)
+    wave = settings.slow_destination_concurrency if slow else settings.delivery_lanes
+    pool = _threads(wave) if wave > 1 else None
     todo = list(claimed)
     results: list[AttemptResult] = []
     durations: list[float] = []
     flushed_at = time.monotonic()
-    with ThreadPoolExecutor(wave) if wave > 1 else nullcontext() as pool:
-        while todo and not stop() and time.monotonic() < box_ends:
-            batch, todo = todo[:wave], todo[wave:]
-            sent = list(pool.map(send, batch)) if pool else [send(batch[0])]
-            results.extend(sent)
-            durations.extend(r.duration_ms / 1000 for r in sent)
-            if todo and time.monotonic() - flushed_at >= FLUSH_SECONDS:
-                # Record as we go, so a worker killed mid-batch repeats little.
-                write(results, ())
-                results, flushed_at = [], time.monotonic()
+    while todo and not stop() and time.monotonic() < box_ends:
+        batch, todo = todo[:wave], todo[wave:]
+        sent = list(pool.map(send, batch)) if pool else [send(batch[0])]
+        results.extend(sent)
+        durations.extend(r.duration_ms / 1000 for r in sent)
+        if todo and time.monotonic() - flushed_at >= FLUSH_SECONDS:
+            # Record as we go, so a worker killed mid-batch repeats little.
+            write(results, ())
+            results, flushed_at = [], time.monotonic()
     if pacer is not None:
         pacer.observe(destination.id, durations)
     write(results, todo)

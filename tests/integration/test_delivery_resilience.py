@@ -64,7 +64,7 @@ def test_the_time_box_hands_the_unsent_rest_back(
     receiver.set_behaviour(slow(0.2))
     destination = seed.destination(receiver.url_for("/hook"))
     ids = _pending(seed, destination, 10)
-    boxed = settings.model_copy(update={"delivery_time_box_seconds": 0.5})
+    boxed = settings.model_copy(update={"delivery_time_box_seconds": 0.5, "delivery_lanes": 1})
     summary = deliver_batch(clean_db, ctx, boxed, destination, ids)
     sent = receiver.count()
     assert 1 <= sent < 10
@@ -82,11 +82,26 @@ def test_stop_finishes_the_request_in_flight_and_hands_back_the_rest(
 ) -> None:
     destination = seed.destination(receiver.url_for("/hook"))
     ids = _pending(seed, destination, 5)
+    one_lane = settings.model_copy(update={"delivery_lanes": 1})
     summary = deliver_batch(
-        clean_db, ctx, settings, destination, ids, stop=lambda: receiver.count() >= 1
+        clean_db, ctx, one_lane, destination, ids, stop=lambda: receiver.count() >= 1
     )
     assert (summary.succeeded, summary.released) == (1, 4)
     assert [s.status for s in _states(clean_db, ids)] == ["succeeded"] + ["pending"] * 4
+    assert "delivering" not in {s.status for s in _states(clean_db, ids)}
+
+
+def test_stop_finishes_the_wave_in_flight_across_lanes(
+    seed: Seed, clean_db: Engine, ctx: SendContext, settings: Settings, receiver: Receiver
+) -> None:
+    destination = seed.destination(receiver.url_for("/hook"))
+    ids = _pending(seed, destination, 10)
+    lanes = settings.model_copy(update={"delivery_lanes": 4})
+    summary = deliver_batch(
+        clean_db, ctx, lanes, destination, ids, stop=lambda: receiver.count() >= 1
+    )
+    assert (summary.succeeded, summary.released) == (4, 6)
+    assert receiver.count() == 4
     assert "delivering" not in {s.status for s in _states(clean_db, ids)}
 
 
