@@ -26,11 +26,17 @@ from tests.receiver import (
 )
 from workers.delivery import BatchSummary, deliver_batch
 from workers.destinations import SendContext
+from workers.transport import http_client
 
 
-@pytest.fixture
-def http() -> Iterator[httpx.Client]:
-    client = httpx.Client(follow_redirects=False)
+@pytest.fixture(params=["httpx", "worker"])
+def http(request: pytest.FixtureRequest) -> Iterator[httpx.Client]:
+    """Every outcome is checked with httpx's own transport and with the worker's client
+    (WebhookClient over LeanHTTPTransport): the adapters must not see a difference."""
+    if request.param == "worker":
+        client = http_client(5.0, lean=True)
+    else:
+        client = httpx.Client(follow_redirects=False)
     yield client
     client.close()
 
