@@ -1,0 +1,46 @@
+"""The routing config every case uses, created once per run through ``router.admin``.
+
+Each case publishes its own event names, so all routes can exist side by side and no
+case waits for a config reload:
+
+=================  ====================================  ==============================
+event name         destinations                          receiver path
+=================  ====================================  ==============================
+``bench.one``      1 webhook                             ``/one``
+``bench.fan``      10 webhooks                           ``/fan/0`` … ``/fan/9``
+``bench.mix``      the same 10 + 1 answering in 2 s      ``/delay/2000/slow``
+``bench.scale``    1 webhook answering in 5 ms           ``/delay/5/scale``
+=================  ====================================  ==============================
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from sqlalchemy import Engine
+
+from router.admin import Admin
+from router.settings import Settings
+
+FANOUT = 10
+SLOW_MS = 2000
+SCALE_MS = 5
+SLOW_DESTINATION = "slow"
+
+
+def create_routes(engine: Engine, settings: Settings, url: Callable[[str], str]) -> None:
+    admin = Admin(engine, settings)
+    admin.add_channel("one", r"bench\.one")
+    admin.add_channel("fan", r"bench\.fan")
+    admin.add_channel("mix", r"bench\.mix")
+    admin.add_channel("scale", r"bench\.scale")
+    admin.add_destination("one", "webhook", {"url": url("/one")})
+    fan = [f"fan-{i}" for i in range(FANOUT)]
+    for i, name in enumerate(fan):
+        admin.add_destination(name, "webhook", {"url": url(f"/fan/{i}")})
+    admin.add_destination(SLOW_DESTINATION, "webhook", {"url": url(f"/delay/{SLOW_MS}/slow")})
+    admin.add_destination("scale", "webhook", {"url": url(f"/delay/{SCALE_MS}/scale")})
+    admin.add_subscription("one", channels=["one"], destinations=["one"])
+    admin.add_subscription("fan", channels=["fan", "mix"], destinations=fan)
+    admin.add_subscription("mix-slow", channels=["mix"], destinations=[SLOW_DESTINATION])
+    admin.add_subscription("scale", channels=["scale"], destinations=["scale"])
