@@ -55,5 +55,14 @@ class Dispatcher:
                     sent += 1
         return sent
 
+    def waiting(self) -> int:
+        """Tasks in the delivery queue that no worker has taken yet."""
+        with self._celery.connection_or_acquire() as connection:
+            try:
+                declared = connection.default_channel.queue_declare(queue=self._queue, passive=True)
+            except connection.channel_errors:  # not declared yet: nothing waits in it
+                return 0
+            return int(declared.message_count)
+
     def close(self) -> None:
         self._celery.close()

@@ -5,7 +5,8 @@ deliveries in one transaction, acknowledges the entries after the commit, then
 dispatches. A crash anywhere replays the batch: event ids are primary keys, so the
 replay stores nothing twice, and deliveries whose dispatch was lost are found by the
 scheduler. Malformed entries are recorded in ``rejected_events`` and acknowledged, so
-they never block the stream.
+they never block the stream. While the delivery queue holds ``max_queued_tasks`` tasks,
+the router reads nothing: a backlog waits in the stream, not in the broker or in memory.
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ MAX_REJECTED_REASON = 1000
 BACKOFF_START = 0.5
 BACKOFF_CAP = 2.0
 """Outages are retried after 0.5, 1, 2, 2, … s: no spin, and back within 2 s of a recovery."""
+QUEUE_CHECK_SECONDS = 0.1
 Entry = tuple[bytes, dict[bytes, bytes] | None]
 
 
@@ -145,6 +147,9 @@ class RouterService:
         self._next_health_check = time.monotonic() + HEALTH_CHECK_SECONDS
         self._next_autoclaim = 0.0
         self._read_own_pending = True
+        self._waiting = getattr(self.dispatcher, "waiting", None)
+        self._next_queue_check = 0.0
+        self._queue_full = False
 
     # -- setup -----------------------------------------------------------------
     def ensure_group(self) -> None:
@@ -209,6 +214,9 @@ class RouterService:
         if now >= self._next_health_check:
             self.scheduler.disable_failing_destinations()
             self._next_health_check = now + HEALTH_CHECK_SECONDS
+        if self._backpressure():
+            time.sleep(QUEUE_CHECK_SECONDS)
+            return 0
         entries = self._read()
         if entries:
             self.handle(entries)
@@ -243,6 +251,24 @@ class RouterService:
             except Exception:  # the scheduler re-dispatches after the grace period
                 log.exception("dispatch of system event deliveries failed")
         return len(events)
+
+    def _backpressure(self) -> bool:
+        """Whether the delivery queue is full (``max_queued_tasks``); checked every 0.1 s."""
+        limit = self.settings.max_queued_tasks
+        if not limit or self._waiting is None:
+            return False
+        now = time.monotonic()
+        if now >= self._next_queue_check:
+            self._next_queue_check = now + QUEUE_CHECK_SECONDS
+            full = self._waiting() >= limit
+            if full != self._queue_full:
+                log.info(
+                    "delivery queue %s: %s reading the stream",
+                    "full" if full else "drained",
+                    "pausing" if full else "resuming",
+                )
+            self._queue_full = full
+        return self._queue_full
 
     def refresh_routing_table(self) -> bool:
         with self.engine.connect() as conn:

@@ -43,6 +43,10 @@ class Settings(BaseSettings):
     """How often a router checks whether channels, destinations or subscriptions changed."""
     scheduler_interval_seconds: float = Field(default=1.0, gt=0)
     """How often a router looks for due retries and expired leases."""
+    max_queued_tasks: int = Field(default=200, ge=0)
+    """The router stops reading the stream while this many delivery tasks wait in the
+    Celery queue (0: no limit). A backlog then waits in the stream, not in the broker,
+    and no task waits long enough to be dispatched twice (``dispatch_grace_seconds``)."""
     dispatch_grace_seconds: float = Field(default=60.0, gt=0)
     """A dispatched delivery not claimed by a worker within this time is dispatched again."""
     lease_seconds: float = Field(default=120.0, gt=0)
