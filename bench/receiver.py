@@ -13,6 +13,7 @@ Paths choose the behaviour, so one receiver serves every case of a run:
 - ``/delay/<ms>/<anything>``: answer after ``<ms>`` milliseconds (slow destinations);
 - anything else: answer at once;
 - ``GET /_count``: the number of requests counted so far (cheap to poll);
+  ``GET /_count/fan/``: only those whose path starts with ``/fan/``;
 - ``GET /_stats``: JSON ``{"total": n, "paths": {path: n}, "latencies": [...]}``;
 - ``POST /_reset``: zero the counters and drop recorded latencies.
 
@@ -107,8 +108,14 @@ class HttpProtocol(asyncio.Protocol):
         if path == b"/_stats":
             self._send_json(self.stats.as_json())
             return
-        if path == b"/_count":
-            self._send_json(str(self.stats.total).encode())
+        if path.startswith(b"/_count"):
+            prefix = path[len(b"/_count") :]
+            count = (
+                sum(n for p, n in self.stats.paths.items() if p.startswith(prefix))
+                if prefix
+                else self.stats.total
+            )
+            self._send_json(str(count).encode())
             return
         if path == b"/_reset":
             self.stats.reset()

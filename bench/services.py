@@ -31,7 +31,7 @@ from router.db.migrate import create_database_if_missing, upgrade
 from router.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
-LOG_DIR = ROOT / "bench" / "logs"
+LOG_DIR = Path(os.environ.get("BENCH_LOG_DIR", ROOT / "bench" / "logs"))
 
 
 @dataclass(frozen=True)
@@ -43,7 +43,7 @@ class BenchConfig:
     ).rstrip("/")
     database: str = os.environ.get("BENCH_DATABASE", "eventrouter_bench")
     redis_url: str = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
-    key_prefix: str = "bench"
+    key_prefix: str = os.environ.get("BENCH_KEY_PREFIX", "bench")
 
     @property
     def database_url(self) -> str:
@@ -107,11 +107,12 @@ class Services:
     config: BenchConfig
     children: list[Child] = field(default_factory=list)
     receiver_port: int = 0
+    log_dir: Path = LOG_DIR
 
     # -- processes -------------------------------------------------------------------
     def start(self, name: str, argv: Sequence[str], *, env: dict[str, str] | None = None) -> Child:
-        LOG_DIR.mkdir(parents=True, exist_ok=True)
-        log_path = LOG_DIR / f"{name}.log"
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        log_path = self.log_dir / f"{name}.log"
         log = log_path.open("wb")
         process = subprocess.Popen(
             list(argv),
@@ -177,8 +178,9 @@ class Services:
         with urllib.request.urlopen(self.url("/_stats"), timeout=30) as response:
             return json.loads(response.read())  # type: ignore[no-any-return]
 
-    def receiver_total(self) -> int:
-        with urllib.request.urlopen(self.url("/_count"), timeout=10) as response:
+    def receiver_count(self, prefix: str = "") -> int:
+        """Requests received so far (only paths starting with ``prefix`` if given)."""
+        with urllib.request.urlopen(self.url("/_count" + prefix), timeout=10) as response:
             return int(response.read())
 
     def reset_receiver(self) -> None:
@@ -220,10 +222,10 @@ def drop_database(config: BenchConfig) -> None:
 
 
 def clear_redis(config: BenchConfig) -> None:
-    """Delete the benchmark's keys (and Celery's bookkeeping keys on its Redis db)."""
+    """Delete the benchmark's keys: its stream, its queues and their Celery bindings."""
     client = redis.Redis.from_url(config.redis_url)
     try:
-        patterns = [f"{config.key_prefix}*", "_kombu.binding.*", "unacked*"]
+        patterns = [f"{config.key_prefix}*", f"_kombu.binding.{config.key_prefix}*"]
         keys = [key for pattern in patterns for key in client.scan_iter(match=pattern, count=1000)]
         for start in range(0, len(keys), 1000):
             client.delete(*keys[start : start + 1000])

@@ -1,0 +1,239 @@
+"""``python -m bench``: run every case and write bench/RESULTS.md (``make bench``).
+
+    python -m bench                 # the full run: 3 runs of each case, ≈6-8 minutes
+    python -m bench --quick --runs 1 --out /tmp/r.md   # tiny sizes: proves it works
+    python -m bench --backlog 1000000 --only backlog   # the long memory check
+
+Services: Postgres and Redis as for the tests (``BENCH_POSTGRES_URL``,
+``BENCH_REDIS_URL``, default Redis db 14); the benchmark creates and drops its own
+database (``BENCH_DATABASE``, default ``eventrouter_bench``) and uses keys and queues
+prefixed ``BENCH_KEY_PREFIX`` (default ``bench``). Child process logs and raw results
+go to bench/logs/.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import replace
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import redis
+
+from bench import clients, routes
+from bench.harness import QUICK, Bench, Sizes, sizes_dict
+from bench.report import render
+from bench.services import (
+    ROOT,
+    BenchConfig,
+    clear_redis,
+    drop_database,
+    fresh_database,
+    psycopg_dsn,
+    running,
+)
+
+CASES = ("clients", "publish", "e2e", "latency", "fanout", "slow", "scale", "backlog", "profile")
+
+
+def machine_info(config: BenchConfig) -> dict[str, Any]:
+    meminfo = Path("/proc/meminfo").read_text().splitlines()
+    total_kb = int(next(line for line in meminfo if line.startswith("MemTotal")).split()[1])
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor(),
+    )
+    versions = {}
+    for package in (
+        "eventrouter",
+        "celery",
+        "kombu",
+        "redis",
+        "hiredis",
+        "httpx",
+        "sqlalchemy",
+        "psycopg",
+        "pydantic",
+        "uvloop",
+    ):
+        try:
+            versions[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            versions[package] = "-"
+    client = redis.Redis.from_url(config.redis_url)
+    versions["redis-server"] = str(client.info("server").get("redis_version"))
+    client.close()
+    with psycopg.connect(psycopg_dsn(config)) as conn:
+        row = conn.execute("SHOW server_version").fetchone()
+        versions["postgres"] = str(row[0]) if row else "?"
+    import os
+
+    return {
+        "cpus": os.cpu_count(),
+        "cpu_model": cpu,
+        "memory_gib": round(total_kb / 2**20, 1),
+        "kernel": platform.release(),
+        "python": platform.python_version(),
+        "versions": versions,
+        "load_before": os.getloadavg(),
+    }
+
+
+def run(args: argparse.Namespace, log: Callable[[str], None]) -> dict[str, Any]:
+    config = BenchConfig()
+    sizes = QUICK if args.quick else Sizes()
+    if args.backlog is not None:
+        sizes = replace(sizes, backlog=args.backlog)
+    if args.concurrency is not None:
+        sizes = replace(sizes, worker_concurrency=args.concurrency)
+    only = (
+        set(args.only.split(","))
+        if args.only
+        else set(CASES) - {"profile"} | (set() if args.no_profile else {"profile"})
+    )
+    unknown = only - set(CASES)
+    if unknown:
+        raise SystemExit(
+            f"error: unknown case(s) {', '.join(sorted(unknown))}; choose from {', '.join(CASES)}"
+        )
+    results: dict[str, Any] = {
+        "started": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
+        "command": " ".join(["python -m bench", *sys.argv[1:]]),
+        "machine": machine_info(config),
+        "sizes": sizes_dict(sizes),
+        "runs": args.runs,
+        "cases": {},
+    }
+    cases: dict[str, list[Any]] = results["cases"]
+
+    def record(name: str, value: Any) -> None:
+        cases.setdefault(name, []).append(value)
+        log(f"  {name}: {_short(value)}")
+
+    log(f"database {config.database_url.rsplit('/', 1)[1]}, Redis {config.redis_url}")
+    fresh_database(config)
+    clear_redis(config)
+    began = time.perf_counter()
+    try:
+        with running(config) as services:
+            bench = Bench(services, sizes, log=log)
+            log("starting receiver, router, worker, baseline worker")
+            bench.start()
+            if "clients" in only:
+                log("HTTP client options (one thread, keep-alive)")
+                results["clients"] = clients.run_all(
+                    services.url("/clients"), sizes.client_requests
+                )
+                for name, figures in results["clients"].items():
+                    log(
+                        f"  {name}: {figures['req_per_s']:.0f} req/s, "
+                        f"{figures['cpu_ms_per_req']:.3f} ms CPU/req"
+                    )
+            fan_urls = [services.url(f"/fan/{i}") for i in range(routes.FANOUT)]
+            for number in range(1, args.runs + 1):
+                log(f"run {number}/{args.runs}")
+                if "publish" in only:
+                    record("publish", bench.publish_rates())
+                    record("baseline_publish", bench.baseline_publish_rate())
+                if "e2e" in only:
+                    record("e2e", bench.throughput("bench.one", sizes.e2e, 1))
+                    record(
+                        "baseline_e2e",
+                        bench.baseline_throughput(sizes.baseline_e2e, [services.url("/one")]),
+                    )
+                if "latency" in only:
+                    record("latency", bench.latency())
+                    record("baseline_latency", bench.baseline_latency())
+                if "fanout" in only or "slow" in only:
+                    record("fanout", bench.throughput("bench.fan", sizes.fanout_events, 10))
+                    record(
+                        "baseline_fanout",
+                        bench.baseline_throughput(sizes.baseline_fanout_events, fan_urls),
+                    )
+                if "slow" in only:
+                    record("slow", bench.slow_mix())
+                    record("baseline_slow", bench.baseline_slow_mix())
+            if "scale" in only:
+                log("scale-out: single-process workers, receiver answering in 5 ms")
+                with bench.scale_workers() as use:
+                    for number in range(1, args.runs + 1):
+                        log(f"scale run {number}/{args.runs}")
+                        use(1)
+                        record("scale_1", bench.scale_run())
+                        use(2)
+                        record("scale_2", bench.scale_run())
+            if "backlog" in only:
+                log(f"backlog of {sizes.backlog} events: RSS while it drains")
+                record("backlog", bench.backlog())
+            if "profile" in only:
+                log("py-spy on router and worker during one more end-to-end run")
+                results["profile"] = bench.profile()
+            bench.engine.dispose()
+    finally:
+        results["seconds"] = time.perf_counter() - began
+        import os
+
+        results["machine"]["load_after"] = os.getloadavg()
+        clear_redis(config)
+        if not args.keep:
+            drop_database(config)
+    return results
+
+
+def _short(value: Any) -> str:
+    if isinstance(value, dict):
+        parts = []
+        for key, item in value.items():
+            if isinstance(item, float):
+                parts.append(f"{key}={item:.1f}")
+            elif isinstance(item, int | bool):
+                parts.append(f"{key}={item}")
+        return " ".join(parts)
+    return str(value)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=3, help="runs of each case [3]")
+    parser.add_argument("--quick", action="store_true", help="tiny sizes (smoke test)")
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "RESULTS.md")
+    parser.add_argument("--json", type=Path, default=None, help="raw results [bench/logs/]")
+    parser.add_argument("--only", default=None, help=f"comma-separated cases: {','.join(CASES)}")
+    parser.add_argument("--backlog", type=int, default=None, help="events in the memory case")
+    parser.add_argument("--concurrency", type=int, default=None, help="worker processes [2]")
+    parser.add_argument("--no-profile", action="store_true", help="skip the py-spy run")
+    parser.add_argument("--keep", action="store_true", help="keep the benchmark database")
+    args = parser.parse_args()
+    if args.runs < 1:
+        parser.error("--runs must be at least 1")
+
+    def log(line: str) -> None:
+        print(line, flush=True)
+
+    try:
+        results = run(args, log)
+    except KeyboardInterrupt:
+        print(
+            "error: interrupted; every process the benchmark started was stopped", file=sys.stderr
+        )
+        raise SystemExit(130) from None
+    json_path = args.json or (ROOT / "bench" / "logs" / "results.json")
+    json_path.parent.mkdir(parents=True, exist_ok=True)
+    json_path.write_text(json.dumps(results, indent=1, default=str))
+    args.out.write_text(render(results))
+    log(f"wrote {args.out} and {json_path} in {results['seconds']:.0f} s")
+
+
+if __name__ == "__main__":
+    main()
