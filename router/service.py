@@ -47,6 +47,8 @@ BACKOFF_START = 0.5
 BACKOFF_CAP = 2.0
 """Outages are retried after 0.5, 1, 2, 2, … s: no spin, and back within 2 s of a recovery."""
 QUEUE_CHECK_SECONDS = 0.1
+FLOW_SECONDS = 0.1
+"""Entries read within this long of the previous ones mean a steady flow (see linger)."""
 Entry = tuple[bytes, dict[bytes, bytes] | None]
 
 
@@ -150,6 +152,7 @@ class RouterService:
         self._waiting = getattr(self.dispatcher, "waiting", None)
         self._next_queue_check = 0.0
         self._queue_full = False
+        self._last_entries_at = -FLOW_SECONDS
 
     # -- setup -----------------------------------------------------------------
     def ensure_group(self) -> None:
@@ -307,7 +310,21 @@ class RouterService:
         reply = self.redis.xreadgroup(
             GROUP, self.consumer, {stream: ">"}, count=batch, block=self.settings.router_block_ms
         )
-        return _entries(reply)
+        entries = _entries(reply)
+        if entries:
+            now = time.monotonic()
+            flowing = now - self._last_entries_at < FLOW_SECONDS
+            self._last_entries_at = now
+            linger = self.settings.router_linger_ms
+            if linger and flowing and len(entries) < batch:
+                # Events keep coming: wait a moment so one batch (one transaction, one task
+                # per destination) carries several of them. A lone event is not delayed.
+                time.sleep(linger / 1000)
+                more = self.redis.xreadgroup(
+                    GROUP, self.consumer, {stream: ">"}, count=batch - len(entries)
+                )
+                entries += _entries(more)
+        return entries
 
     # -- one batch -------------------------------------------------------------
     def handle(self, entries: Sequence[Entry]) -> BatchResult:
