@@ -61,7 +61,8 @@ class Sizes:
     scale_events: int = 2_000
     backlog: int = 100_000
     client_requests: int = 5_000
-    worker_concurrency: int = 2
+    worker_concurrency: int | None = None
+    """``eventrouter worker -c``; None runs its default (CPUs + 1)."""
 
 
 QUICK = Sizes(
@@ -180,9 +181,12 @@ class Bench:
         self.baseline_worker = self.start_baseline_worker()
         self.warm_up()
 
-    def start_worker(self, name: str, concurrency: int) -> Child:
-        argv = [str(BIN / "eventrouter"), "worker", "-c", str(concurrency)]
-        argv += ["--log-level", "warning", "--hostname", f"{name}@%h"]
+    def start_worker(self, name: str, concurrency: int | None) -> Child:
+        argv = [str(BIN / "eventrouter"), "worker", "--log-level", "warning"]
+        if concurrency is not None:
+            argv += ["-c", str(concurrency)]
+        argv += ["--hostname", f"{name}@%h"]
+        argv += os.environ.get("BENCH_WORKER_ARGS", "").split()
         return self.services.start(name, argv, env=self._env())
 
     def start_baseline_worker(self) -> Child:

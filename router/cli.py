@@ -200,7 +200,7 @@ def run_router(ctx: Context, log_level: str) -> None:
     "--concurrency",
     type=click.IntRange(1, 256),
     default=None,
-    help="Worker processes [default: EVENTROUTER_WORKER_CONCURRENCY or CPUs].",
+    help="Worker processes [default: EVENTROUTER_WORKER_CONCURRENCY or CPUs + 1].",
 )
 @click.option(
     "--log-level",
@@ -227,9 +227,8 @@ def run_worker(
         "--without-gossip",
         "--without-mingle",
     ]
-    workers = concurrency or ctx.settings.worker_concurrency
-    if workers:
-        argv += ["--concurrency", str(workers)]
+    workers = concurrency or ctx.settings.worker_concurrency or ctx.settings.default_concurrency
+    argv += ["--concurrency", str(workers)]
     app.worker_main([*argv, *celery_args])
 
 
