@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: help setup services demo test lint bench run-router run-worker clean
+.PHONY: help setup services demo test lint bench bench-backlog run-router run-worker clean
 
 help:
 	@echo "make demo     set up, start local Postgres/Redis if down, run the router+worker demo"
@@ -32,6 +32,15 @@ lint: setup
 
 test: setup services lint
 	$(BIN)/pytest -q
+
+# The throughput benchmark: eventrouter vs. naive Celery on this machine; writes
+# bench/RESULTS.md (≈7 minutes; stop other work on the machine first).
+bench: setup services
+	$(BIN)/python -m bench
+
+# The long memory check: RSS while a 1,000,000-event backlog drains (≈8 minutes).
+bench-backlog: setup services
+	$(BIN)/python -m bench --only backlog --backlog 1000000 --runs 1 --out bench/RESULTS-backlog.md
 
 run-router: setup services
 	$(BIN)/eventrouter db upgrade

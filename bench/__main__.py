@@ -36,7 +36,7 @@ from bench.services import (
     clear_redis,
     drop_database,
     fresh_database,
-    psycopg_dsn,
+    maintenance_dsn,
     running,
 )
 
@@ -74,7 +74,7 @@ def machine_info(config: BenchConfig) -> dict[str, Any]:
     client = redis.Redis.from_url(config.redis_url)
     versions["redis-server"] = str(client.info("server").get("redis_version"))
     client.close()
-    with psycopg.connect(psycopg_dsn(config)) as conn:
+    with psycopg.connect(maintenance_dsn(config)) as conn:
         row = conn.execute("SHOW server_version").fetchone()
         versions["postgres"] = str(row[0]) if row else "?"
     import os

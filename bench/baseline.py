@@ -7,7 +7,7 @@ run as a prefork worker with concurrency 2::
 
     celery -A bench.baseline worker --pool prefork --concurrency 2 -Q bench-naive
 
-It uses the benchmark's Redis and Postgres (``BENCH_REDIS_URL``, ``BENCH_DATABASE_URL``)
+It uses the benchmark's Redis, Postgres and key prefix (``bench.services.BenchConfig``)
 and its own table, ``naive_attempts``.
 """
 
@@ -22,11 +22,12 @@ from celery import Celery
 from sqlalchemy import DateTime, Integer, String, Text, create_engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
-REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
-DATABASE_URL = os.environ.get(
-    "BENCH_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/eventrouter_bench"
-)
-QUEUE = os.environ.get("BENCH_NAIVE_QUEUE", "bench-naive")
+from bench.services import BenchConfig
+
+_config = BenchConfig()
+REDIS_URL = _config.redis_url
+DATABASE_URL = os.environ.get("BENCH_DATABASE_URL", _config.database_url)
+QUEUE = _config.baseline_queue
 
 app = Celery("naive", broker=REDIS_URL)
 app.conf.update(task_default_queue=QUEUE, task_ignore_result=True, worker_hijack_root_logger=False)

@@ -46,18 +46,18 @@ class Sizes:
     """How much each case sends. ``QUICK`` is for the smoke test: it proves the harness
     works, not the figures."""
 
-    publish_single: int = 20_000
-    publish_many: int = 200_000
-    baseline_publish: int = 5_000
+    publish_single: int = 10_000
+    publish_many: int = 100_000
+    baseline_publish: int = 3_000
     e2e: int = 20_000
-    baseline_e2e: int = 2_000
+    baseline_e2e: int = 1_500
     latency_rate: int = 500
-    latency_seconds: float = 10.0
+    latency_seconds: float = 6.0
     fanout_events: int = 2_000
-    baseline_fanout_events: int = 200
+    baseline_fanout_events: int = 150
     slow_events: int = 2_000
     baseline_slow_events: int = 200
-    baseline_slow_seconds: float = 15.0
+    baseline_slow_seconds: float = 8.0
     scale_events: int = 2_000
     backlog: int = 100_000
     client_requests: int = 5_000
@@ -161,7 +161,7 @@ class Bench:
         env = self.config.env(self.settings)
         env["BENCH_REDIS_URL"] = self.config.redis_url
         env["BENCH_DATABASE_URL"] = self.config.database_url
-        env["BENCH_NAIVE_QUEUE"] = self.config.baseline_queue
+        env["BENCH_KEY_PREFIX"] = self.config.key_prefix
         return env
 
     def start(self) -> None:

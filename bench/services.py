@@ -190,7 +190,7 @@ class Services:
 
 
 # -- Postgres and Redis ----------------------------------------------------------------
-def _maintenance_dsn(config: BenchConfig) -> str:
+def maintenance_dsn(config: BenchConfig) -> str:
     url = make_url(config.database_url).set(drivername="postgresql", database="postgres")
     return url.render_as_string(hide_password=False)
 
@@ -202,7 +202,7 @@ def psycopg_dsn(config: BenchConfig) -> str:
 
 def fresh_database(config: BenchConfig) -> None:
     """Drop and recreate the benchmark database, then migrate it."""
-    with psycopg.connect(_maintenance_dsn(config), autocommit=True, connect_timeout=5) as conn:
+    with psycopg.connect(maintenance_dsn(config), autocommit=True, connect_timeout=5) as conn:
         conn.execute(
             pgsql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
                 pgsql.Identifier(config.database)
@@ -213,7 +213,7 @@ def fresh_database(config: BenchConfig) -> None:
 
 
 def drop_database(config: BenchConfig) -> None:
-    with psycopg.connect(_maintenance_dsn(config), autocommit=True, connect_timeout=5) as conn:
+    with psycopg.connect(maintenance_dsn(config), autocommit=True, connect_timeout=5) as conn:
         conn.execute(
             pgsql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
                 pgsql.Identifier(config.database)
@@ -225,7 +225,7 @@ def clear_redis(config: BenchConfig) -> None:
     """Delete the benchmark's keys: its stream, its queues and their Celery bindings."""
     client = redis.Redis.from_url(config.redis_url)
     try:
-        patterns = [f"{config.key_prefix}*", f"_kombu.binding.{config.key_prefix}*"]
+        patterns = [f"{config.key_prefix}*", f"_kombu.binding*.{config.key_prefix}*"]
         keys = [key for pattern in patterns for key in client.scan_iter(match=pattern, count=1000)]
         for start in range(0, len(keys), 1000):
             client.delete(*keys[start : start + 1000])
