@@ -1,0 +1,125 @@
+"""How the router paces itself: backpressure from the delivery queue, lingering in a flow.
+
+Real Redis and Postgres; Celery is replaced by a recorder whose queue length the test sets.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import redis
+from sqlalchemy import Engine
+
+import router
+from router import service as service_module
+from router.dispatch import Dispatcher
+from router.service import GROUP, RouterService
+from router.settings import Settings
+from tests.helpers import RecordingDispatcher, Seed
+
+
+class QueueDispatcher(RecordingDispatcher):
+    """A recorder that also reports how many tasks wait in its (pretend) queue."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.queued = 0
+        self.asked = 0
+
+    def waiting(self) -> int:
+        self.asked += 1
+        return self.queued
+
+
+@pytest.fixture
+def routed(seed: Seed) -> None:
+    channel = seed.channel("payment:.*")
+    destination = seed.destination()
+    seed.subscription([channel], [destination])
+
+
+def _service(settings: Settings, engine: Engine, dispatcher: Any, **changes: Any) -> RouterService:
+    service = RouterService(
+        settings.model_copy(update=changes), engine=engine, dispatcher=dispatcher, consumer="t"
+    )
+    service.ensure_group()
+    return service
+
+
+def _unread(conn: redis.Redis, stream: str) -> int:
+    (group,) = [g for g in conn.xinfo_groups(stream) if g["name"] == GROUP.encode()]
+    return int(group["lag"] or 0)
+
+
+def test_a_full_delivery_queue_stops_reading_until_it_drains(
+    settings: Settings, clean_db: Engine, redis_conn: redis.Redis, routed: None
+) -> None:
+    dispatcher = QueueDispatcher()
+    service = _service(settings, clean_db, dispatcher, max_queued_tasks=5)
+    router.publish_many([("payment:failed", {"i": i}) for i in range(3)], settings=settings)
+    dispatcher.queued = 5
+    assert service.step() == 0
+    assert _unread(redis_conn, settings.stream) == 3
+    assert dispatcher.calls == []
+    service._next_queue_check = 0.0  # the queue is looked at every 0.1 s
+    dispatcher.queued = 4
+    assert service.step() == 3
+    assert len(dispatcher.pairs) == 3
+
+
+def test_no_limit_and_dispatchers_without_a_queue_are_never_throttled(
+    settings: Settings, clean_db: Engine, routed: None
+) -> None:
+    unlimited = QueueDispatcher()
+    unlimited.queued = 10**6
+    service = _service(settings, clean_db, unlimited, max_queued_tasks=0)
+    router.publish("payment:failed", {}, settings=settings)
+    assert service.step() == 1
+    assert unlimited.asked == 0
+    plain = RecordingDispatcher()
+    service = _service(settings, clean_db, plain, max_queued_tasks=1)
+    router.publish("payment:failed", {}, settings=settings)
+    assert service.step() == 1
+
+
+def test_celery_dispatcher_counts_its_waiting_tasks(settings: Settings) -> None:
+    dispatcher = Dispatcher(settings)
+    try:
+        assert dispatcher.waiting() == 0  # the queue does not exist yet
+        dispatcher.dispatch([(1, 7), (2, 7), (3, 8)])
+        assert dispatcher.waiting() == 2
+    finally:
+        dispatcher.close()
+
+
+def test_in_a_flow_the_router_lingers_to_batch_what_follows(
+    settings: Settings, clean_db: Engine, routed: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    dispatcher = RecordingDispatcher()
+    service = _service(settings, clean_db, dispatcher, router_linger_ms=20)
+    slept: list[float] = []
+
+    def sleep_while_more_arrive(seconds: float) -> None:
+        slept.append(seconds)
+        router.publish_many([("payment:failed", {"late": i}) for i in range(2)], settings=settings)
+
+    monkeypatch.setattr(service_module.time, "sleep", sleep_while_more_arrive)
+    router.publish("payment:failed", {"n": 1}, settings=settings)
+    assert service.step() == 1  # a lone event: stored at once
+    router.publish("payment:failed", {"n": 2}, settings=settings)
+    assert service.step() == 3  # a flow: it waited, and took the two that came meanwhile
+    assert slept == [0.02]
+    assert [len(call) for call in dispatcher.calls] == [1, 3]
+
+
+def test_linger_zero_never_waits(
+    settings: Settings, clean_db: Engine, routed: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    service = _service(settings, clean_db, RecordingDispatcher(), router_linger_ms=0)
+    slept: list[float] = []
+    monkeypatch.setattr(service_module.time, "sleep", slept.append)
+    for _ in range(3):
+        router.publish("payment:failed", {}, settings=settings)
+        assert service.step() == 1
+    assert slept == []
