@@ -58,7 +58,7 @@ class Sizes:
     slow_events: int = 2_000
     baseline_slow_events: int = 200
     baseline_slow_seconds: float = 8.0
-    scale_events: int = 2_000
+    scale_events: int = 3_000
     backlog: int = 100_000
     client_requests: int = 5_000
     worker_concurrency: int | None = None
@@ -542,7 +542,7 @@ class Bench:
         spies = {}
         for name, child in (("router", self.router), ("worker", self.worker)):
             path = out_dir / f"profile-{name}.txt"
-            argv = [spy, "record", "-r", "250", "-f", "raw", "-o", str(path)]
+            argv = [spy, "record", "--gil", "-r", "250", "-f", "raw", "-o", str(path)]
             argv += ["--subprocesses", "-d", str(int(seconds)), "-p", str(child.pid)]
             spies[name] = (
                 subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE),

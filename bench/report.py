@@ -156,12 +156,12 @@ def render(results: dict[str, Any]) -> str:
     )
     add(
         f"| publish → delivered p50 at {rate} events/s, ms | ≤ 20 | {summary(p50, 1)} | "
-        f"{summary(base_p50, 1)} | {summary(p50_ratio, 2, '×')} | "
+        f"{summary(base_p50, 1)} | {summary(p50_ratio, 4, '×')} | "
         f"{_met(bool(p50) and _median(p50) <= 20)} |"
     )
     add(
         f"| publish → delivered p99 at {rate} events/s, ms | ≤ 100 | {summary(p99, 1)} | "
-        f"{summary(base_p99, 1)} | {summary(p99_ratio, 2, '×')} | "
+        f"{summary(base_p99, 1)} | {summary(p99_ratio, 4, '×')} | "
         f"{_met(bool(p99) and _median(p99) <= 100)} |"
     )
     add(
@@ -307,9 +307,10 @@ def render(results: dict[str, Any]) -> str:
         add("## Profile")
         add("")
         add(
-            "py-spy (`record --subprocesses`, 250 Hz, idle excluded) on the router and the "
-            "worker during one extra end-to-end run: the functions holding the most samples. "
-            "Socket reads and writes include waiting for the other side."
+            "py-spy (`record --gil --subprocesses`, 250 Hz) on the router and the worker "
+            "during one extra end-to-end run: the functions holding the most samples taken "
+            "while a thread held the GIL, i.e. where their Python CPU goes (waiting on sockets "
+            "and Postgres is not counted)."
         )
         add("")
         for name, top in results["profile"].items():
@@ -332,9 +333,25 @@ def render(results: dict[str, Any]) -> str:
         f"- load average before {_load(machine.get('load_before'))}, after "
         f"{_load(machine.get('load_after'))}"
     )
+    busy = _values(
+        results,
+        "e2e",
+        lambda r: r["cpu_ms_per_delivery"].get("others", 0.0) * r["per_second"] / 1000,
+    )
+    if busy:
+        add(
+            f"- noise: other work on the machine used {summary(busy, 2)} of its "
+            f"{machine['cpus']} cores during the end-to-end runs"
+        )
+    concurrency = sizes["worker_concurrency"]
+    worker = (
+        f"-c {concurrency}"
+        if concurrency
+        else f"(default: CPUs + 1 = {machine['cpus'] + 1} processes)"
+    )
     add(
-        f"- worker: `eventrouter worker -c {sizes['worker_concurrency']}` (prefork), "
-        "default settings otherwise; naive: `celery worker --pool prefork --concurrency 2`"
+        f"- eventrouter: one `eventrouter router` and one `eventrouter worker` {worker}, default "
+        "settings otherwise; naive: `celery worker --pool prefork --concurrency 2`"
     )
     add("")
     add("## Method")
@@ -365,3 +382,22 @@ def _load(load: Any) -> str:
     if not load:
         return "?"
     return " ".join(f"{x:.2f}" for x in load)
+
+
+def main() -> None:
+    """``python -m bench.report RESULTS.json [OUT.md]``: render saved results again."""
+    import json
+    import sys
+    from pathlib import Path
+
+    if len(sys.argv) not in (2, 3):
+        raise SystemExit("usage: python -m bench.report bench/logs/results.json [bench/RESULTS.md]")
+    text = render(json.loads(Path(sys.argv[1]).read_text()))
+    if len(sys.argv) == 3:
+        Path(sys.argv[2]).write_text(text)
+    else:
+        sys.stdout.write(text)
+
+
+if __name__ == "__main__":
+    main()

@@ -69,6 +69,8 @@ class BenchConfig:
             "queue": self.queue,
             "config_refresh_seconds": 0.2,
             "retry_schedule": "1s,2s,4s",
+            # The backlog case publishes 1,000,000 events faster than they drain.
+            "stream_max_length": 10_000_000,
         }
         values.update(overrides)
         return Settings(**values)
