@@ -235,3 +235,18 @@ def test_a_slow_destination_is_sent_in_waves_and_forgotten_when_fast_again(
     receiver.set_behaviour(ok())
     deliver_batch(clean_db, ctx, waves, destination, _pending(seed, destination, 2), pacer=pacer)
     assert not pacer.is_slow(destination)
+
+
+def test_a_destination_turning_slow_hands_the_rest_back_after_one_wave(
+    seed: Seed, clean_db: Engine, ctx: SendContext, settings: Settings, receiver: Receiver
+) -> None:
+    receiver.set_behaviour(slow(0.5))
+    destination = seed.destination(receiver.url_for("/hook"))
+    pacer = SlowDestinations(threshold=0.3, workers=1)
+    two_lanes = settings.model_copy(update={"delivery_lanes": 2, "delivery_time_box_seconds": 30})
+    ids = _pending(seed, destination, 6)
+    summary = deliver_batch(clean_db, ctx, two_lanes, destination, ids, pacer=pacer)
+    assert (summary.succeeded, summary.released) == (2, 4)
+    assert receiver.count() == 2
+    assert pacer.is_slow(destination)
+    assert sorted(s.status for s in _states(clean_db, ids)) == ["pending"] * 4 + ["succeeded"] * 2
