@@ -55,7 +55,7 @@ class Sizes:
     latency_seconds: float = 6.0
     fanout_events: int = 2_000
     baseline_fanout_events: int = 150
-    slow_events: int = 2_000
+    slow_events: int = 4_000
     baseline_slow_events: int = 200
     baseline_slow_seconds: float = 8.0
     scale_events: int = 3_000
