@@ -71,6 +71,8 @@ class BenchConfig:
             "retry_schedule": "1s,2s,4s",
             # The backlog case publishes 1,000,000 events faster than they drain.
             "stream_max_length": 10_000_000,
+            # The receiver is on loopback, which the SSRF guard refuses unless allowed.
+            "allowed_networks": "127.0.0.0/8",
         }
         values.update(overrides)
         return Settings(**values)

@@ -20,7 +20,7 @@ from workers.transport import http_client
 
 @pytest.fixture
 def ctx() -> Iterator[SendContext]:
-    client = http_client(5.0, lean=True)
+    client = http_client(5.0)
     yield SendContext(http=client, default_timeout=5.0)
     client.close()
 

@@ -33,10 +33,8 @@ from workers.transport import http_client
 def http(request: pytest.FixtureRequest) -> Iterator[httpx.Client]:
     """Every outcome is checked with httpx's own transport and with the worker's client
     (WebhookClient over LeanHTTPTransport): the adapters must not see a difference."""
-    if request.param == "worker":
-        client = http_client(5.0, lean=True)
-    else:
-        client = httpx.Client(follow_redirects=False)
+    worker = request.param == "worker"
+    client = http_client(5.0) if worker else httpx.Client(follow_redirects=False)
     yield client
     client.close()
 

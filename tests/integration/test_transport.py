@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterator
 import httpx
 import pytest
 
+from workers.netguard import blocked_reason, parse_networks
 from workers.transport import LeanHTTPTransport, WebhookClient, http_client
 
 Script = Callable[[bytes], bytes | None]
@@ -240,15 +241,15 @@ def test_a_header_with_a_line_break_is_refused_before_sending(serve, client) -> 
     assert server.requests == []
 
 
-def test_address_for_pins_and_refuses(serve) -> None:
+def test_addresses_for_pins_tries_in_order_and_refuses(serve) -> None:
     server = serve(answer())
     seen: list[tuple[str, int]] = []
 
-    def pin(host: str, port: int) -> str:
+    def pin(host: str, port: int) -> list[str]:
         seen.append((host, port))
-        return "127.0.0.1"
+        return ["127.0.0.2", "127.0.0.1"]  # nobody listens on .2: the next one answers
 
-    with WebhookClient(transport=LeanHTTPTransport(address_for=pin)) as pinned:
+    with WebhookClient(transport=LeanHTTPTransport(addresses_for=pin)) as pinned:
         url = f"http://localhost.invalid:{server.port}/hook"
         assert pinned.get(url).status_code == 200
     assert seen == [("localhost.invalid", server.port)]
@@ -256,32 +257,31 @@ def test_address_for_pins_and_refuses(serve) -> None:
     class Refused(Exception):
         pass
 
-    def refuse(host: str, port: int) -> str:
+    def refuse(host: str, port: int) -> list[str]:
         raise Refused(f"{host} is internal")
 
     with (
-        WebhookClient(transport=LeanHTTPTransport(address_for=refuse)) as guarded,
+        WebhookClient(transport=LeanHTTPTransport(addresses_for=refuse)) as guarded,
         pytest.raises(httpx.ConnectError, match="is internal") as raised,
     ):
         guarded.get(server.url())
     assert isinstance(raised.value.__cause__, Refused)
 
 
+def test_the_worker_client_refuses_loopback_unless_allowed(serve) -> None:
+    server = serve(answer())
+    with http_client(2.0, allowed=()) as strict, pytest.raises(httpx.ConnectError) as raised:
+        strict.get(server.url())
+    assert blocked_reason(raised.value) is not None and "loopback" in str(raised.value)
+    assert server.requests == []
+    with http_client(2.0, allowed=parse_networks("127.0.0.0/8")) as allowed:
+        assert allowed.get(server.url()).status_code == 200
+
+
 def test_webhook_client_keeps_no_cookies(serve) -> None:
     server = serve(answer(headers=b"Set-Cookie: session=abc; Path=/\r\n"))
-    with http_client(2.0, lean=True) as c:
+    with http_client(2.0) as c:
         c.get(server.url())
         c.get(server.url())
         assert not c.cookies
     assert b"cookie" not in server.requests[1].lower()
-
-
-def test_proxy_variables_fall_back_to_httpx_transport(monkeypatch) -> None:
-    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.example:3128")
-    with http_client(2.0) as c:
-        assert not isinstance(c._transport, LeanHTTPTransport)
-    monkeypatch.delenv("HTTPS_PROXY")
-    for name in ("HTTP_PROXY", "ALL_PROXY", "http_proxy", "https_proxy"):
-        monkeypatch.delenv(name, raising=False)
-    with http_client(2.0) as c:
-        assert isinstance(c._transport, LeanHTTPTransport)
