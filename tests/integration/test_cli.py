@@ -7,44 +7,12 @@ traceback would fail the test rather than print.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 
 import pytest
 from sqlalchemy import Engine
 
-from router.cli import main
-from router.settings import Settings
 from tests.helpers import scalar
-
-
-@dataclass
-class Result:
-    code: int
-    out: str
-    err: str
-
-
-@pytest.fixture
-def run(
-    settings: Settings,
-    clean_db: Engine,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
-):
-    for key, value in settings.model_dump().items():
-        if value is not None:
-            monkeypatch.setenv(f"EVENTROUTER_{key.upper()}", str(value))
-
-    def invoke(*args: str) -> Result:
-        code = 0
-        try:
-            main(list(args))
-        except SystemExit as exc:
-            code = int(exc.code or 0)
-        captured = capsys.readouterr()
-        return Result(code, captured.out, captured.err)
-
-    return invoke
+from tests.integration.conftest import Result
 
 
 def assert_usage_error(result: Result, *fragments: str) -> None:

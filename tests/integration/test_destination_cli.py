@@ -4,53 +4,17 @@ against real Postgres and Redis, with local provider stand-ins for ``test``."""
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import Engine
 from standardwebhooks.webhooks import Webhook as Verifier
 
-from router.cli import main
-from router.settings import Settings
 from tests.helpers import plain, rows, scalar
+from tests.integration.conftest import Run
 from tests.receiver import Receiver, always
 
 ROUTING_KEY = "0123456789abcdef0123456789abcdef"
-
-
-@dataclass
-class Result:
-    code: int
-    out: str
-    err: str
-
-
-Run = Callable[..., Result]
-
-
-@pytest.fixture
-def run(
-    settings: Settings,
-    clean_db: Engine,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
-) -> Run:
-    for key, value in settings.model_dump().items():
-        if value is not None:
-            monkeypatch.setenv(f"EVENTROUTER_{key.upper()}", str(value))
-
-    def invoke(*args: str) -> Result:
-        code = 0
-        try:
-            main(list(args))
-        except SystemExit as exc:
-            code = int(exc.code or 0)
-        captured = capsys.readouterr()
-        return Result(code, captured.out, captured.err)
-
-    return invoke
 
 
 def add(run: Run, name: str, *args: str) -> dict:
