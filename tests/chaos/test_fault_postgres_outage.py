@@ -8,12 +8,14 @@ exits. When Postgres is back, everything published during the outage is delivere
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from router import publish as router_publish
 from tests.chaos.harness import (
     PostgresCluster,
     RedisServer,
@@ -24,7 +26,7 @@ from tests.chaos.harness import (
     report,
     wait_for,
 )
-from tests.receiver import Receiver
+from tests.receiver import Receiver, Request, Response
 
 OUTAGE_SECONDS = 10
 
@@ -50,17 +52,38 @@ def test_postgres_stopped_for_ten_seconds(
     private_stack: tuple[Stack, PostgresCluster], receiver: Receiver
 ) -> None:
     stack, cluster = private_stack
+    # One request is held at the receiver until Postgres is down, so a worker is surely
+    # inside a task when the outage starts and must record into it (with batched, laned
+    # deliveries a worker is otherwise often idle at that instant).
+    released = threading.Event()
+
+    def hold_marked(request: Request, _seen: int) -> Response:
+        if ((request.json or {}).get("payload") or {}).get("hold"):
+            released.wait(60)
+        return Response(200, "ok")
+
+    receiver.set_behaviour(hold_marked)
     stack.route("chaos", "chaos:.*", {"hook": receiver.url_for("/hook")})
     router = stack.start_router()
     worker = stack.start_worker()
     stack.wait_worker_ready(worker)
     with publishing(stack.settings, rate=250) as publisher:
         wait_for(lambda: len(receiver.accepted_ids()) >= 500, 60, "steady deliveries")
+        router_publish("chaos:hold", {"hold": True}, settings=stack.settings)
+        wait_for(
+            lambda: any(
+                ((r.json or {}).get("payload") or {}).get("hold") for r in receiver.requests()
+            ),
+            60,
+            "the held request to reach the receiver",
+        )
         stack.engine.dispose()
         cluster.stop()
         stopped_at = time.monotonic()
         published_before = len(publisher.ids)
-        time.sleep(OUTAGE_SECONDS)
+        time.sleep(1)
+        released.set()  # the worker now records into a stopped Postgres, and waits
+        time.sleep(OUTAGE_SECONDS - 1)
         published_during = len(publisher.ids) - published_before
         assert router.alive() and worker.alive(), "a process exited during the outage"
         cluster.start()
