@@ -3,9 +3,10 @@
 Adapters keep httpx's API (``ctx.http.request(...)``, ``httpx.Response``, httpx's
 exceptions); only what runs beneath it changes. Measured on the 2-core dev machine with
 ``python -m bench.clients`` (one thread, keep-alive, local receiver), CPU per request:
-httpx's default transport (httpcore + h11) ≈0.50 ms; httpx over ``http.client`` ≈0.34 ms;
-httpx over this transport ≈0.2 ms. At thousands of deliveries a second that difference
-is most of a core, and this machine has two.
+``httpx.Client`` over its default transport (httpcore + h11) ≈0.50 ms, over this one
+≈0.25 ms, and ``WebhookClient`` over it ≈0.16 ms (``http.client`` alone ≈0.13 ms; see
+bench/RESULTS.md). At thousands of deliveries a second that difference is most of a
+core, and this machine has two.
 
 Why it is cheaper: one ``sendall`` per request (head and body together, so Nagle never
 delays a body), one ``recv`` per response in the common case, and a response parser
