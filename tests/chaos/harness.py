@@ -323,6 +323,22 @@ class Stack:
         with self.engine.connect() as conn:
             return [tuple(r) for r in conn.execute(text(statement), params)]
 
+    def wait_delivered(self, keys: list[str], message: str, timeout: float = 120) -> None:
+        """Until every event published under ``keys`` has a succeeded delivery."""
+
+        def delivered() -> bool:
+            count = self.scalar(
+                """
+                SELECT count(*) FROM events e JOIN deliveries d ON d.event_id = e.id
+                WHERE e.idempotency_key = ANY(:keys) AND e.duplicate_of IS NULL
+                  AND d.status = 'succeeded'
+                """,
+                keys=keys,
+            )
+            return count == len(keys)
+
+        wait_for(delivered, timeout, message)
+
     def status_counts(self) -> dict[str, int]:
         return {
             str(s): int(n)  # type: ignore[call-overload]

@@ -89,20 +89,8 @@ def test_postgres_stopped_for_ten_seconds(
         cluster.start()
         started_at = time.monotonic()
         keys_before = list(publisher.keys)
-        wait_for(
-            lambda: (
-                stack.scalar(
-                    """
-                SELECT count(*) FROM events e JOIN deliveries d ON d.event_id = e.id
-                WHERE e.idempotency_key = ANY(:keys) AND e.duplicate_of IS NULL
-                  AND d.status = 'succeeded'
-                """,
-                    keys=keys_before,
-                )
-                == len(keys_before)
-            ),
-            120,
-            "everything published before Postgres came back to be delivered",
+        stack.wait_delivered(
+            keys_before, "everything published before Postgres came back to be delivered"
         )
         recovery = time.monotonic() - started_at
         time.sleep(2)

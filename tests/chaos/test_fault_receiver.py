@@ -37,21 +37,7 @@ def test_timeouts_resets_and_429_storms_lose_nothing(stack: Stack, receiver: Rec
         receiver.set_behaviour(answer(OK))
         healed_at = time.monotonic()
         keys_before = list(publisher.keys)
-        wait_for(
-            lambda: (
-                stack.scalar(
-                    """
-                SELECT count(*) FROM events e JOIN deliveries d ON d.event_id = e.id
-                WHERE e.idempotency_key = ANY(:keys) AND e.duplicate_of IS NULL
-                  AND d.status = 'succeeded'
-                """,
-                    keys=keys_before,
-                )
-                == len(keys_before)
-            ),
-            120,
-            "every event published during the faults to be delivered",
-        )
+        stack.wait_delivered(keys_before, "every event published during the faults to be delivered")
         recovery = time.monotonic() - healed_at
         time.sleep(2)
     verdict = assert_nothing_lost(stack, publisher, receiver, paths=("/flaky",))

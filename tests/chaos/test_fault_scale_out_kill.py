@@ -46,21 +46,7 @@ def test_kill_one_router_and_one_worker_of_two(stack: Stack, receiver: Receiver)
         workers[0].kill9()
         receiver.set_behaviour(answer(OK))
         hold.release()
-        wait_for(
-            lambda: (
-                stack.scalar(
-                    """
-                SELECT count(*) FROM events e JOIN deliveries d ON d.event_id = e.id
-                WHERE e.idempotency_key = ANY(:keys) AND e.duplicate_of IS NULL
-                  AND d.status = 'succeeded'
-                """,
-                    keys=keys_before,
-                )
-                == len(keys_before)
-            ),
-            120,
-            "every event published before the kill to be delivered",
-        )
+        stack.wait_delivered(keys_before, "every event published before the kill to be delivered")
         recovery = time.monotonic() - killed_at
         wait_for(
             lambda: (
