@@ -27,8 +27,9 @@ demo: setup services
 
 lint: setup
 	$(BIN)/ruff check .
-	$(BIN)/ruff format --check router workers tests
+	$(BIN)/ruff format --check eventrouter router workers tests bench examples
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 test: setup services lint
 	$(BIN)/pytest -q

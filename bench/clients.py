@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from workers.transport import LeanHTTPTransport, WebhookClient
+from eventrouter.router.destinations.transport import LeanHTTPTransport, WebhookClient
 
 BODY = json.dumps(
     {

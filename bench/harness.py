@@ -34,9 +34,9 @@ from bench.measure import (
     wait_until,
 )
 from bench.services import Child, Services
-from router.client import publish, publish_many
-from router.db import make_engine
-from router.settings import Settings
+from eventrouter.router.client import publish, publish_many
+from eventrouter.router.db import make_engine
+from eventrouter.router.settings import Settings
 
 BIN = Path(sys.executable).parent
 

@@ -19,8 +19,8 @@ from collections.abc import Callable
 
 from sqlalchemy import Engine
 
-from router.admin import Admin
-from router.settings import Settings
+from eventrouter.router.admin import Admin
+from eventrouter.router.settings import Settings
 
 FANOUT = 10
 SLOW_MS = 2000

@@ -27,8 +27,8 @@ import redis
 from psycopg import sql as pgsql
 from sqlalchemy import make_url
 
-from router.db.migrate import create_database_if_missing, upgrade
-from router.settings import Settings
+from eventrouter.router.db.migrate import create_database_if_missing, upgrade
+from eventrouter.router.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 LOG_DIR = Path(os.environ.get("BENCH_LOG_DIR", ROOT / "bench" / "logs"))

@@ -22,7 +22,7 @@ from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-from router import Settings, publish, publish_many
+from eventrouter import Settings, publish, publish_many
 
 ORG = "demo"
 BIN = Path(sys.executable).parent
@@ -83,9 +83,12 @@ def wait_until_settled(settings: Settings, timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     with engine.connect() as conn:
         while time.monotonic() < deadline:
-            open_count = conn.execute(sa.text(
-                "SELECT count(*) FROM deliveries d JOIN events e ON e.id = d.event_id "
-                "WHERE e.org = :org AND d.status IN ('pending', 'delivering')"), {"org": ORG}
+            open_count = conn.execute(
+                sa.text(
+                    "SELECT count(*) FROM deliveries d JOIN events e ON e.id = d.event_id "
+                    "WHERE e.org = :org AND d.status IN ('pending', 'delivering')"
+                ),
+                {"org": ORG},
             ).scalar_one()
             conn.rollback()
             if open_count == 0:
@@ -104,31 +107,71 @@ def main() -> None:
     print(f"receiver listening on {base} (/ok: 503, 503, then 200 per event; /gone: 404)")
 
     cli("db", "upgrade")
-    for command in (("subscriptions", "remove", "payments-to-ops"),
-                    ("destinations", "remove", "ops-webhook"),
-                    ("destinations", "remove", "legacy-webhook"),
-                    ("channels", "remove", "payments")):
+    for command in (
+        ("subscriptions", "remove", "payments-to-ops"),
+        ("destinations", "remove", "ops-webhook"),
+        ("destinations", "remove", "legacy-webhook"),
+        ("channels", "remove", "payments"),
+    ):
         subprocess.run([str(BIN / "eventrouter"), "--org", ORG, *command], capture_output=True)
-    cli("channels", "add", "payments", "--pattern", "payment:.*",
-        "--description", "everything about payments")
-    cli("destinations", "add", "ops-webhook", "--type", "webhook", "--url", f"{base}/ok",
-        "--header", "Authorization: Bearer demo-token-1234", "--retry-schedule", "1s,2s,5s")
-    cli("destinations", "add", "legacy-webhook", "--type", "webhook", "--url", f"{base}/gone",
-        "--retry-schedule", "1s")
-    cli("subscriptions", "add", "payments-to-ops", "--channel", "payments",
-        "--destination", "ops-webhook", "--destination", "legacy-webhook")
+    cli(
+        "channels",
+        "add",
+        "payments",
+        "--pattern",
+        "payment:.*",
+        "--description",
+        "everything about payments",
+    )
+    cli(
+        "destinations",
+        "add",
+        "ops-webhook",
+        "--type",
+        "webhook",
+        "--url",
+        f"{base}/ok",
+        "--header",
+        "Authorization: Bearer demo-token-1234",
+        "--retry-schedule",
+        "1s,2s,5s",
+    )
+    cli(
+        "destinations",
+        "add",
+        "legacy-webhook",
+        "--type",
+        "webhook",
+        "--url",
+        f"{base}/gone",
+        "--retry-schedule",
+        "1s",
+    )
+    cli(
+        "subscriptions",
+        "add",
+        "payments-to-ops",
+        "--channel",
+        "payments",
+        "--destination",
+        "ops-webhook",
+        "--destination",
+        "legacy-webhook",
+    )
 
     env_note = {"EVENTROUTER_ORG": ORG}
     os.environ.update(env_note)
     processes = [start("router", "router"), start("worker", "worker", "--concurrency", "2")]
     try:
         time.sleep(4)  # let the worker come up
-        print("\n>>> from router import publish, publish_many")
-        event_id = publish("payment:failed", {"invoice": "in_1001", "amount": 4200},
-                           env="production", org=ORG)
+        print("\n>>> from eventrouter import publish, publish_many")
+        event_id = publish(
+            "payment:failed", {"invoice": "in_1001", "amount": 4200}, env="production", org=ORG
+        )
         print(f">>> publish('payment:failed', {{...}}, env='production')  ->  {event_id!r}")
-        ids = publish_many([("payment:failed", {"invoice": f"in_{i}"}) for i in range(2, 6)],
-                           org=ORG)
+        ids = publish_many(
+            [("payment:failed", {"invoice": f"in_{i}"}) for i in range(2, 6)], org=ORG
+        )
         print(f">>> publish_many([...4 events...])  ->  {len(ids)} ids")
         publish("user:signed_up", {"user": "u_1"}, org=ORG)
         print(">>> publish('user:signed_up', ...)   # matches no channel: recorded, not delivered")
@@ -146,8 +189,10 @@ def main() -> None:
         wait_until_settled(settings)
         cli("history", "--limit", "10")
         print(f"\nDone. Explore with: eventrouter --org {ORG} history | show ID | deliveries")
-        print("or SQL: psql -h 127.0.0.1 -U postgres eventrouter "
-              "-c 'SELECT * FROM event_delivery_summary ORDER BY received_at DESC LIMIT 10'")
+        print(
+            "or SQL: psql -h 127.0.0.1 -U postgres eventrouter "
+            "-c 'SELECT * FROM event_delivery_summary ORDER BY received_at DESC LIMIT 10'"
+        )
     finally:
         for process in processes:
             process.send_signal(signal.SIGTERM)

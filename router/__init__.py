@@ -1,30 +1,4 @@
-"""eventrouter: publish named events; routers and workers deliver them.
+"""The producer client, the router process, the control plane and what they share.
 
-from router import publish
-publish("payment:failed", {"invoice": "in_123", "amount": 4200})
+Installed as ``eventrouter.router``; the public face is ``eventrouter``.
 """
-
-from router.client import publish, publish_many
-from router.errors import (
-    ConfigError,
-    EventRouterError,
-    InvalidEvent,
-    NotFound,
-    PublishError,
-    ServiceUnavailable,
-    StreamFull,
-)
-from router.settings import Settings
-
-__all__ = [
-    "ConfigError",
-    "EventRouterError",
-    "InvalidEvent",
-    "NotFound",
-    "PublishError",
-    "ServiceUnavailable",
-    "Settings",
-    "StreamFull",
-    "publish",
-    "publish_many",
-]

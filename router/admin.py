@@ -19,15 +19,15 @@ from typing import Any
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DataError, ProgrammingError
 
-from router.crypto import box_for, has_secrets, require_box, reveal, seal, unseal
-from router.db import sql, translating_errors
-from router.durations import format_duration, parse_schedule
-from router.errors import ConfigError, NotFound
-from router.routing import compile_pattern
-from router.settings import Settings
-from workers.destinations import redact, secret_paths, validate_config
-from workers.destinations.signing import generate_secret
-from workers.netguard import UnsafeDestination, check_endpoints, parse_networks
+from eventrouter.router.crypto import box_for, has_secrets, require_box, reveal, seal, unseal
+from eventrouter.router.db import sql, translating_errors
+from eventrouter.router.destinations import redact, secret_paths, validate_config
+from eventrouter.router.destinations.signing import generate_secret
+from eventrouter.router.durations import format_duration, parse_schedule
+from eventrouter.router.errors import ConfigError, NotFound
+from eventrouter.router.netguard import UnsafeDestination, check_endpoints, parse_networks
+from eventrouter.router.routing import compile_pattern
+from eventrouter.router.settings import Settings
 
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:\-]{0,99}")
 ENV = re.compile(r"[A-Za-z0-9:._\-/]{1,100}")
@@ -279,10 +279,10 @@ class Admin:
         The event (``eventrouter:test``) and its delivery are recorded like any other, so
         ``eventrouter show`` has the attempt; it is tried once, never retried.
         """
-        from router.events import new_event_id
-        from workers.context import make_send_context
-        from workers.delivery import deliver_batch
-        from workers.retry import RetryPolicy
+        from eventrouter.router.destinations.context import make_send_context
+        from eventrouter.router.events import new_event_id
+        from eventrouter.workers.delivery import deliver_batch
+        from eventrouter.workers.retry import RetryPolicy
 
         check_env(env)
         event_id = new_event_id()

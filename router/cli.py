@@ -19,12 +19,18 @@ from typing import Any, NoReturn
 import click
 from sqlalchemy import Engine
 
-from router.admin import STATUSES, Admin
-from router.client import publish
-from router.db import make_engine
-from router.durations import parse_duration
-from router.errors import ConfigError, EventRouterError, InvalidEvent, NotFound
-from router.settings import Settings
+from eventrouter.router.admin import STATUSES, Admin
+from eventrouter.router.client import publish
+from eventrouter.router.db import make_engine
+from eventrouter.router.durations import parse_duration
+from eventrouter.router.errors import (
+    ConfigError,
+    EventRouterError,
+    InvalidEvent,
+    NotFound,
+    first_line,
+)
+from eventrouter.router.settings import Settings
 
 USAGE_EXIT = 2
 SERVICE_EXIT = 1
@@ -41,7 +47,7 @@ class Context:
         try:
             return Settings()
         except ValueError as exc:
-            raise ConfigError(f"bad EVENTROUTER_* setting: {_first_line(exc)}") from None
+            raise ConfigError(f"bad EVENTROUTER_* setting: {first_line(exc)}") from None
 
     @cached_property
     def engine(self) -> Engine:
@@ -53,10 +59,6 @@ class Context:
 
 
 pass_ctx = click.make_pass_decorator(Context)
-
-
-def _first_line(exc: BaseException) -> str:
-    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
 
 
 def _json_default(value: Any) -> Any:
@@ -133,8 +135,8 @@ def db() -> None:
 @pass_ctx
 def db_upgrade(ctx: Context) -> None:
     """Create the database if missing and migrate it to the newest schema."""
-    from router.db.engine import safe_url
-    from router.db.migrate import create_database_if_missing, current_revision, upgrade
+    from eventrouter.router.db.engine import safe_url
+    from eventrouter.router.db.migrate import create_database_if_missing, current_revision, upgrade
 
     url = ctx.settings.database_url
     created = create_database_if_missing(url)
@@ -142,7 +144,7 @@ def db_upgrade(ctx: Context) -> None:
     verb = "created and migrated" if created else "migrated"
     click.echo(f"database {safe_url(url)} {verb} to revision {current_revision(url)}")
     if ctx.settings.secret_keys is None:
-        from router.crypto import write_key_file
+        from eventrouter.router.crypto import write_key_file
 
         path = write_key_file(ctx.settings.secret_key_file)
         click.echo(
@@ -180,7 +182,7 @@ def run_router(ctx: Context, log_level: str) -> None:
 
     Run as many as you like; they share the work. SIGTERM or Ctrl-C stops cleanly.
     """
-    from router.service import RouterService
+    from eventrouter.router.service import RouterService
 
     _configure_logging(log_level)
     stop = threading.Event()
@@ -214,7 +216,7 @@ def run_worker(
     ctx: Context, concurrency: int | None, log_level: str, celery_args: tuple[str, ...]
 ) -> None:
     """Run a Celery worker that delivers; extra arguments go to 'celery worker'."""
-    from workers.app import app
+    from eventrouter.workers.app import app
 
     argv = [
         "worker",
@@ -373,7 +375,7 @@ def _given(click_ctx: click.Context) -> dict[str, Any]:
 @click.pass_context
 def destinations_add(click_ctx: click.Context, /, **options: Any) -> None:
     """Add a destination; options are checked for the chosen --type."""
-    from router.destination_options import build_config, describe_target
+    from eventrouter.router.destination_options import build_config, describe_target
 
     ctx = click_ctx.find_object(Context)
     assert ctx is not None
@@ -400,7 +402,7 @@ def destinations_add(click_ctx: click.Context, /, **options: Any) -> None:
 @pass_ctx
 def destinations_list(ctx: Context, as_json: bool) -> None:
     """List destinations (secrets are masked)."""
-    from router.destination_options import describe_target
+    from eventrouter.router.destination_options import describe_target
 
     rows = ctx.admin.list_destinations()
     if not as_json:
@@ -739,7 +741,7 @@ def fail(message: str, code: int) -> NoReturn:
 
 def main(argv: Sequence[str] | None = None) -> None:
     """Console entry point: one line per error, never a traceback."""
-    from router.errors import PublishError, ServiceUnavailable
+    from eventrouter.router.errors import PublishError, ServiceUnavailable
 
     try:
         cli.main(args=argv, prog_name="eventrouter", standalone_mode=False)

@@ -18,10 +18,10 @@ from typing import Any
 import redis
 from redis.commands.core import Script
 
-from router.errors import InvalidEvent, PublishError, StreamFull
-from router.events import STREAM_FIELD, build_envelope
-from router.redis_conn import redis_client, redis_unavailable_message
-from router.settings import Settings
+from eventrouter.router.errors import InvalidEvent, PublishError, StreamFull
+from eventrouter.router.events import STREAM_FIELD, build_envelope
+from eventrouter.router.redis_conn import redis_client, redis_unavailable_message
+from eventrouter.router.settings import Settings
 
 _default_settings: Settings | None = None
 

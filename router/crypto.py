@@ -18,7 +18,7 @@ from typing import Any, Protocol
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
-from router.errors import ConfigError
+from eventrouter.router.errors import ConfigError
 
 PREFIX = "enc:v1:"
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from router.errors import ConfigError
-from workers.destinations.signing import generate_secret
+from eventrouter.router.destinations.signing import generate_secret
+from eventrouter.router.errors import ConfigError
 
 COMMON = frozenset({"timeout", "retry_schedule", "as_json"})
 APPLIES = {

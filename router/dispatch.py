@@ -12,7 +12,7 @@ from typing import Protocol
 
 from celery import Celery
 
-from router.settings import Settings
+from eventrouter.router.settings import Settings
 
 DELIVER_TASK = "eventrouter.deliver"
 

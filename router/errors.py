@@ -42,3 +42,11 @@ class NotFound(ConfigError, LookupError):
 
 class ServiceUnavailable(EventRouterError):
     """Postgres or Redis could not be reached."""
+
+
+def first_line(exc: BaseException) -> str:
+    """The first line of what ``exc`` says (a driver error's own message, not its wrapper's),
+    or its type name when it says nothing: for one-line messages and logs."""
+    cause = getattr(exc, "orig", None) or exc
+    lines = str(cause).strip().splitlines()
+    return lines[0] if lines else type(cause).__name__

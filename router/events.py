@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
-from router.errors import InvalidEvent
+from eventrouter.router.errors import InvalidEvent
 
 NAME_PATTERN = re.compile(r"[A-Za-z0-9:._\-/]{1,200}")
 SCOPE_PATTERN = re.compile(r"[A-Za-z0-9:._\-/]{1,100}")

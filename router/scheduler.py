@@ -11,10 +11,10 @@ import logging
 
 from sqlalchemy import Engine
 
-from router.db import sql
-from router.dispatch import Dispatch
-from router.durations import format_duration
-from router.settings import Settings
+from eventrouter.router.db import sql
+from eventrouter.router.dispatch import Dispatch
+from eventrouter.router.durations import format_duration
+from eventrouter.router.settings import Settings
 
 log = logging.getLogger("eventrouter.scheduler")
 TICK_LIMIT = 5_000

@@ -26,15 +26,15 @@ import redis
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 
-from router.db import make_engine, pg_text, sql
-from router.db.engine import is_connection_error, safe_url
-from router.dispatch import Dispatch, Dispatcher
-from router.errors import InvalidEvent
-from router.events import STREAM_FIELD, Event, new_event_id, parse_envelope
-from router.redis_conn import redis_client, safe_redis_url
-from router.routing import ChannelRule, RoutingTable, SubscriptionRule
-from router.scheduler import Scheduler
-from router.settings import Settings
+from eventrouter.router.db import make_engine, pg_text, sql
+from eventrouter.router.db.engine import is_connection_error, safe_url
+from eventrouter.router.dispatch import Dispatch, Dispatcher
+from eventrouter.router.errors import InvalidEvent, first_line
+from eventrouter.router.events import STREAM_FIELD, Event, new_event_id, parse_envelope
+from eventrouter.router.redis_conn import redis_client, safe_redis_url
+from eventrouter.router.routing import ChannelRule, RoutingTable, SubscriptionRule
+from eventrouter.router.scheduler import Scheduler
+from eventrouter.router.settings import Settings
 
 log = logging.getLogger("eventrouter.router")
 GROUP = "routers"
@@ -190,7 +190,7 @@ class RouterService:
                 log.error(
                     "Postgres at %s unavailable (%s); retrying in %.1fs",
                     safe_url(self.settings.database_url),
-                    str(exc.orig or exc).strip().splitlines()[0],
+                    first_line(exc),
                     backoff,
                 )
                 self._read_own_pending = True
@@ -344,7 +344,7 @@ class RouterService:
         except DBAPIError as exc:
             if is_connection_error(exc):
                 raise
-            log.warning("Postgres refused a batch (%s); storing it entry by entry", _reason(exc))
+            log.warning("Postgres refused a batch (%s); storing it entry by entry", first_line(exc))
             return self.persist_each(entries)
         for stream_id, reason, _ in rejected:
             log.warning("rejected stream entry %s: %s", stream_id, reason)
@@ -380,7 +380,7 @@ class RouterService:
                     if is_connection_error(exc):
                         raise
                     raw = (entry[1] or {}).get(STREAM_FIELD, b"")
-                    reason = f"Postgres refused the event: {_reason(exc)}"
+                    reason = f"Postgres refused the event: {first_line(exc)}"
                     text = raw.decode("utf-8", "replace")[:MAX_REJECTED_RAW]
                     total.add(self.persist(conn, [], [(entry[0].decode(), reason, text)]))
                     log.warning("rejected stream entry %s: %s", entry[0].decode(), reason)
@@ -495,10 +495,6 @@ def _insert_events(conn: Connection, events: list[Event], duplicate_of: dict[str
         params["duplicate_of"].append(duplicate_of.get(event.id))
         params["published_at"].append(datetime.fromtimestamp(event.published_at, UTC))
     return {str(row.id) for row in conn.execute(sql.INSERT_EVENTS, params)}
-
-
-def _reason(exc: DBAPIError) -> str:
-    return (str(exc.orig or exc).strip().splitlines() or ["unknown error"])[0]
 
 
 def _entries(reply: Any) -> list[Entry]:

@@ -12,7 +12,7 @@ from functools import cached_property
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from router.durations import parse_duration, parse_schedule
+from eventrouter.router.durations import parse_duration, parse_schedule
 
 
 class Settings(BaseSettings):
@@ -112,7 +112,7 @@ class Settings(BaseSettings):
     @field_validator("allowed_networks")
     @classmethod
     def _networks_parse(cls, value: str) -> str:
-        from workers.netguard import parse_networks
+        from eventrouter.router.netguard import parse_networks
 
         parse_networks(value)
         return value
@@ -127,7 +127,7 @@ class Settings(BaseSettings):
 
     @property
     def secret_keys(self) -> str | None:
-        from router.crypto import key_setting
+        from eventrouter.router.crypto import key_setting
 
         return key_setting(self.secret_key, self.secret_key_file)
 

@@ -24,9 +24,9 @@ import redis
 from psycopg import sql as pgsql
 from sqlalchemy import Engine, make_url
 
-from router.db import make_engine
-from router.db.migrate import create_database_if_missing, upgrade
-from router.settings import Settings
+from eventrouter.router.db import make_engine
+from eventrouter.router.db.migrate import create_database_if_missing, upgrade
+from eventrouter.router.settings import Settings
 from tests.helpers import SECRET_KEY, RecordingDispatcher, Seed
 
 POSTGRES_SERVER_URL = os.environ.get(

@@ -10,8 +10,8 @@ from typing import Any
 
 from sqlalchemy import Engine, text
 
-from router.crypto import SecretBox, generate_key, unseal
-from router.events import new_event_id
+from eventrouter.router.crypto import SecretBox, generate_key, unseal
+from eventrouter.router.events import new_event_id
 
 SECRET_KEY = generate_key()
 """Encrypts destination secrets in this test session (never a key file in $HOME)."""

@@ -1,4 +1,4 @@
-"""The Celery app. ``celery -A workers worker`` finds it through ``workers/celery.py``.
+"""The Celery app. ``celery -A eventrouter.workers worker`` finds it through ``workers/celery.py``.
 
 Celery loads apps by import path, so this is the one place that builds its own
 ``Settings()`` from the environment.
@@ -10,13 +10,13 @@ import logging
 
 from celery import Celery
 
-from router.settings import Settings
+from eventrouter.router.settings import Settings
 
 settings = Settings()
 # httpx logs every request at INFO; the attempt rows already say everything.
 logging.getLogger("httpx").setLevel(logging.WARNING)
 
-app = Celery("eventrouter", include=["workers.tasks"])
+app = Celery("eventrouter", include=["eventrouter.workers.tasks"])
 app.conf.update(
     broker_url=settings.celery_broker_url,
     broker_connection_retry_on_startup=True,

@@ -1,5 +1,6 @@
-"""Lets ``celery -A workers worker`` find the app (Celery looks for ``workers.celery``)."""
+"""Lets ``celery -A eventrouter.workers worker`` find the app (Celery looks for
+``eventrouter.workers.celery``)."""
 
-from workers.app import app
+from eventrouter.workers.app import app
 
 __all__ = ["app"]

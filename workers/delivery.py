@@ -20,15 +20,15 @@ from pydantic import BaseModel, ValidationError
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 
-from router.crypto import reveal
-from router.db import is_connection_error, pg_text, sql
-from router.durations import parse_schedule
-from router.errors import ConfigError
-from router.events import Event
-from router.settings import Settings
-from workers.destinations import KINDS, Outcome, OutcomeKind, SendContext
-from workers.pacing import SlowDestinations
-from workers.retry import RetryPolicy
+from eventrouter.router.crypto import reveal
+from eventrouter.router.db import is_connection_error, pg_text, sql
+from eventrouter.router.destinations import KINDS, Outcome, OutcomeKind, SendContext
+from eventrouter.router.durations import parse_schedule
+from eventrouter.router.errors import ConfigError, first_line
+from eventrouter.router.events import Event
+from eventrouter.router.settings import Settings
+from eventrouter.workers.pacing import SlowDestinations
+from eventrouter.workers.retry import RetryPolicy
 
 log = logging.getLogger("eventrouter.worker")
 T = TypeVar("T")
@@ -233,14 +233,10 @@ def with_database(engine: Engine, until: float, work: Callable[[Connection], T])
             if not is_connection_error(exc) or time.monotonic() + backoff > until:
                 raise
             if not warned:
-                log.warning("Postgres unavailable (%s); retrying", _first_line(exc))
+                log.warning("Postgres unavailable (%s); retrying", first_line(exc))
                 warned = True
             time.sleep(backoff)
             backoff = min(backoff * 2, 2.0)
-
-
-def _first_line(exc: DBAPIError) -> str:
-    return (str(exc.orig or exc).strip().splitlines() or ["?"])[0]
 
 
 def _never() -> bool:

@@ -24,7 +24,7 @@ from contextlib import contextmanager, suppress
 from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError
 
-from router.db import sql
+from eventrouter.router.db import sql
 
 SLOT_KEY_BASE = 0x45520000
 """First key of the advisory-lock class holding slow-destination slots (``ER`` + slot)."""

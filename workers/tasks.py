@@ -23,13 +23,13 @@ from typing import Any
 from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError
 
-from router.db import is_connection_error, make_engine
-from router.dispatch import DELIVER_TASK
-from workers.app import app, settings
-from workers.context import make_send_context
-from workers.delivery import deliver_batch
-from workers.destinations import SendContext
-from workers.pacing import SlowDestinations
+from eventrouter.router.db import is_connection_error, make_engine
+from eventrouter.router.destinations import SendContext
+from eventrouter.router.destinations.context import make_send_context
+from eventrouter.router.dispatch import DELIVER_TASK
+from eventrouter.workers.app import app, settings
+from eventrouter.workers.delivery import deliver_batch
+from eventrouter.workers.pacing import SlowDestinations
 
 log = logging.getLogger("eventrouter.worker")
 _stopping = threading.Event()

@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from sqlalchemy import Engine, create_engine, make_url
 from sqlalchemy.exc import DBAPIError, OperationalError
 
-from router.errors import ServiceUnavailable
+from eventrouter.router.errors import ServiceUnavailable, first_line
 
 
 def safe_url(url: str) -> str:
@@ -37,11 +37,8 @@ def make_engine(url: str, *, pool_size: int = 5) -> Engine:
 
 
 def unavailable(url: str, exc: BaseException) -> ServiceUnavailable:
-    reason = (
-        str(getattr(exc, "orig", exc)).strip().splitlines()[0] if str(exc) else type(exc).__name__
-    )
     return ServiceUnavailable(
-        f"cannot reach Postgres at {safe_url(url)} ({reason}); start Postgres or set "
+        f"cannot reach Postgres at {safe_url(url)} ({first_line(exc)}); start Postgres or set "
         "EVENTROUTER_DATABASE_URL, then run 'eventrouter db upgrade'"
     )
 

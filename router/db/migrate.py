@@ -10,7 +10,7 @@ from alembic.config import Config
 from psycopg import sql
 from sqlalchemy import make_url
 
-from router.db.engine import make_engine, translating_errors, unavailable
+from eventrouter.router.db.engine import make_engine, translating_errors, unavailable
 
 
 def create_database_if_missing(url: str) -> bool:
@@ -36,7 +36,9 @@ def create_database_if_missing(url: str) -> bool:
 
 def alembic_config() -> Config:
     config = Config()
-    config.set_main_option("script_location", str(resources.files("router.db") / "migrations"))
+    config.set_main_option(
+        "script_location", str(resources.files("eventrouter.router.db") / "migrations")
+    )
     return config
 
 

@@ -29,10 +29,10 @@ import psycopg
 import redis
 from sqlalchemy import Engine, text
 
-from router import PublishError, Settings, publish, publish_many
-from router.admin import Admin
-from router.db import make_engine
-from router.db.migrate import upgrade
+from eventrouter import PublishError, Settings, publish, publish_many
+from eventrouter.router.admin import Admin
+from eventrouter.router.db import make_engine
+from eventrouter.router.db.migrate import upgrade
 from tests.helpers import SECRET_KEY
 from tests.receiver import Receiver, Request, Response
 

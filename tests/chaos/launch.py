@@ -14,7 +14,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from router.service import RouterService
+from eventrouter.router.service import RouterService
 
 
 def _kill_on_call(cls: type, method: str, nth: int) -> None:
@@ -42,7 +42,7 @@ def main() -> None:
     name, _, nth = os.environ["CHAOS_FAILPOINT"].partition(":")
     cls, method = FAILPOINTS[name]
     _kill_on_call(cls, method, int(nth or 1))
-    from router.cli import main as cli_main
+    from eventrouter.router.cli import main as cli_main
 
     cli_main(sys.argv[1:])
 

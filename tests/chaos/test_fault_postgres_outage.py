@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from router import publish as router_publish
+from eventrouter import publish as router_publish
 from tests.chaos.harness import (
     PostgresCluster,
     RedisServer,

@@ -13,7 +13,7 @@ import time
 
 import redis
 
-from router import publish_many
+from eventrouter import publish_many
 from tests.chaos.harness import (
     RedisServer,
     Stack,

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from router import publish
-from router.admin import Admin
+from eventrouter import publish
+from eventrouter.router.admin import Admin
 from tests.e2e.stack import Stack
 from tests.receiver import wait_for
 

@@ -23,9 +23,9 @@ import redis
 from psycopg import sql as pgsql
 from sqlalchemy import Engine, make_url, text
 
-from router.db import make_engine
-from router.db.migrate import create_database_if_missing, upgrade
-from router.settings import Settings
+from eventrouter.router.db import make_engine
+from eventrouter.router.db.migrate import create_database_if_missing, upgrade
+from eventrouter.router.settings import Settings
 from tests.helpers import SECRET_KEY
 from tests.receiver import wait_for
 

@@ -10,10 +10,10 @@ from collections.abc import Iterator
 import pytest
 from standardwebhooks.webhooks import Webhook as Verifier
 
+from eventrouter.router.destinations.signing import generate_secret
 from tests.e2e.destination_helpers import attempts, route, send, wait_final
 from tests.e2e.stack import Stack
 from tests.receiver import Receiver, Response, always, ok, slow
-from workers.destinations.signing import generate_secret
 
 TEMPLATE = (
     '{"alert": "${name} (${env})", "host": "${payload.host}", "load": ${payload.load}, '

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from router import Settings, publish, publish_many
+from eventrouter import Settings, publish, publish_many
 from tests.e2e.stack import Stack
 from tests.receiver import Receiver, Request, Response, fail_first, not_found, ok, wait_for
 
@@ -223,7 +223,7 @@ def test_publish_from_cli_prints_the_event_id(fresh: Stack, receiver: Receiver) 
 
 def test_publish_error_when_redis_is_unreachable() -> None:
     settings = Settings(redis_url="redis://127.0.0.1:1/0", publish_retries=1)
-    from router import PublishError
+    from eventrouter import PublishError
 
     with pytest.raises(PublishError, match=r"redis://127\.0\.0\.1:1/0"):
         publish("payment:failed", {}, settings=settings)

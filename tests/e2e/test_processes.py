@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import redis
 
-from router import publish_many
+from eventrouter import publish_many
 from tests.e2e.stack import BIN, Stack
 from tests.receiver import Receiver, ok
 
@@ -68,7 +68,7 @@ def test_sigterm_stops_router_and_worker_cleanly(bare: Stack) -> None:
         assert bare.scalar("SELECT count(*) FROM deliveries WHERE status = 'delivering'") == 0
 
 
-def test_celery_finds_the_app_with_dash_a_workers(bare: Stack) -> None:
+def test_celery_finds_the_app_with_dash_a_eventrouter_workers(bare: Stack) -> None:
     with Receiver(ok()) as receiver:
         route_to(bare, receiver.url_for("/hook"))
         bare.start_router()
@@ -77,7 +77,7 @@ def test_celery_finds_the_app_with_dash_a_workers(bare: Stack) -> None:
             [
                 str(BIN / "celery"),
                 "-A",
-                "workers",
+                "eventrouter.workers",
                 "worker",
                 "--queues",
                 bare.queue,

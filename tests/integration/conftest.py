@@ -8,8 +8,8 @@ from dataclasses import dataclass
 import pytest
 from sqlalchemy import Engine
 
-from router.cli import main
-from router.settings import Settings
+from eventrouter.router.cli import main
+from eventrouter.router.settings import Settings
 
 
 @dataclass

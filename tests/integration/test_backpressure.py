@@ -8,10 +8,10 @@ import pytest
 import redis
 from sqlalchemy import Engine
 
-import router
-from router import PublishError, Settings, StreamFull
-from router.cli import main
-from router.service import RouterService
+import eventrouter
+from eventrouter import PublishError, Settings, StreamFull
+from eventrouter.router.cli import main
+from eventrouter.router.service import RouterService
 from tests.helpers import RecordingDispatcher
 
 
@@ -23,9 +23,9 @@ def small(settings: Settings) -> Settings:
 def test_publish_raises_stream_full_at_the_limit_and_appends_nothing(
     small: Settings, redis_conn: redis.Redis
 ) -> None:
-    ids = [router.publish("load:tick", {"i": i}, settings=small) for i in range(5)]
+    ids = [eventrouter.publish("load:tick", {"i": i}, settings=small) for i in range(5)]
     with pytest.raises(StreamFull) as info:
-        router.publish("load:tick", {"i": 5}, settings=small)
+        eventrouter.publish("load:tick", {"i": 5}, settings=small)
     assert isinstance(info.value, PublishError)
     message = str(info.value)
     assert "holds 5 unrouted events" in message
@@ -33,29 +33,29 @@ def test_publish_raises_stream_full_at_the_limit_and_appends_nothing(
     assert "not published" in message
     entries = redis_conn.xrange(small.stream)
     assert len(entries) == 5  # the first five are all still there: nothing was dropped
-    assert [router.events.parse_envelope(f[b"event"]).id for _, f in entries] == ids
+    assert [eventrouter.router.events.parse_envelope(f[b"event"]).id for _, f in entries] == ids
 
 
 def test_publish_many_is_all_or_nothing(small: Settings, redis_conn: redis.Redis) -> None:
-    router.publish_many([("load:tick", {"i": i}) for i in range(3)], settings=small)
+    eventrouter.publish_many([("load:tick", {"i": i}) for i in range(3)], settings=small)
     with pytest.raises(StreamFull, match="these 3 events were not published"):
-        router.publish_many([("load:tick", {"i": i}) for i in range(3)], settings=small)
+        eventrouter.publish_many([("load:tick", {"i": i}) for i in range(3)], settings=small)
     assert redis_conn.xlen(small.stream) == 3
-    router.publish_many([("load:tick", {"i": i}) for i in range(2)], settings=small)
+    eventrouter.publish_many([("load:tick", {"i": i}) for i in range(2)], settings=small)
     assert redis_conn.xlen(small.stream) == 5
 
 
 def test_publishing_resumes_once_a_router_drains_the_stream(
     small: Settings, redis_conn: redis.Redis, clean_db: Engine
 ) -> None:
-    router.publish_many([("load:tick", {"i": i}) for i in range(5)], settings=small)
+    eventrouter.publish_many([("load:tick", {"i": i}) for i in range(5)], settings=small)
     with pytest.raises(StreamFull):
-        router.publish("load:tick", settings=small)
+        eventrouter.publish("load:tick", settings=small)
     service = RouterService(small, engine=clean_db, dispatcher=RecordingDispatcher())
     service.ensure_group()
     service.handle(service._read())
     assert redis_conn.xlen(small.stream) == 0  # routed entries are deleted
-    router.publish("load:tick", settings=small)
+    eventrouter.publish("load:tick", settings=small)
     assert redis_conn.xlen(small.stream) == 1
 
 
@@ -67,7 +67,7 @@ def test_cli_send_says_the_stream_is_full_in_one_line(
     for key, value in small.model_dump().items():
         if value is not None:
             monkeypatch.setenv(f"EVENTROUTER_{key.upper()}", str(value))
-    router.publish_many([("load:tick", {})] * 5, settings=small)
+    eventrouter.publish_many([("load:tick", {})] * 5, settings=small)
     with pytest.raises(SystemExit) as info:
         main(["send", "load:tick"])
     assert info.value.code == 1

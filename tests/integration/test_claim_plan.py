@@ -9,13 +9,13 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy import Engine, text
 
-from router.db import sql
-from router.settings import Settings
+from eventrouter.router.db import sql
+from eventrouter.router.destinations import SendContext
+from eventrouter.router.destinations.transport import http_client
+from eventrouter.router.settings import Settings
+from eventrouter.workers.delivery import deliver_batch
 from tests.helpers import Seed, rows
 from tests.receiver import Receiver, ok
-from workers.delivery import deliver_batch
-from workers.destinations import SendContext
-from workers.transport import http_client
 
 
 @pytest.fixture

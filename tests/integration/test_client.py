@@ -11,9 +11,9 @@ import pytest
 import redis
 from redis.connection import Connection
 
-import router
-from router import InvalidEvent, PublishError, Settings
-from router.events import STREAM_FIELD
+import eventrouter
+from eventrouter import InvalidEvent, PublishError, Settings
+from eventrouter.router.events import STREAM_FIELD
 
 
 def entries(conn: redis.Redis, stream: str) -> list[dict[str, object]]:
@@ -24,7 +24,7 @@ def test_publish_returns_the_id_of_the_entry_it_appended(
     settings: Settings, redis_conn: redis.Redis
 ) -> None:
     before = time.time()
-    event_id = router.publish(
+    event_id = eventrouter.publish(
         "payment:failed",
         {"invoice": "in_1", "amount": 4200},
         env="prod",
@@ -53,8 +53,8 @@ def test_publish_returns_the_id_of_the_entry_it_appended(
 def test_publish_uses_the_given_org_else_the_settings_org(
     settings: Settings, redis_conn: redis.Redis
 ) -> None:
-    router.publish("a", settings=settings)
-    router.publish("b", org="acme", settings=settings)
+    eventrouter.publish("a", settings=settings)
+    eventrouter.publish("b", org="acme", settings=settings)
     orgs = [e["org"] for e in entries(redis_conn, settings.stream)]
     assert orgs == ["default", "acme"]
 
@@ -62,25 +62,25 @@ def test_publish_uses_the_given_org_else_the_settings_org(
 def test_publish_without_payload_sends_an_empty_object(
     settings: Settings, redis_conn: redis.Redis
 ) -> None:
-    router.publish("run:started", settings=settings)
+    eventrouter.publish("run:started", settings=settings)
     assert entries(redis_conn, settings.stream)[0]["payload"] == {}
 
 
 def test_successive_publishes_keep_their_order(settings: Settings, redis_conn: redis.Redis) -> None:
-    ids = [router.publish("n", {"i": i}, settings=settings) for i in range(5)]
+    ids = [eventrouter.publish("n", {"i": i}, settings=settings) for i in range(5)]
     assert [e["id"] for e in entries(redis_conn, settings.stream)] == ids
 
 
 def test_invalid_event_sends_nothing(settings: Settings, redis_conn: redis.Redis) -> None:
     with pytest.raises(InvalidEvent, match="event name"):
-        router.publish("no spaces allowed", {}, settings=settings)
+        eventrouter.publish("no spaces allowed", {}, settings=settings)
     with pytest.raises(InvalidEvent, match="payload"):
-        router.publish("ok", [1, 2], settings=settings)  # type: ignore[arg-type]
+        eventrouter.publish("ok", [1, 2], settings=settings)  # type: ignore[arg-type]
     assert redis_conn.exists(settings.stream) == 0
 
 
 def test_publish_many_returns_ids_in_order(settings: Settings, redis_conn: redis.Redis) -> None:
-    ids = router.publish_many(
+    ids = eventrouter.publish_many(
         [
             ("payment:failed", {"i": 0}),
             {"name": "run:failed", "payload": {"i": 1}, "env": "staging", "org": "acme"},
@@ -107,7 +107,7 @@ def test_publish_many_returns_ids_in_order(settings: Settings, redis_conn: redis
 def test_publish_many_sends_the_batch_in_one_round_trip(
     settings: Settings, redis_conn: redis.Redis, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    router.publish("warm:up", settings=settings)  # connect (and handshake) outside the count
+    eventrouter.publish("warm:up", settings=settings)  # connect (and handshake) outside the count
     sends: list[int] = []
     original = Connection.send_packed_command
 
@@ -116,7 +116,9 @@ def test_publish_many_sends_the_batch_in_one_round_trip(
         original(self, command, check_health)  # type: ignore[arg-type]
 
     monkeypatch.setattr(Connection, "send_packed_command", counting)
-    ids = router.publish_many([("batch:item", {"i": i}) for i in range(200)], settings=settings)
+    ids = eventrouter.publish_many(
+        [("batch:item", {"i": i}) for i in range(200)], settings=settings
+    )
     monkeypatch.undo()
     assert len(sends) == 1
     assert redis_conn.xlen(settings.stream) == 201
@@ -124,7 +126,7 @@ def test_publish_many_sends_the_batch_in_one_round_trip(
 
 
 def test_publish_many_of_nothing_sends_nothing(settings: Settings, redis_conn: redis.Redis) -> None:
-    assert router.publish_many([], settings=settings) == []
+    assert eventrouter.publish_many([], settings=settings) == []
     assert redis_conn.exists(settings.stream) == 0
 
 
@@ -142,7 +144,7 @@ def test_publish_many_with_one_bad_event_sends_nothing(
     settings: Settings, redis_conn: redis.Redis, bad: object, reason: str
 ) -> None:
     with pytest.raises(InvalidEvent, match=reason):
-        router.publish_many([("good", {}), bad, ("also:good", {})], settings=settings)  # type: ignore[list-item]
+        eventrouter.publish_many([("good", {}), bad, ("also:good", {})], settings=settings)  # type: ignore[list-item]
     assert redis_conn.exists(settings.stream) == 0
 
 
@@ -151,11 +153,11 @@ def test_unreachable_redis_raises_publish_error_naming_the_url(settings: Setting
     dead = settings.model_copy(update={"redis_url": "redis://127.0.0.1:1/0", "publish_retries": 1})
     started = time.monotonic()
     with pytest.raises(PublishError, match=re.escape("redis://127.0.0.1:1/0")) as info:
-        router.publish("payment:failed", {"x": 1}, settings=dead)
+        eventrouter.publish("payment:failed", {"x": 1}, settings=dead)
     assert time.monotonic() - started < 5
     assert "EVENTROUTER_REDIS_URL" in str(info.value)
     with pytest.raises(PublishError, match=re.escape("redis://127.0.0.1:1/0")):
-        router.publish_many([("a", {}), ("b", {})], settings=dead)
+        eventrouter.publish_many([("a", {}), ("b", {})], settings=dead)
     assert time.monotonic() - started < 10
 
 
@@ -165,6 +167,6 @@ def test_publish_error_hides_the_redis_password(settings: Settings) -> None:
         update={"redis_url": "redis://:hunter2@127.0.0.1:1/0", "publish_retries": 0}
     )
     with pytest.raises(PublishError) as info:
-        router.publish("a", settings=dead)
+        eventrouter.publish("a", settings=dead)
     assert "hunter2" not in str(info.value)
     assert "127.0.0.1:1" in str(info.value)

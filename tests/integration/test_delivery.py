@@ -10,7 +10,10 @@ import httpx
 import pytest
 from sqlalchemy import Engine
 
-from router.settings import Settings
+from eventrouter.router.destinations import SendContext
+from eventrouter.router.destinations.transport import http_client
+from eventrouter.router.settings import Settings
+from eventrouter.workers.delivery import BatchSummary, deliver_batch
 from tests.helpers import Seed, rows, scalar
 from tests.receiver import (
     Receiver,
@@ -24,9 +27,6 @@ from tests.receiver import (
     rate_limited,
     slow,
 )
-from workers.delivery import BatchSummary, deliver_batch
-from workers.destinations import SendContext
-from workers.transport import http_client
 
 
 @pytest.fixture(params=["httpx", "worker"])

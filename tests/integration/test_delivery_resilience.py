@@ -15,13 +15,13 @@ import httpx
 import pytest
 from sqlalchemy import Engine
 
-from router.db import sql
-from router.settings import Settings
+from eventrouter.router.db import sql
+from eventrouter.router.destinations import KINDS, SendContext
+from eventrouter.router.settings import Settings
+from eventrouter.workers.delivery import deliver_batch
+from eventrouter.workers.pacing import SlowDestinations
 from tests.helpers import Seed, rows
 from tests.receiver import Receiver, Request, Response, always, ok, slow
-from workers.delivery import deliver_batch
-from workers.destinations import KINDS, SendContext
-from workers.pacing import SlowDestinations
 
 
 @pytest.fixture

@@ -9,11 +9,11 @@ from typing import Any
 import httpx
 import pytest
 
-from router.events import Event, new_event_id
+from eventrouter.router.destinations.base import OutcomeKind, SendContext
+from eventrouter.router.destinations.email import Email, EmailConfig
+from eventrouter.router.events import Event, new_event_id
 from tests.receiver import Receiver, always
 from tests.smtp_server import Certs, Inbox, SilentServer, SmtpServer, make_certs
-from workers.destinations.base import OutcomeKind, SendContext
-from workers.destinations.email import Email, EmailConfig
 
 
 @pytest.fixture(scope="module")

@@ -9,11 +9,11 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, text
 
-from router.admin import Admin
-from router.errors import ConfigError
-from router.scheduler import Scheduler
-from router.service import RouterService
-from router.settings import Settings
+from eventrouter.router.admin import Admin
+from eventrouter.router.errors import ConfigError
+from eventrouter.router.scheduler import Scheduler
+from eventrouter.router.service import RouterService
+from eventrouter.router.settings import Settings
 from tests.helpers import RecordingDispatcher, Seed, rows, scalar
 
 

@@ -11,11 +11,11 @@ import pytest
 import redis
 from sqlalchemy import Engine
 
-import router
-from router import service as service_module
-from router.dispatch import Dispatcher
-from router.service import GROUP, RouterService
-from router.settings import Settings
+import eventrouter
+from eventrouter.router import service as service_module
+from eventrouter.router.dispatch import Dispatcher
+from eventrouter.router.service import GROUP, RouterService
+from eventrouter.router.settings import Settings
 from tests.helpers import RecordingDispatcher, Seed
 
 
@@ -57,7 +57,7 @@ def test_a_full_delivery_queue_stops_reading_until_it_drains(
 ) -> None:
     dispatcher = QueueDispatcher()
     service = _service(settings, clean_db, dispatcher, max_queued_tasks=5)
-    router.publish_many([("payment:failed", {"i": i}) for i in range(3)], settings=settings)
+    eventrouter.publish_many([("payment:failed", {"i": i}) for i in range(3)], settings=settings)
     dispatcher.queued = 5
     assert service.step() == 0
     assert _unread(redis_conn, settings.stream) == 3
@@ -74,12 +74,12 @@ def test_no_limit_and_dispatchers_without_a_queue_are_never_throttled(
     unlimited = QueueDispatcher()
     unlimited.queued = 10**6
     service = _service(settings, clean_db, unlimited, max_queued_tasks=0)
-    router.publish("payment:failed", {}, settings=settings)
+    eventrouter.publish("payment:failed", {}, settings=settings)
     assert service.step() == 1
     assert unlimited.asked == 0
     plain = RecordingDispatcher()
     service = _service(settings, clean_db, plain, max_queued_tasks=1)
-    router.publish("payment:failed", {}, settings=settings)
+    eventrouter.publish("payment:failed", {}, settings=settings)
     assert service.step() == 1
 
 
@@ -102,12 +102,14 @@ def test_in_a_flow_the_router_lingers_to_batch_what_follows(
 
     def sleep_while_more_arrive(seconds: float) -> None:
         slept.append(seconds)
-        router.publish_many([("payment:failed", {"late": i}) for i in range(2)], settings=settings)
+        eventrouter.publish_many(
+            [("payment:failed", {"late": i}) for i in range(2)], settings=settings
+        )
 
     monkeypatch.setattr(service_module.time, "sleep", sleep_while_more_arrive)
-    router.publish("payment:failed", {"n": 1}, settings=settings)
+    eventrouter.publish("payment:failed", {"n": 1}, settings=settings)
     assert service.step() == 1  # a lone event: stored at once
-    router.publish("payment:failed", {"n": 2}, settings=settings)
+    eventrouter.publish("payment:failed", {"n": 2}, settings=settings)
     assert service.step() == 3  # a flow: it waited, and took the two that came meanwhile
     assert slept == [0.02]
     assert [len(call) for call in dispatcher.calls] == [1, 3]
@@ -120,6 +122,6 @@ def test_linger_zero_never_waits(
     slept: list[float] = []
     monkeypatch.setattr(service_module.time, "sleep", slept.append)
     for _ in range(3):
-        router.publish("payment:failed", {}, settings=settings)
+        eventrouter.publish("payment:failed", {}, settings=settings)
         assert service.step() == 1
     assert slept == []

@@ -12,10 +12,10 @@ import redis
 from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError
 
-import router
-from router.events import STREAM_FIELD, build_envelope, new_event_id
-from router.service import GROUP, RouterService
-from router.settings import Settings
+import eventrouter
+from eventrouter.router.events import STREAM_FIELD, build_envelope, new_event_id
+from eventrouter.router.service import GROUP, RouterService
+from eventrouter.router.settings import Settings
 from tests.helpers import RecordingDispatcher, Seed, rows, scalar
 from tests.receiver import wait_for
 
@@ -92,7 +92,7 @@ def stream_is_empty(conn: redis.Redis, settings: Settings) -> bool:
 def test_events_are_stored_with_their_payload(
     service: RouterService, settings: Settings, clean_db: Engine
 ) -> None:
-    event_id = router.publish(
+    event_id = eventrouter.publish(
         "payment:failed",
         {"invoice": "in_1", "amount": 4200, "nested": {"é": [1, None]}},
         env="prod",
@@ -121,9 +121,9 @@ def test_deliveries_are_planned_per_subscription_and_dispatched(
     sub_a = seed.subscription([payments], [hook_a])
     sub_b = seed.subscription([failures], [hook_b])
 
-    paid = router.publish("payment:succeeded", {}, settings=settings)
-    failed = router.publish("run:failed", {}, settings=settings)
-    both = router.publish("payment:failed", {}, settings=settings)
+    paid = eventrouter.publish("payment:succeeded", {}, settings=settings)
+    failed = eventrouter.publish("run:failed", {}, settings=settings)
+    both = eventrouter.publish("payment:failed", {}, settings=settings)
     drain(service)
 
     planned = {(d.event_id, d.destination_id, d.subscription_id) for d in deliveries(clean_db)}
@@ -148,7 +148,7 @@ def test_two_subscriptions_to_one_destination_make_one_delivery(
     hook = seed.destination()
     first = seed.subscription([channel], [hook])
     seed.subscription([other], [hook])
-    router.publish("payment:failed", {}, settings=settings)
+    eventrouter.publish("payment:failed", {}, settings=settings)
     drain(service)
     (delivery,) = deliveries(clean_db)
     assert (delivery.destination_id, delivery.subscription_id) == (hook, first)
@@ -160,9 +160,9 @@ def test_env_scoped_subscription(
     channel = seed.channel("deploy:.*")
     prod_hook = seed.destination()
     seed.subscription([channel], [prod_hook], env="prod")
-    in_prod = router.publish("deploy:done", env="prod", settings=settings)
-    router.publish("deploy:done", env="dev", settings=settings)
-    router.publish("deploy:done", settings=settings)
+    in_prod = eventrouter.publish("deploy:done", env="prod", settings=settings)
+    eventrouter.publish("deploy:done", env="dev", settings=settings)
+    eventrouter.publish("deploy:done", settings=settings)
     drain(service)
     assert [d.event_id for d in deliveries(clean_db)] == [in_prod]
     assert scalar(clean_db, "SELECT count(*) FROM events") == 3
@@ -176,7 +176,7 @@ def test_unmatched_events_are_stored_with_no_deliveries(
     dispatcher: RecordingDispatcher,
 ) -> None:
     seed.route("payment:.*", "http://127.0.0.1:9/hook")
-    event_id = router.publish("metric:accuracy", {"value": 0.93}, settings=settings)
+    event_id = eventrouter.publish("metric:accuracy", {"value": 0.93}, settings=settings)
     drain(service)
     (summary,) = rows(clean_db, "SELECT * FROM event_delivery_summary")
     assert str(summary.event_id) == event_id
@@ -189,7 +189,7 @@ def test_summary_view_counts_planned_deliveries(
 ) -> None:
     channel = seed.channel(".*")
     seed.subscription([channel], [seed.destination(), seed.destination()])
-    router.publish("x", settings=settings)
+    eventrouter.publish("x", settings=settings)
     drain(service)
     (summary,) = rows(clean_db, "SELECT * FROM event_delivery_summary")
     assert (summary.total, summary.pending, summary.succeeded) == (2, 2, 0)
@@ -202,7 +202,7 @@ def test_disabled_destination_gets_no_deliveries(
     live = seed.destination()
     off = seed.destination(enabled=False)
     seed.subscription([channel], [live, off])
-    router.publish("x", settings=settings)
+    eventrouter.publish("x", settings=settings)
     drain(service)
     assert [d.destination_id for d in deliveries(clean_db)] == [live]
 
@@ -212,7 +212,7 @@ def test_a_batch_larger_than_the_read_size_is_stored_completely(
 ) -> None:
     service = make_service(settings=settings.model_copy(update={"router_batch_size": 7}))
     seed.route("bulk:.*", "http://127.0.0.1:9/hook")
-    ids = router.publish_many([("bulk:item", {"i": i}) for i in range(30)], settings=settings)
+    ids = eventrouter.publish_many([("bulk:item", {"i": i}) for i in range(30)], settings=settings)
     assert drain(service) == 30
     stored = {str(r.id) for r in rows(clean_db, "SELECT id FROM events")}
     assert stored == set(ids)
@@ -223,7 +223,7 @@ def test_a_batch_larger_than_the_read_size_is_stored_completely(
 def test_entries_are_acked_and_deleted_after_commit(
     service: RouterService, settings: Settings, redis_conn: redis.Redis, clean_db: Engine
 ) -> None:
-    router.publish_many([("a", {}), ("b", {}), ("c", {})], settings=settings)
+    eventrouter.publish_many([("a", {}), ("b", {}), ("c", {})], settings=settings)
     assert redis_conn.xlen(settings.stream) == 3
     drain(service)
     assert scalar(clean_db, "SELECT count(*) FROM events") == 3
@@ -248,7 +248,7 @@ def test_malformed_entries_are_rejected_and_acked_while_good_ones_are_stored(
         xadd_raw(redis_conn, stream, {"event": raw_envelope(org=5)}): "org",
         xadd_raw(redis_conn, stream, {"event": "[1]"}): "not a JSON object",
     }
-    good_id = router.publish("payment:failed", {"fine": True}, settings=settings)
+    good_id = eventrouter.publish("payment:failed", {"fine": True}, settings=settings)
     drain(service)
 
     rejected = {r.stream_id: r for r in rows(clean_db, "SELECT * FROM rejected_events")}
@@ -289,7 +289,7 @@ def test_poison_entries_do_not_block_the_stream(
     reason: str,
 ) -> None:
     xadd_raw(redis_conn, settings.stream, {"event": envelope})
-    good_id = router.publish("after:poison", settings=settings)
+    good_id = eventrouter.publish("after:poison", settings=settings)
     drain(service)
     (rejected,) = rows(clean_db, "SELECT reason FROM rejected_events")
     assert reason in rejected.reason
@@ -372,11 +372,11 @@ def test_idempotency_key_duplicates_are_recorded_without_deliveries(
     dispatcher: RecordingDispatcher,
 ) -> None:
     seed.route(".*", "http://127.0.0.1:9/hook")
-    first = router.publish("charge", {"n": 1}, idempotency_key="charge-42", settings=settings)
+    first = eventrouter.publish("charge", {"n": 1}, idempotency_key="charge-42", settings=settings)
     drain(service)
     # One duplicate in a later batch, two in the same batch, and one in another org.
-    again = router.publish("charge", {"n": 2}, idempotency_key="charge-42", settings=settings)
-    batch = router.publish_many(
+    again = eventrouter.publish("charge", {"n": 2}, idempotency_key="charge-42", settings=settings)
+    batch = eventrouter.publish_many(
         [
             {"name": "charge", "idempotency_key": "charge-42"},
             {"name": "charge", "idempotency_key": "charge-42"},
@@ -400,7 +400,7 @@ def test_duplicates_within_one_batch_point_at_the_first(
     service: RouterService, settings: Settings, seed: Seed, clean_db: Engine
 ) -> None:
     seed.route(".*", "http://127.0.0.1:9/hook")
-    ids = router.publish_many(
+    ids = eventrouter.publish_many(
         [{"name": "charge", "idempotency_key": "k"} for _ in range(3)], settings=settings
     )
     drain(service)
@@ -416,20 +416,20 @@ def test_config_changes_are_picked_up_by_refresh(
 ) -> None:
     assert service.refresh_routing_table() is True
     assert service.refresh_routing_table() is False  # nothing changed
-    router.publish("payment:failed", settings=settings)
+    eventrouter.publish("payment:failed", settings=settings)
     drain(service)
     assert deliveries(clean_db) == []
 
     _, hook, _ = seed.route("payment:.*", "http://127.0.0.1:9/hook")
     assert service.refresh_routing_table() is True
-    second = router.publish("payment:failed", settings=settings)
+    second = eventrouter.publish("payment:failed", settings=settings)
     service.handle(service._read())
     assert [(d.event_id, d.destination_id) for d in deliveries(clean_db)] == [(second, hook)]
 
     with clean_db.begin() as conn:
         conn.exec_driver_sql("UPDATE destinations SET enabled = false")
     assert service.refresh_routing_table() is True
-    router.publish("payment:failed", settings=settings)
+    eventrouter.publish("payment:failed", settings=settings)
     service.handle(service._read())
     assert len(deliveries(clean_db)) == 1
 
@@ -440,7 +440,7 @@ def test_step_refreshes_config_on_its_own(
     service = make_service(settings=settings.model_copy(update={"config_refresh_seconds": 0.05}))
     drain(service)
     seed.route(".*", "http://127.0.0.1:9/hook")
-    router.publish("x", settings=settings)
+    eventrouter.publish("x", settings=settings)
     wait_for(lambda: service.step() == 0 and deliveries(clean_db), 5, "a planned delivery")
 
 
@@ -453,10 +453,10 @@ def test_postgres_failure_leaves_entries_pending_for_replay(
     clean_db: Engine,
     redis_conn: redis.Redis,
 ) -> None:
-    from router.db import make_engine
+    from eventrouter.router.db import make_engine
 
     seed.route(".*", "http://127.0.0.1:9/hook")
-    ids = router.publish_many([("a", {}), ("b", {})], settings=settings)
+    ids = eventrouter.publish_many([("a", {}), ("b", {})], settings=settings)
     broken_engine = make_engine(database_url.rsplit("/", 1)[0] + "/er_test_does_not_exist")
     try:
         broken = make_service(engine=broken_engine)
@@ -489,7 +489,7 @@ def test_dispatch_failure_still_commits_and_acks(
 ) -> None:
     seed.route(".*", "http://127.0.0.1:9/hook")
     dispatcher.fail = ConnectionError("broker down")
-    router.publish("x", settings=settings)
+    eventrouter.publish("x", settings=settings)
     drain(service)
     (delivery,) = deliveries(clean_db)
     assert delivery.status == "pending"
@@ -510,7 +510,7 @@ def test_run_loop_routes_until_stopped(
     thread = threading.Thread(target=service.run, args=(stop,), daemon=True)
     thread.start()
     try:
-        event_id = router.publish("live:event", settings=settings)
+        event_id = eventrouter.publish("live:event", settings=settings)
         wait_for(lambda: dispatcher.pairs, 5, "a dispatched delivery")
         assert [d.event_id for d in deliveries(clean_db)] == [event_id]
     finally:
@@ -526,7 +526,7 @@ def test_nul_bytes_in_a_malformed_entry_are_stored_readably(
     service: RouterService, settings: Settings, clean_db: Engine, redis_conn: redis.Redis
 ) -> None:
     xadd_raw(redis_conn, settings.stream, {"event": b"not json \x00 at all"})
-    good_id = router.publish("after:nul", settings=settings)
+    good_id = eventrouter.publish("after:nul", settings=settings)
     drain(service)
     (rejected,) = rows(clean_db, "SELECT reason, raw FROM rejected_events")
     assert "not valid JSON" in rejected.reason and "\ufffd" in rejected.raw
@@ -554,7 +554,7 @@ def test_an_event_postgres_refuses_is_rejected_alone(
             "WHEN (NEW.name = 'poison:pill') EXECUTE FUNCTION refuse_poison()"
         )
     try:
-        ids = router.publish_many(
+        ids = eventrouter.publish_many(
             [("good:one", {}), ("poison:pill", {}), ("good:two", {})], settings=settings
         )
         drain(service)
@@ -588,7 +588,7 @@ def test_a_stored_pattern_that_does_not_compile_stops_only_its_channel(
 ) -> None:
     seed.channel("bad(", name="written-around-the-cli")
     seed.route("payment:.*", "http://127.0.0.1:9/hook")
-    event_id = router.publish("payment:failed", settings=settings)
+    event_id = eventrouter.publish("payment:failed", settings=settings)
     drain(service)
     assert service.table.broken  # reported, and routing goes on
     assert [d.event_id for d in deliveries(service.engine)] == [event_id]

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine
 
-from router.scheduler import Scheduler
-from router.settings import Settings
+from eventrouter.router.scheduler import Scheduler
+from eventrouter.router.settings import Settings
 from tests.helpers import RecordingDispatcher, Seed, rows
 
 
@@ -99,7 +99,7 @@ def test_oldest_due_rows_go_first_and_a_tick_drains_in_chunks(
     dispatcher: RecordingDispatcher,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr("router.scheduler.TICK_LIMIT", 1)
+    monkeypatch.setattr("eventrouter.router.scheduler.TICK_LIMIT", 1)
     a, b = seed.destination(), seed.destination()
     newer = seed.delivery(seed.event(), a, due_in=-1)
     older = seed.delivery(seed.event(), b, due_in=-10)

@@ -12,15 +12,15 @@ import httpx
 import pytest
 from sqlalchemy import Engine
 
-from router.admin import Admin
-from router.cli import main
-from router.crypto import SecretBox, generate_key
-from router.errors import ConfigError
-from router.settings import Settings
+from eventrouter.router.admin import Admin
+from eventrouter.router.cli import main
+from eventrouter.router.crypto import SecretBox, generate_key
+from eventrouter.router.destinations import SendContext
+from eventrouter.router.errors import ConfigError
+from eventrouter.router.settings import Settings
+from eventrouter.workers.delivery import deliver_batch
 from tests.helpers import Seed, scalar
 from tests.receiver import Receiver, ok
-from workers.delivery import deliver_batch
-from workers.destinations import SendContext
 
 TOKEN = "Bearer sk_live_0123456789abcdef"
 SIGNING = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"

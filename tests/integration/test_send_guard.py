@@ -10,15 +10,15 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy import Engine
 
-from router.settings import Settings
+from eventrouter.router.destinations.base import OutcomeKind, SendContext
+from eventrouter.router.destinations.context import make_send_context
+from eventrouter.router.netguard import parse_networks
+from eventrouter.router.settings import Settings
+from eventrouter.workers.delivery import deliver_batch
 from tests.helpers import Seed, rows
 from tests.integration.test_email_send import make_event, send, smtp
 from tests.receiver import Receiver, ok
 from tests.smtp_server import Certs, SmtpServer, make_certs
-from workers.context import make_send_context
-from workers.delivery import deliver_batch
-from workers.destinations.base import OutcomeKind, SendContext
-from workers.netguard import parse_networks
 
 
 @pytest.fixture(scope="module")

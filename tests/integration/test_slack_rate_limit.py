@@ -9,12 +9,12 @@ import httpx
 import pytest
 import redis
 
-from router.settings import Settings
+from eventrouter.router.destinations import SendContext
+from eventrouter.router.destinations.ratelimit import RedisRateLimiter
+from eventrouter.router.settings import Settings
+from eventrouter.workers.delivery import deliver_batch
 from tests.helpers import Seed, rows
 from tests.receiver import Receiver, always, ok
-from workers.delivery import deliver_batch
-from workers.destinations import SendContext
-from workers.ratelimit import RedisRateLimiter
 
 
 @pytest.fixture

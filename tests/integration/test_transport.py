@@ -17,8 +17,8 @@ from collections.abc import Callable, Iterator
 import httpx
 import pytest
 
-from workers.netguard import blocked_reason, parse_networks
-from workers.transport import LeanHTTPTransport, WebhookClient, http_client
+from eventrouter.router.destinations.transport import LeanHTTPTransport, WebhookClient, http_client
+from eventrouter.router.netguard import blocked_reason, parse_networks
 
 Script = Callable[[bytes], bytes | None]
 """Given one request (head and body), the bytes to answer; ``None`` closes the connection."""

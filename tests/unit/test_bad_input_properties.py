@@ -19,24 +19,24 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from router.errors import ConfigError, InvalidEvent
-from router.events import (
+from eventrouter.router.destinations import KINDS, validate_config
+from eventrouter.router.destinations.templating import JsonTemplate, TemplateError
+from eventrouter.router.errors import ConfigError, InvalidEvent
+from eventrouter.router.events import (
     MAX_PAYLOAD_DEPTH,
     Event,
     build_envelope,
     encode_payload,
     parse_envelope,
 )
-from router.routing import (
+from eventrouter.router.routing import (
     MAX_PATTERN_LENGTH,
     ChannelRule,
     RoutingTable,
     SubscriptionRule,
     compile_pattern,
 )
-from router.service import parse_entries
-from workers.destinations import KINDS, validate_config
-from workers.destinations.templating import JsonTemplate, TemplateError
+from eventrouter.router.service import parse_entries
 
 json_scalars = st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20)
 json_values = st.recursive(

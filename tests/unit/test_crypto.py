@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from router.crypto import SecretBox, generate_key, is_sealed, seal, unseal
-from router.errors import ConfigError
+from eventrouter.router.crypto import SecretBox, generate_key, is_sealed, seal, unseal
+from eventrouter.router.errors import ConfigError
 
 
 def test_seal_encrypts_only_secret_fields_and_headers() -> None:

@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from router.destination_options import build_config
-from router.errors import ConfigError
-from workers.destinations import redact, secret_paths
+from eventrouter.router.destination_options import build_config
+from eventrouter.router.destinations import redact, secret_paths
+from eventrouter.router.errors import ConfigError
 
 
 def test_every_credential_field_is_marked_secret() -> None:

@@ -6,7 +6,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from router.durations import MAX_ATTEMPTS, format_duration, parse_duration, parse_schedule
+from eventrouter.router.durations import (
+    MAX_ATTEMPTS,
+    format_duration,
+    parse_duration,
+    parse_schedule,
+)
 
 
 @pytest.mark.parametrize(
@@ -85,7 +90,7 @@ def test_format_then_parse_round_trips_whole_seconds(seconds: int) -> None:
 def test_settings_refuse_a_bad_schedule() -> None:
     from pydantic import ValidationError
 
-    from router.settings import Settings
+    from eventrouter.router.settings import Settings
 
     with pytest.raises(ValidationError, match="bad retry schedule"):
         Settings(retry_schedule="5s,later")

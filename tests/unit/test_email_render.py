@@ -10,14 +10,14 @@ from typing import Any
 
 import pytest
 
-from router.errors import ConfigError
-from router.events import Event, new_event_id
-from workers.destinations import validate_config
-from workers.destinations.base import OutcomeKind
-from workers.destinations.email import EmailConfig
-from workers.destinations.email_message import mime_message, sendgrid_body, subject
-from workers.destinations.sendgrid import classify
-from workers.destinations.smtp import SmtpConfig
+from eventrouter.router.destinations import validate_config
+from eventrouter.router.destinations.base import OutcomeKind
+from eventrouter.router.destinations.email import EmailConfig
+from eventrouter.router.destinations.email_message import mime_message, sendgrid_body, subject
+from eventrouter.router.destinations.sendgrid import classify
+from eventrouter.router.destinations.smtp import SmtpConfig
+from eventrouter.router.errors import ConfigError
+from eventrouter.router.events import Event, new_event_id
 
 NOW = datetime(2026, 11, 23, 15, 0, tzinfo=UTC)
 

@@ -14,8 +14,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from router.errors import EventRouterError, InvalidEvent
-from router.events import (
+from eventrouter.router.errors import EventRouterError, InvalidEvent
+from eventrouter.router.events import (
     MAX_PAYLOAD_BYTES,
     NAME_PATTERN,
     build_envelope,

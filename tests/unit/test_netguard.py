@@ -11,8 +11,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import httpx
 import pytest
 
-from workers import netguard
-from workers.netguard import (
+from eventrouter.router import netguard
+from eventrouter.router.netguard import (
     address_problem,
     blocked_reason,
     check_host,

@@ -7,16 +7,16 @@ from typing import Any
 
 import pytest
 
-from router.errors import ConfigError
-from router.events import Event, new_event_id
-from workers.destinations import validate_config
-from workers.destinations.base import OutcomeKind
-from workers.destinations.pagerduty import (
+from eventrouter.router.destinations import validate_config
+from eventrouter.router.destinations.base import OutcomeKind
+from eventrouter.router.destinations.pagerduty import (
     PagerDutyConfig,
     build_body,
     classify,
     encode,
 )
+from eventrouter.router.errors import ConfigError
+from eventrouter.router.events import Event, new_event_id
 
 KEY = "R0123456789abcdef0123456789ABCDE"[:32]
 

@@ -8,15 +8,10 @@ from email.utils import format_datetime
 
 import pytest
 
-from router.durations import parse_schedule
-from workers.destinations.base import OutcomeKind
-from workers.retry import (
-    MAX_RETRY_AFTER,
-    MIN_RETRY_AFTER,
-    RetryPolicy,
-    classify_http,
-    parse_retry_after,
-)
+from eventrouter.router.destinations.base import OutcomeKind
+from eventrouter.router.destinations.classify import classify_http, parse_retry_after
+from eventrouter.router.durations import parse_schedule
+from eventrouter.workers.retry import MAX_RETRY_AFTER, MIN_RETRY_AFTER, RetryPolicy
 
 DEFAULT = RetryPolicy(parse_schedule("5s,5m,30m,2h,5h,10h,10h"))
 

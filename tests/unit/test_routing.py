@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from router.routing import (
+from eventrouter.router.routing import (
     MAX_PATTERN_LENGTH,
     ChannelRule,
     PlannedDelivery,

@@ -7,18 +7,18 @@ from typing import Any
 
 import pytest
 
-from router.errors import ConfigError
-from router.events import Event, new_event_id
-from workers.destinations import validate_config
-from workers.destinations.base import OutcomeKind
-from workers.destinations.slack import SlackConfig, classify_api, classify_webhook
-from workers.destinations.slack_blocks import (
+from eventrouter.router.destinations import validate_config
+from eventrouter.router.destinations.base import OutcomeKind
+from eventrouter.router.destinations.slack import SlackConfig, classify_api, classify_webhook
+from eventrouter.router.destinations.slack_blocks import (
     MAX_BLOCKS,
     MAX_FIELD_TEXT,
     MAX_HEADER,
     MAX_SECTION_TEXT,
     enforce_limits,
 )
+from eventrouter.router.errors import ConfigError
+from eventrouter.router.events import Event, new_event_id
 
 NOW = datetime(2026, 11, 23, 15, 0, tzinfo=UTC)
 HOOK = "https://hooks.slack.com/services/T000/B000/XXXXXXXX"

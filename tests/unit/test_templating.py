@@ -10,8 +10,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from router.events import Event
-from workers.destinations.templating import JsonTemplate, TemplateError, TextTemplate, lookup
+from eventrouter.router.destinations.templating import (
+    JsonTemplate,
+    TemplateError,
+    TextTemplate,
+    lookup,
+)
+from eventrouter.router.events import Event
 
 NOW = datetime(2026, 11, 23, 15, 45, 11, 554000, tzinfo=UTC)
 

@@ -9,17 +9,17 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from router.errors import ConfigError
-from router.events import Event, new_event_id
-from workers.destinations import KINDS, validate_config
-from workers.destinations.base import excerpt
-from workers.destinations.webhook import (
+from eventrouter.router.destinations import KINDS, validate_config
+from eventrouter.router.destinations.base import excerpt
+from eventrouter.router.destinations.webhook import (
     USER_AGENT,
     WebhookConfig,
     check_http_url,
     default_body,
     request_headers,
 )
+from eventrouter.router.errors import ConfigError
+from eventrouter.router.events import Event, new_event_id
 
 
 def make_event(**overrides: Any) -> Event:

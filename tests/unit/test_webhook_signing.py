@@ -12,11 +12,11 @@ import pytest
 from standardwebhooks.webhooks import Webhook as Verifier
 from standardwebhooks.webhooks import WebhookVerificationError
 
-from router.errors import ConfigError
-from router.events import Event, new_event_id
-from workers.destinations import validate_config
-from workers.destinations.signing import generate_secret, secret_key, sign
-from workers.destinations.webhook import WebhookConfig, render_body, signed_headers
+from eventrouter.router.destinations import validate_config
+from eventrouter.router.destinations.signing import generate_secret, secret_key, sign
+from eventrouter.router.destinations.webhook import WebhookConfig, render_body, signed_headers
+from eventrouter.router.errors import ConfigError
+from eventrouter.router.events import Event, new_event_id
 
 
 def make_event(payload: dict[str, Any] | None = None) -> Event:

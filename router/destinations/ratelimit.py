@@ -16,7 +16,7 @@ from typing import Any
 
 import redis
 
-from workers.destinations.base import Permit
+from eventrouter.router.destinations.base import Permit
 
 log = logging.getLogger("eventrouter.worker")
 

@@ -21,13 +21,17 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
-from router.events import Event
-from workers.destinations.base import Outcome, SendContext, excerpt
-from workers.destinations.fields import Secret, check_http_url
-from workers.destinations.httpio import send_http
-from workers.destinations.slack_blocks import default_message, encode, enforce_limits
-from workers.destinations.templating import JsonTemplate, TemplateError
-from workers.retry import classify_http, describe_status, parse_retry_after
+from eventrouter.router.destinations.base import Outcome, SendContext, excerpt
+from eventrouter.router.destinations.classify import (
+    classify_http,
+    describe_status,
+    parse_retry_after,
+)
+from eventrouter.router.destinations.fields import Secret, check_http_url
+from eventrouter.router.destinations.httpio import send_http
+from eventrouter.router.destinations.slack_blocks import default_message, encode, enforce_limits
+from eventrouter.router.destinations.templating import JsonTemplate, TemplateError
+from eventrouter.router.events import Event
 
 DEFAULT_API_URL = "https://slack.com/api"
 _TOKEN = re.compile(r"xox[abpe]-[A-Za-z0-9-]+")

@@ -24,9 +24,9 @@ from typing import Literal
 import httpcore
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from workers.destinations.base import Outcome
-from workers.destinations.fields import Secret
-from workers.netguard import IPNetwork, UnsafeDestination, check_host, dial
+from eventrouter.router.destinations.base import Outcome
+from eventrouter.router.destinations.fields import Secret
+from eventrouter.router.netguard import IPNetwork, UnsafeDestination, check_host, dial
 
 Tls = Literal["ssl", "starttls", "none"]
 DEFAULT_PORTS = {"ssl": 465, "starttls": 587, "none": 25}

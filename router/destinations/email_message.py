@@ -15,9 +15,9 @@ from email.message import EmailMessage
 from email.utils import format_datetime, parseaddr
 from typing import Any
 
-from router.events import Event
-from workers.destinations.slack_blocks import main_text
-from workers.destinations.templating import TextTemplate, as_text
+from eventrouter.router.destinations.slack_blocks import main_text
+from eventrouter.router.destinations.templating import TextTemplate, as_text
+from eventrouter.router.events import Event
 
 MAX_SUBJECT = 250
 _ADDRESS = re.compile(r"[^@\s<>,;\"]+@[^@\s<>,;\"]+\.[^@\s<>,;\".]+")

@@ -14,13 +14,13 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
 
-from router.events import Event
-from workers.destinations import signing
-from workers.destinations.base import Outcome, SendContext
-from workers.destinations.fields import Secret, SecretValues, check_http_url
-from workers.destinations.httpio import body_excerpt, send_http
-from workers.destinations.templating import JsonTemplate, TemplateError
-from workers.retry import classify_http
+from eventrouter.router.destinations import signing
+from eventrouter.router.destinations.base import Outcome, SendContext
+from eventrouter.router.destinations.classify import classify_http
+from eventrouter.router.destinations.fields import Secret, SecretValues, check_http_url
+from eventrouter.router.destinations.httpio import body_excerpt, send_http
+from eventrouter.router.destinations.templating import JsonTemplate, TemplateError
+from eventrouter.router.events import Event
 
 __all__ = ["USER_AGENT", "PreviousSecret", "Webhook", "WebhookConfig", "check_http_url"]
 

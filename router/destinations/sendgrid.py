@@ -13,10 +13,14 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, field_validator
 
-from workers.destinations.base import Outcome, SendContext, excerpt
-from workers.destinations.fields import Secret, check_http_url
-from workers.destinations.httpio import send_http
-from workers.retry import classify_http, describe_status, parse_retry_after
+from eventrouter.router.destinations.base import Outcome, SendContext, excerpt
+from eventrouter.router.destinations.classify import (
+    classify_http,
+    describe_status,
+    parse_retry_after,
+)
+from eventrouter.router.destinations.fields import Secret, check_http_url
+from eventrouter.router.destinations.httpio import send_http
 
 DEFAULT_API_URL = "https://api.sendgrid.com"
 PERMANENT = frozenset({400, 401, 403, 413})

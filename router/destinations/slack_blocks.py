@@ -13,8 +13,8 @@ import json
 from datetime import datetime
 from typing import Any
 
-from router.events import Event
-from workers.destinations.templating import as_text
+from eventrouter.router.destinations.templating import as_text
+from eventrouter.router.events import Event
 
 MAX_BLOCKS = 50
 MAX_HEADER = 150

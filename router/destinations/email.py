@@ -12,17 +12,17 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
-from router.events import Event
-from workers.destinations.base import Outcome, OutcomeKind, SendContext
-from workers.destinations.email_message import (
+from eventrouter.router.destinations.base import Outcome, OutcomeKind, SendContext
+from eventrouter.router.destinations.email_message import (
     check_address,
     mime_message,
     sendgrid_body,
     subject,
 )
-from workers.destinations.sendgrid import SendGridConfig, send_sendgrid
-from workers.destinations.smtp import SmtpConfig, send_smtp
-from workers.destinations.templating import TextTemplate
+from eventrouter.router.destinations.sendgrid import SendGridConfig, send_sendgrid
+from eventrouter.router.destinations.smtp import SmtpConfig, send_smtp
+from eventrouter.router.destinations.templating import TextTemplate
+from eventrouter.router.events import Event
 
 
 class EmailConfig(BaseModel):

@@ -4,12 +4,12 @@ limiter. Built once per process, after Celery's fork."""
 
 from __future__ import annotations
 
-from router.redis_conn import redis_client
-from router.settings import Settings
-from workers.destinations import SendContext
-from workers.netguard import parse_networks
-from workers.ratelimit import RedisRateLimiter
-from workers.transport import http_client
+from eventrouter.router.destinations import SendContext
+from eventrouter.router.destinations.ratelimit import RedisRateLimiter
+from eventrouter.router.destinations.transport import http_client
+from eventrouter.router.netguard import parse_networks
+from eventrouter.router.redis_conn import redis_client
+from eventrouter.router.settings import Settings
 
 
 def make_send_context(settings: Settings, *, rate_limit_wait: float = 2.0) -> SendContext:

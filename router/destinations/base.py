@@ -16,8 +16,8 @@ from typing import Any, ClassVar, Protocol
 import httpx
 from pydantic import BaseModel
 
-from router.events import Event
-from workers.netguard import IPNetwork
+from eventrouter.router.events import Event
+from eventrouter.router.netguard import IPNetwork
 
 
 class OutcomeKind(StrEnum):

@@ -6,13 +6,13 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from router.errors import ConfigError
-from workers.destinations import fields
-from workers.destinations.base import DestinationKind, Outcome, OutcomeKind, SendContext
-from workers.destinations.email import Email
-from workers.destinations.pagerduty import PagerDuty
-from workers.destinations.slack import Slack
-from workers.destinations.webhook import Webhook
+from eventrouter.router.destinations import fields
+from eventrouter.router.destinations.base import DestinationKind, Outcome, OutcomeKind, SendContext
+from eventrouter.router.destinations.email import Email
+from eventrouter.router.destinations.pagerduty import PagerDuty
+from eventrouter.router.destinations.slack import Slack
+from eventrouter.router.destinations.webhook import Webhook
+from eventrouter.router.errors import ConfigError
 
 KINDS: dict[str, DestinationKind] = {
     kind.name: kind for kind in (Webhook(), Slack(), PagerDuty(), Email())

@@ -16,12 +16,16 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from router.events import Event
-from workers.destinations.base import Outcome, SendContext, excerpt
-from workers.destinations.fields import Secret, check_http_url
-from workers.destinations.httpio import send_http
-from workers.destinations.slack_blocks import cut
-from workers.retry import classify_http, describe_status, parse_retry_after
+from eventrouter.router.destinations.base import Outcome, SendContext, excerpt
+from eventrouter.router.destinations.classify import (
+    classify_http,
+    describe_status,
+    parse_retry_after,
+)
+from eventrouter.router.destinations.fields import Secret, check_http_url
+from eventrouter.router.destinations.httpio import send_http
+from eventrouter.router.destinations.slack_blocks import cut
+from eventrouter.router.events import Event
 
 ENDPOINTS = {
     "us": "https://events.pagerduty.com/v2/enqueue",

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import httpx
 
-from workers.destinations.base import Outcome, SendContext, excerpt
-from workers.netguard import blocked_reason
+from eventrouter.router.destinations.base import Outcome, SendContext, excerpt
+from eventrouter.router.netguard import blocked_reason
 
 
 def send_http(

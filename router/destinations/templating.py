@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from router.events import Event
+from eventrouter.router.events import Event
 
 FIELDS = ("name", "id", "org", "env", "timestamp")
 OBJECT_SLOT = "payload_json"

@@ -33,7 +33,7 @@ from typing import Any
 import certifi
 import httpx
 
-from workers.netguard import IPNetwork, check_host
+from eventrouter.router.netguard import IPNetwork, check_host
 
 MAX_HEAD_BYTES = 64 * 1024
 """A response head (status line and headers) larger than this is a protocol error."""
