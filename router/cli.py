@@ -301,7 +301,12 @@ def _given(click_ctx: click.Context) -> dict[str, Any]:
     type=click.Choice(["webhook", "slack", "pagerduty", "email"]),
     help="Destination kind.",
 )
-@click.option("--timeout", type=float, default=None, help="Seconds per request [default: 10].")
+@click.option(
+    "--timeout",
+    type=float,
+    default=None,
+    help="Most seconds one request may take, connect to last byte [default: 10].",
+)
 @click.option(
     "--retry-schedule",
     default=None,

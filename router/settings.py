@@ -14,6 +14,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from eventrouter.router.durations import parse_duration, parse_schedule
 
+MAX_REQUEST_TIMEOUT_SECONDS = 300.0
+"""The longest request timeout a destination (or ``request_timeout_seconds``) may set."""
+
 
 class Settings(BaseSettings):
     """Every knob, with the default a local install needs."""
@@ -83,8 +86,9 @@ class Settings(BaseSettings):
     stream_max_length: int = Field(default=1_000_000, ge=1)
     """Unrouted events the stream may hold; beyond it ``publish()`` raises ``StreamFull``
     (a ``PublishError``) instead of dropping anything. Routers drain it."""
-    request_timeout_seconds: float = Field(default=10.0, gt=0, le=300)
-    """Default per-request timeout for destinations that do not set one."""
+    request_timeout_seconds: float = Field(default=10.0, gt=0, le=MAX_REQUEST_TIMEOUT_SECONDS)
+    """Default timeout for destinations that do not set one: the most one request may take,
+    connecting, sending and reading the answer together."""
     response_excerpt_bytes: int = Field(default=4096, ge=0, le=65_536)
     """How much of each response body is kept in ``delivery_attempts.response_body``."""
     worker_concurrency: int | None = Field(default=None, ge=1)

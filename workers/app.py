@@ -10,9 +10,29 @@ import logging
 
 from celery import Celery
 
-from eventrouter.router.settings import Settings
+from eventrouter.router.settings import MAX_REQUEST_TIMEOUT_SECONDS, Settings
+
+TIME_LIMIT_MARGIN_SECONDS = 60.0
+"""Room past a task's longest legitimate run (its time box, then one request that started
+just before the box ended and ran to the longest timeout a destination may set) for the
+bookkeeping around it."""
+
+
+def time_limits(settings: Settings) -> tuple[float, float]:
+    """``(soft, hard)`` Celery time limits of a delivery task: a backstop for a call that
+    hangs past every timeout (a name lookup, an SMTP peer). The soft limit interrupts the
+    batch, which records what it sent and hands the rest back; the hard one ends the process
+    ``TIME_LIMIT_MARGIN_SECONDS`` later if even that hangs."""
+    soft = (
+        settings.delivery_time_box_seconds
+        + max(settings.request_timeout_seconds, MAX_REQUEST_TIMEOUT_SECONDS)
+        + TIME_LIMIT_MARGIN_SECONDS
+    )
+    return soft, soft + TIME_LIMIT_MARGIN_SECONDS
+
 
 settings = Settings()
+soft_time_limit, time_limit = time_limits(settings)
 # httpx logs every request at INFO; the attempt rows already say everything.
 logging.getLogger("httpx").setLevel(logging.WARNING)
 
@@ -27,6 +47,8 @@ app.conf.update(
     task_ignore_result=True,
     task_serializer="json",
     accept_content=["json"],
+    task_soft_time_limit=soft_time_limit,
+    task_time_limit=time_limit,
     worker_prefetch_multiplier=4,
     worker_max_tasks_per_child=10_000,
     worker_hijack_root_logger=False,

@@ -33,6 +33,8 @@ from eventrouter.workers.retry import RetryPolicy
 log = logging.getLogger("eventrouter.worker")
 T = TypeVar("T")
 FLUSH_SECONDS = 1.0
+"""A batch running longer than this records what it has sent so far before going on."""
+INTERRUPTED = "interrupted by the task's time limit before an answer; outcome unknown"
 
 
 @cache
@@ -40,9 +42,6 @@ def _threads(size: int) -> ThreadPoolExecutor:
     """The threads that send a wave of ``size`` requests; made once per process and size,
     on first use, i.e. after Celery's fork."""
     return ThreadPoolExecutor(size, thread_name_prefix="lane")
-
-
-"""A batch running longer than this records what it has sent so far before going on."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,6 +137,12 @@ def next_state(
     return "pending", now + timedelta(seconds=delay), outcome.error
 
 
+def recordable_status(status: int | None) -> int | None:
+    """An HTTP status as stored: only 100-599 (the transport refuses others, and a stray one
+    must never make the whole batch's ``int[]`` statement fail)."""
+    return status if status is not None and 100 <= status <= 599 else None
+
+
 def record(
     conn: Connection,
     destination: DestinationRecord,
@@ -171,7 +176,7 @@ def record(
             "started_at": [r.started_at for r in results],
             "durations": [r.duration_ms for r in results],
             "outcomes": [r.outcome.kind.value for r in results],
-            "statuses": [r.outcome.http_status for r in results],
+            "statuses": [recordable_status(r.outcome.http_status) for r in results],
             "errors": [pg_text(r.outcome.error) for r in results],
             "bodies": [pg_text(r.outcome.response_body) for r in results],
             "states": [s[0] for s in states],
@@ -253,10 +258,15 @@ def deliver_batch(
     policy: RetryPolicy | None = None,
     stop: Callable[[], bool] = _never,
     pacer: SlowDestinations | None = None,
+    interrupted_by: tuple[type[BaseException], ...] = (),
 ) -> BatchSummary:
     """Deliver what is still pending of ``delivery_ids`` to one destination.
 
     ``policy`` overrides the destination's retry schedule (``destinations test`` sends once).
+    ``interrupted_by``: exceptions that stop the task rather than fail one delivery (Celery's
+    soft time limit is an ``Exception``); when one arrives mid-batch, what was sent is
+    recorded, the requests in flight as retries, the unsent rest handed back, and it is
+    raised again.
 
     The task is time-boxed: after ``delivery_time_box_seconds`` (or when ``stop()`` turns
     true, e.g. on SIGTERM) no new request starts and the unsent rest goes back to
@@ -279,11 +289,33 @@ def deliver_batch(
         )
         return summary
     if pacer is None or not pacer.is_slow(destination_id):
-        _deliver(engine, ctx, settings, destination, delivery_ids, policy, stop, pacer, summary)
+        _deliver(
+            engine,
+            ctx,
+            settings,
+            destination,
+            delivery_ids,
+            policy,
+            stop,
+            pacer,
+            summary,
+            interrupted_by,
+        )
         return summary
     with pacer.slot(engine, destination_id) as free:
         if free:
-            _deliver(engine, ctx, settings, destination, delivery_ids, policy, stop, pacer, summary)
+            _deliver(
+                engine,
+                ctx,
+                settings,
+                destination,
+                delivery_ids,
+                policy,
+                stop,
+                pacer,
+                summary,
+                interrupted_by,
+            )
             return summary
     summary.deferred = with_database(
         engine,
@@ -312,6 +344,7 @@ def _deliver(
     stop: Callable[[], bool],
     pacer: SlowDestinations | None,
     summary: BatchSummary,
+    interrupted_by: tuple[type[BaseException], ...],
 ) -> None:
     kind = KINDS.get(destination.kind)
     config: BaseModel | None = None
@@ -344,6 +377,8 @@ def _deliver(
         else:
             try:
                 outcome = kind.send(delivery.event, config, delivery.attempt, ctx)
+            except interrupted_by:
+                raise
             except Exception as exc:  # a poison delivery fails alone, never the batch
                 log.exception("destination %s raised on delivery %d", destination.name, delivery.id)
                 outcome = Outcome.failed(
@@ -371,23 +406,47 @@ def _deliver(
     durations: list[float] = []
     flushed_at = time.monotonic()
     turned_slow = False
-    slow_ms = pacer.threshold * 1000 if pacer is not None else float("inf")
-    while todo and not stop() and time.monotonic() < box_ends:
-        batch, todo = todo[:wave], todo[wave:]
-        sent = list(pool.map(send, batch)) if pool else [send(batch[0])]
-        results.extend(sent)
-        durations.extend(r.duration_ms / 1000 for r in sent)
-        if pacer is not None and not slow and max(r.duration_ms for r in sent) >= slow_ms:
-            # It just turned out slow: hand the rest back now, so its next tasks go
-            # through the slow destination's slots instead of holding this process for
-            # the whole time box (measured in bench/: with 3 processes each learning only
-            # at the end of its box, the other destinations kept 40% of their throughput).
-            turned_slow = True
-            break
-        if todo and time.monotonic() - flushed_at >= FLUSH_SECONDS:
-            # Record as we go, so a worker killed mid-batch repeats little.
-            write(results, ())
-            results, flushed_at = [], time.monotonic()
+    threshold = pacer.threshold if pacer is not None else float("inf")
+    in_flight: list[ClaimedDelivery] = []
+    wave_began = (datetime.now(UTC), time.perf_counter())
+    try:
+        while todo and not stop() and time.monotonic() < box_ends:
+            in_flight, todo = todo[:wave], todo[wave:]
+            wave_began = (datetime.now(UTC), time.perf_counter())
+            sent = list(pool.map(send, in_flight)) if pool else [send(in_flight[0])]
+            in_flight = []
+            results.extend(sent)
+            durations.extend(paced_seconds(r, threshold) for r in sent)
+            if pacer is not None and not slow and max(durations[-len(sent) :]) >= threshold:
+                # It just turned out slow: hand the rest back now, so its next tasks go
+                # through the slow destination's slots instead of holding this process for
+                # the whole time box (measured in bench/: with 3 processes each learning
+                # only at the end of its box, the other destinations kept 40% of their
+                # throughput).
+                turned_slow = True
+                break
+            if todo and time.monotonic() - flushed_at >= FLUSH_SECONDS:
+                # Record as we go, so a worker killed mid-batch repeats little.
+                write(results, ())
+                results, flushed_at = [], time.monotonic()
+    except interrupted_by:
+        # Stopped from outside mid-wave (the task's soft time limit): the requests in
+        # flight may or may not have arrived, so they count as attempts to try again;
+        # the rest was never sent and goes back to pending. Nothing stays 'delivering'.
+        started_at, began = wave_began
+        elapsed_ms = int((time.perf_counter() - began) * 1000)
+        results.extend(
+            AttemptResult(d, Outcome.retry(INTERRUPTED), started_at, elapsed_ms) for d in in_flight
+        )
+        write(results, todo)
+        log.warning(
+            "destination %s: interrupted mid-batch; %d in flight recorded for retry, %d handed "
+            "back",
+            destination.name,
+            len(in_flight),
+            len(todo),
+        )
+        raise
     if pacer is not None:
         pacer.observe(destination.id, durations)
     write(results, todo)
@@ -400,3 +459,10 @@ def _deliver(
             if stop()
             else ("it answers slowly" if turned_slow else "time box reached"),
         )
+
+
+def paced_seconds(result: AttemptResult, threshold: float) -> float:
+    """How long an attempt counts for the slow-destination pacer: its duration, and at least
+    the threshold when it ran into its timeout (a timeout always means slow)."""
+    seconds = result.duration_ms / 1000
+    return max(seconds, threshold) if result.outcome.timed_out else seconds

@@ -20,6 +20,7 @@ from functools import cache
 from types import FrameType
 from typing import Any
 
+from celery.exceptions import SoftTimeLimitExceeded
 from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError
 
@@ -92,7 +93,12 @@ def deliver(destination_id: int, delivery_ids: list[int]) -> dict[str, int]:
             delivery_ids,
             stop=_stopping.is_set,
             pacer=_pacer(),
+            interrupted_by=(SoftTimeLimitExceeded,),
         )
+    except SoftTimeLimitExceeded:
+        # deliver_batch recorded what it sent and handed the rest back before this.
+        log.warning("destination %d: task stopped at its soft time limit", destination_id)
+        return {"interrupted": len(delivery_ids)}
     except DBAPIError as exc:
         if not is_connection_error(exc):
             raise

@@ -9,7 +9,7 @@ sends without touching a single adapter.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, ClassVar, Protocol
 
@@ -46,6 +46,9 @@ class Outcome:
     """Seconds the provider asked us to wait (``Retry-After``), if it said."""
     disable_destination: bool = False
     """The provider says this endpoint is gone for good (e.g. HTTP 410)."""
+    timed_out: bool = False
+    """The request ran into its timeout: the destination counts as slow whatever the
+    timeout (``workers.pacing``), since it held a worker for all of it."""
 
     @classmethod
     def succeeded(cls, http_status: int | None = None, response_body: str | None = None) -> Outcome:
@@ -59,8 +62,11 @@ class Outcome:
         http_status: int | None = None,
         response_body: str | None = None,
         retry_after: float | None = None,
+        timed_out: bool = False,
     ) -> Outcome:
-        return cls(OutcomeKind.RETRY, http_status, error, response_body, retry_after)
+        return cls(
+            OutcomeKind.RETRY, http_status, error, response_body, retry_after, timed_out=timed_out
+        )
 
     @classmethod
     def failed(
@@ -112,7 +118,6 @@ class SendContext:
     allowed_networks: tuple[IPNetwork, ...] | None = None
     """The SSRF guard for connections made outside ``http`` (SMTP): internal networks that
     are allowed; ``None`` turns the guard off (``http`` carries its own, in its transport)."""
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 class DestinationKind(Protocol):

@@ -23,6 +23,7 @@ from eventrouter.router.destinations.sendgrid import SendGridConfig, send_sendgr
 from eventrouter.router.destinations.smtp import SmtpConfig, send_smtp
 from eventrouter.router.destinations.templating import TextTemplate
 from eventrouter.router.events import Event
+from eventrouter.router.settings import MAX_REQUEST_TIMEOUT_SECONDS
 
 
 class EmailConfig(BaseModel):
@@ -37,7 +38,7 @@ class EmailConfig(BaseModel):
     """One-line ``${...}`` template; default ``[env] event name``."""
     smtp: SmtpConfig | None = None
     sendgrid: SendGridConfig | None = None
-    timeout: float | None = Field(default=None, gt=0, le=300)
+    timeout: float | None = Field(default=None, gt=0, le=MAX_REQUEST_TIMEOUT_SECONDS)
 
     _subject: TextTemplate | None = PrivateAttr(default=None)
 

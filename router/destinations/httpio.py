@@ -17,11 +17,14 @@ def send_http(
     headers: dict[str, str],
     timeout: float,
 ) -> httpx.Response | Outcome:
-    """One request; a timeout or connection failure comes back as a retry ``Outcome``."""
+    """One request; a timeout, connection failure or broken answer comes back as a retry
+    ``Outcome`` (``timeout`` bounds the whole request: connect, TLS, write and read)."""
     try:
         return ctx.http.request(method, url, content=content, headers=headers, timeout=timeout)
     except httpx.TimeoutException:
-        return Outcome.retry(f"timed out after {timeout:g}s")
+        return Outcome.retry(f"timed out after {timeout:g}s", timed_out=True)
+    except httpx.RemoteProtocolError as exc:
+        return Outcome.retry(f"the receiver broke HTTP: {exc}")
     except httpx.HTTPError as exc:
         blocked = blocked_reason(exc)
         if blocked is not None:  # the SSRF guard: retrying cannot help

@@ -26,6 +26,7 @@ from eventrouter.router.destinations.fields import Secret, check_http_url
 from eventrouter.router.destinations.httpio import send_http
 from eventrouter.router.destinations.slack_blocks import cut
 from eventrouter.router.events import Event
+from eventrouter.router.settings import MAX_REQUEST_TIMEOUT_SECONDS
 
 ENDPOINTS = {
     "us": "https://events.pagerduty.com/v2/enqueue",
@@ -57,7 +58,7 @@ class PagerDutyConfig(BaseModel):
     """``payload.source`` when the event has none; default ``eventrouter/<org>/<env>``."""
     action_field: str = Field(default="event_action", min_length=1, max_length=100)
     """Payload field naming the action: trigger (default), acknowledge or resolve."""
-    timeout: float | None = Field(default=None, gt=0, le=300)
+    timeout: float | None = Field(default=None, gt=0, le=MAX_REQUEST_TIMEOUT_SECONDS)
 
     @field_validator("routing_key")
     @classmethod

@@ -32,6 +32,7 @@ from eventrouter.router.destinations.httpio import send_http
 from eventrouter.router.destinations.slack_blocks import default_message, encode, enforce_limits
 from eventrouter.router.destinations.templating import JsonTemplate, TemplateError
 from eventrouter.router.events import Event
+from eventrouter.router.settings import MAX_REQUEST_TIMEOUT_SECONDS
 
 DEFAULT_API_URL = "https://slack.com/api"
 _TOKEN = re.compile(r"xox[abpe]-[A-Za-z0-9-]+")
@@ -85,7 +86,7 @@ class SlackConfig(BaseModel):
     """Slack Web API base URL."""
     template: str | None = None
     """JSON with ``${...}`` placeholders giving ``text`` and/or ``blocks``; rich if unset."""
-    timeout: float | None = Field(default=None, gt=0, le=300)
+    timeout: float | None = Field(default=None, gt=0, le=MAX_REQUEST_TIMEOUT_SECONDS)
     rate_limit: float = Field(default=1.0, gt=0, le=100)
     """Messages per second to this webhook or channel, across all workers."""
     burst: int = Field(default=3, ge=1, le=100)

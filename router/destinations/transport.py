@@ -1,17 +1,23 @@
 """The HTTP seam beneath ``ctx.http``: a lean keep-alive transport and a cookie-less client.
 
 Adapters keep httpx's API (``ctx.http.request(...)``, ``httpx.Response``, httpx's
-exceptions); only what runs beneath it changes. Measured on the 2-core dev machine with
-``python -m bench.clients`` (one thread, keep-alive, local receiver), CPU per request:
-``httpx.Client`` over its default transport (httpcore + h11) ≈0.50 ms, over this one
-≈0.25 ms, and ``WebhookClient`` over it ≈0.16 ms (``http.client`` alone ≈0.13 ms; see
-bench/RESULTS.md). At thousands of deliveries a second that difference is most of a
-core, and this machine has two.
+exceptions); only what runs beneath it changes. It exists because the client's CPU per
+request is the main lever on a worker's throughput: httpx's default transport (httpcore +
+h11) costs about twice as much per request as this one (``python -m bench.clients``;
+figures in bench/RESULTS.md), and this machine class has two cores.
 
 Why it is cheaper: one ``sendall`` per request (head and body together, so Nagle never
 delays a body), one ``recv`` per response in the common case, and a response parser
 that handles only HTTP/1.1's framing (``Content-Length``, ``chunked``, read-to-close,
 interim 1xx) instead of ``email.parser``.
+
+Why it is safe against a hostile receiver: every request has one **deadline**, its
+timeout counted from the start (connect, TLS, write and read together), checked before
+every socket operation, so a server trickling one byte just before each socket timeout
+cannot hold a worker longer than that; framing is parsed strictly (hex digits only in
+chunk sizes, digits only in ``Content-Length``, status codes 100-599 only); and nothing a
+server sends can grow a worker past ``MAX_HEAD_BYTES`` and ``MAX_BODY_BYTES`` — a
+compressed body included, which is inflated here within the cap rather than by httpx.
 
 What it does not do, by design: HTTP/2, proxies (the SSRF guard pins every connection to
 the checked address, so httpx's transport did not use them either), and retries. Like
@@ -21,26 +27,42 @@ httpcore it never resends a request: an idle pooled connection that reads as rea
 
 from __future__ import annotations
 
-import contextlib
 import re
-import select
 import socket
 import ssl
 import threading
+import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import certifi
 import httpx
 
+from eventrouter.router.destinations.http11 import (
+    MAX_BODY_BYTES,
+    MAX_HEAD_BYTES,
+    Closed,
+    Connection,
+    decode_body,
+    read_body,
+    read_final_head,
+    send_all,
+    time_left,
+)
 from eventrouter.router.netguard import IPNetwork, check_host
 
-MAX_HEAD_BYTES = 64 * 1024
-"""A response head (status line and headers) larger than this is a protocol error."""
-MAX_BODY_BYTES = 16 * 1024 * 1024
-"""A response body larger than this is a protocol error; destinations answer briefly."""
+__all__ = [
+    "MAX_BODY_BYTES",
+    "MAX_HEAD_BYTES",
+    "LeanHTTPTransport",
+    "WebhookClient",
+    "default_ssl_context",
+    "http_client",
+]
+
 DEFAULT_MAX_IDLE_PER_HOST = 32
-_RECV_SIZE = 65_536
+ACCEPT_ENCODING = "gzip, deflate"
+"""What the client accepts: the codings ``http11.decode_body`` inflates within the cap."""
 
 
 def default_ssl_context() -> ssl.SSLContext:
@@ -48,124 +70,11 @@ def default_ssl_context() -> ssl.SSLContext:
     return ssl.create_default_context(cafile=certifi.where())
 
 
-class _Connection:
-    """One keep-alive socket and the bytes read past the last response."""
-
-    __slots__ = ("buffer", "sock")
-
-    def __init__(self, sock: socket.socket) -> None:
-        self.sock = sock
-        self.buffer = bytearray()
-
-    def close(self) -> None:
-        with contextlib.suppress(OSError):
-            self.sock.close()
-
-    def stale(self) -> bool:
-        """A pooled socket that reads as ready was closed (or spoke out of turn)."""
-        if self.buffer:
-            return True
-        try:
-            readable, _, _ = select.select([self.sock], [], [], 0)
-        except (OSError, ValueError):
-            return True
-        return bool(readable)
-
-    # -- reading -------------------------------------------------------------------
-    def _fill(self) -> bool:
-        chunk = self.sock.recv(_RECV_SIZE)
-        if not chunk:
-            return False
-        self.buffer += chunk
-        return True
-
-    def read_head(self) -> bytes:
-        while True:
-            end = self.buffer.find(b"\r\n\r\n")
-            if end >= 0:
-                head = bytes(self.buffer[:end])
-                del self.buffer[: end + 4]
-                return head
-            if len(self.buffer) > MAX_HEAD_BYTES:
-                raise httpx.RemoteProtocolError("response head larger than 64 KiB")
-            if not self._fill():
-                raise _Closed()
-
-    def read_exactly(self, size: int) -> bytes:
-        while len(self.buffer) < size:
-            if not self._fill():
-                raise httpx.RemoteProtocolError(
-                    f"connection closed after {len(self.buffer)} of {size} body bytes"
-                )
-        data = bytes(self.buffer[:size])
-        del self.buffer[:size]
-        return data
-
-    def read_line(self) -> bytes:
-        while True:
-            end = self.buffer.find(b"\r\n")
-            if end >= 0:
-                line = bytes(self.buffer[:end])
-                del self.buffer[: end + 2]
-                return line
-            if len(self.buffer) > MAX_HEAD_BYTES:
-                raise httpx.RemoteProtocolError("chunk header line too long")
-            if not self._fill():
-                raise httpx.RemoteProtocolError("connection closed inside a chunked body")
-
-    def read_chunked(self) -> bytes:
-        parts: list[bytes] = []
-        total = 0
-        while True:
-            line = self.read_line()
-            try:
-                size = int(line.split(b";", 1)[0].strip(), 16)
-            except ValueError:
-                raise httpx.RemoteProtocolError(f"bad chunk size line {line[:40]!r}") from None
-            if size == 0:
-                while self.read_line():  # trailers, up to the empty line
-                    pass
-                return b"".join(parts)
-            total += size
-            if total > MAX_BODY_BYTES:
-                raise httpx.RemoteProtocolError("response body larger than 16 MiB")
-            parts.append(self.read_exactly(size))
-            if self.read_exactly(2) != b"\r\n":
-                raise httpx.RemoteProtocolError("chunk not followed by CRLF")
-
-    def read_to_close(self) -> bytes:
-        while self._fill():
-            if len(self.buffer) > MAX_BODY_BYTES:
-                raise httpx.RemoteProtocolError("response body larger than 16 MiB")
-        data = bytes(self.buffer)
-        self.buffer.clear()
-        return data
-
-
-class _Closed(Exception):
-    """The server closed the connection before sending a response head."""
-
-
-def _parse_head(head: bytes) -> tuple[bytes, int, bytes, list[tuple[bytes, bytes]]]:
-    lines = head.split(b"\r\n")
-    parts = lines[0].split(b" ", 2)
-    if len(parts) < 2 or not parts[0].startswith(b"HTTP/"):
-        raise httpx.RemoteProtocolError(f"not an HTTP response: {lines[0][:60]!r}")
-    try:
-        status = int(parts[1])
-    except ValueError:
-        raise httpx.RemoteProtocolError(f"bad status line {lines[0][:60]!r}") from None
-    headers: list[tuple[bytes, bytes]] = []
-    for line in lines[1:]:
-        if line[:1] in (b" ", b"\t") and headers:  # obsolete line folding
-            name, value = headers[-1]
-            headers[-1] = (name, value + b" " + line.strip())
-            continue
-        name, sep, value = line.partition(b":")
-        if not sep or not name or name != name.strip():
-            raise httpx.RemoteProtocolError(f"bad header line {line[:60]!r}")
-        headers.append((name, value.strip()))
-    return parts[0], status, parts[2] if len(parts) > 2 else b"", headers
+def request_budget(timeouts: dict[str, float | None]) -> float | None:
+    """The whole request's time limit: the longest of its connect, write and read timeouts
+    (a destination's ``timeout`` sets all three), ``None`` when none is set."""
+    given = [t for t in (timeouts.get(k) for k in ("connect", "write", "read")) if t is not None]
+    return max(given) if given else None
 
 
 _FORBIDDEN_IN_HEADERS = re.compile(rb"[\r\n\0]")
@@ -188,12 +97,12 @@ class LeanHTTPTransport(httpx.BaseTransport):
         self._addresses_for = addresses_for
         self._ssl_context = ssl_context
         self._max_idle = max_idle_per_host
-        self._idle: dict[tuple[str, str, int], list[_Connection]] = {}
+        self._idle: dict[tuple[str, str, int], list[Connection]] = {}
         self._lock = threading.Lock()
         self._closed = False
 
     # -- pool --------------------------------------------------------------------------
-    def _checkout(self, key: tuple[str, str, int]) -> _Connection | None:
+    def _checkout(self, key: tuple[str, str, int]) -> Connection | None:
         while True:
             with self._lock:
                 idle = self._idle.get(key)
@@ -202,7 +111,7 @@ class LeanHTTPTransport(httpx.BaseTransport):
                 return conn
             conn.close()
 
-    def _checkin(self, key: tuple[str, str, int], conn: _Connection) -> None:
+    def _checkin(self, key: tuple[str, str, int], conn: Connection) -> None:
         with self._lock:
             if not self._closed:
                 idle = self._idle.setdefault(key, [])
@@ -212,8 +121,12 @@ class LeanHTTPTransport(httpx.BaseTransport):
         conn.close()
 
     def _connect(
-        self, request: httpx.Request, key: tuple[str, str, int], timeout: float | None
-    ) -> _Connection:
+        self,
+        request: httpx.Request,
+        key: tuple[str, str, int],
+        timeout: float | None,
+        deadline: float | None,
+    ) -> Connection:
         scheme, host, port = key
         addresses: Sequence[str] = (host,)
         if self._addresses_for is not None:
@@ -221,12 +134,15 @@ class LeanHTTPTransport(httpx.BaseTransport):
                 addresses = self._addresses_for(host, port)
             except Exception as exc:  # the guard's refusal stays the __cause__
                 raise httpx.ConnectError(str(exc), request=request) from exc
-        sock = self._dial(request, addresses, port, host, timeout)
+        sock = self._dial(request, addresses, port, host, timeout, deadline)
         try:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             if scheme == "https":
                 if self._ssl_context is None:
                     self._ssl_context = default_ssl_context()
+                # The handshake as a whole is bounded by the socket's timeout (CPython
+                # counts one deadline across its reads), here the time left.
+                sock.settimeout(time_left(deadline, timeout))
                 sock = self._ssl_context.wrap_socket(sock, server_hostname=host)
         except TimeoutError as exc:
             sock.close()
@@ -238,7 +154,7 @@ class LeanHTTPTransport(httpx.BaseTransport):
             raise httpx.ConnectError(
                 f"TLS handshake with {host} failed: {exc}", request=request
             ) from exc
-        return _Connection(sock)
+        return Connection(sock)
 
     @staticmethod
     def _dial(
@@ -247,17 +163,22 @@ class LeanHTTPTransport(httpx.BaseTransport):
         port: int,
         host: str,
         timeout: float | None,
+        deadline: float | None,
     ) -> socket.socket:
         """A connection to the first of ``addresses`` that answers (dual-stack hosts)."""
         error: httpx.TransportError | None = None
         for address in addresses:
             try:
-                return socket.create_connection((address, port), timeout=timeout)
+                return socket.create_connection(
+                    (address, port), timeout=time_left(deadline, timeout)
+                )
             except TimeoutError as exc:
                 error = httpx.ConnectTimeout(
                     f"timed out connecting to {host}:{port}", request=request
                 )
                 error.__cause__ = exc
+                if deadline is not None and time.monotonic() >= deadline:
+                    break
             except OSError as exc:
                 error = httpx.ConnectError(
                     f"{exc.strerror or exc} ({host}:{port})", request=request
@@ -273,25 +194,32 @@ class LeanHTTPTransport(httpx.BaseTransport):
             raise httpx.UnsupportedProtocol(f"unsupported URL scheme {scheme!r}", request=request)
         key = (scheme, url.host, url.port or (443 if scheme == "https" else 80))
         timeouts: dict[str, float | None] = request.extensions.get("timeout", {})
+        budget = request_budget(timeouts)
+        # One deadline for connect, TLS, write and every read: the request as a whole.
+        deadline = None if budget is None else time.monotonic() + budget
         message = _serialise(request)
         conn = self._checkout(key)
         if conn is None:
-            conn = self._connect(request, key, timeouts.get("connect"))
-        sock = conn.sock
+            conn = self._connect(request, key, timeouts.get("connect"), deadline)
+        conn.deadline, conn.read_timeout = deadline, timeouts.get("read")
+        writing = True
         try:
-            sock.settimeout(timeouts.get("write"))
-            sock.sendall(message)
-            sock.settimeout(timeouts.get("read"))
-            while True:
-                version, status, reason, headers = _parse_head(conn.read_head())
-                if 100 <= status < 200 and status != 101:
-                    continue  # interim response (100 Continue, 103 Early Hints)
-                break
-            body, keep_alive = _read_body(conn, request.method, version, status, headers)
+            send_all(conn.sock, message, deadline, timeouts.get("write"))
+            writing = False
+            version, status, reason, headers = read_final_head(conn)
+            body, keep_alive = read_body(conn, request.method, version, status, headers)
+            body, headers = decode_body(body, headers)
         except TimeoutError as exc:
             conn.close()
-            raise httpx.ReadTimeout(f"timed out waiting for {url.host}", request=request) from exc
-        except _Closed:
+            late = f"{budget:g}s" if budget is not None else "its timeout"
+            if writing:
+                raise httpx.WriteTimeout(
+                    f"timed out sending to {url.host} (limit {late})", request=request
+                ) from exc
+            raise httpx.ReadTimeout(
+                f"no complete answer from {url.host} within {late}", request=request
+            ) from exc
+        except Closed:
             conn.close()
             raise httpx.RemoteProtocolError(
                 "server closed the connection without sending a response", request=request
@@ -302,7 +230,8 @@ class LeanHTTPTransport(httpx.BaseTransport):
             raise
         except OSError as exc:
             conn.close()
-            raise httpx.ReadError(f"{type(exc).__name__}: {exc}", request=request) from exc
+            error = httpx.WriteError if writing else httpx.ReadError
+            raise error(f"{type(exc).__name__}: {exc}", request=request) from exc
         except BaseException:
             conn.close()
             raise
@@ -355,42 +284,6 @@ def _serialise(request: httpx.Request) -> bytes:
     return b"".join(lines)
 
 
-def _read_body(
-    conn: _Connection,
-    method: str,
-    version: bytes,
-    status: int,
-    headers: list[tuple[bytes, bytes]],
-) -> tuple[bytes, bool]:
-    """The response body and whether the connection may be reused."""
-    length: int | None = None
-    chunked = False
-    connection = b""
-    for name, value in headers:
-        lowered = name.lower()
-        if lowered == b"content-length":
-            try:
-                length = int(value)
-            except ValueError:
-                raise httpx.RemoteProtocolError(f"bad Content-Length {value[:40]!r}") from None
-        elif lowered == b"transfer-encoding":
-            chunked = b"chunked" in value.lower()
-        elif lowered == b"connection":
-            connection = value.lower()
-    keep_alive = (
-        b"keep-alive" in connection if version == b"HTTP/1.0" else b"close" not in connection
-    )
-    if method == "HEAD" or status in (204, 304):
-        return b"", keep_alive
-    if chunked:
-        return conn.read_chunked(), keep_alive
-    if length is not None:
-        if length > MAX_BODY_BYTES:
-            raise httpx.RemoteProtocolError("response body larger than 16 MiB")
-        return conn.read_exactly(length), keep_alive
-    return conn.read_to_close(), False
-
-
 class WebhookClient(httpx.Client):
     """An ``httpx.Client`` that keeps no cookies and parses each URL once.
 
@@ -401,6 +294,7 @@ class WebhookClient(httpx.Client):
 
     def __init__(self, **options: Any) -> None:
         super().__init__(**options)
+        self.headers["accept-encoding"] = ACCEPT_ENCODING
         self._no_cookies = _NoCookies()
         self._urls: dict[str, httpx.URL] = {}
 

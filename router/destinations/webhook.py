@@ -21,6 +21,7 @@ from eventrouter.router.destinations.fields import Secret, SecretValues, check_h
 from eventrouter.router.destinations.httpio import body_excerpt, send_http
 from eventrouter.router.destinations.templating import JsonTemplate, TemplateError
 from eventrouter.router.events import Event
+from eventrouter.router.settings import MAX_REQUEST_TIMEOUT_SECONDS
 
 __all__ = ["USER_AGENT", "PreviousSecret", "Webhook", "WebhookConfig", "check_http_url"]
 
@@ -62,7 +63,7 @@ class WebhookConfig(BaseModel):
     method: Literal["POST", "PUT"] = "POST"
     headers: SecretValues = Field(default_factory=dict)
     """Extra request headers; they never replace Content-Type or the webhook-* headers."""
-    timeout: float | None = Field(default=None, gt=0, le=300)
+    timeout: float | None = Field(default=None, gt=0, le=MAX_REQUEST_TIMEOUT_SECONDS)
     """Seconds per request; the worker's default when unset."""
     template: str | None = None
     """A JSON body with ``${...}`` placeholders (see ``templating``); the default body if unset."""
