@@ -17,7 +17,6 @@ from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import httpcore
-import httpx
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -131,60 +130,6 @@ def dial(addresses: Sequence[IPAddress], connect: Callable[[str], T]) -> T:
     raise last
 
 
-class GuardedBackend(httpcore.NetworkBackend):
-    """httpcore's sync backend, connecting only to checked addresses (pinned)."""
-
-    def __init__(self, allowed: Sequence[IPNetwork] = ()) -> None:
-        self._allowed = tuple(allowed)
-        self._inner = httpcore.SyncBackend()
-
-    def connect_tcp(
-        self,
-        host: str,
-        port: int,
-        timeout: float | None = None,
-        local_address: str | None = None,
-        socket_options: Iterable[Any] | None = None,
-    ) -> httpcore.NetworkStream:
-        # TLS still verifies the certificate against ``host``: httpcore passes the URL's
-        # host as server_hostname when it starts TLS on this stream.
-        return dial(
-            check_host(host, port, self._allowed),
-            lambda address: self._inner.connect_tcp(
-                address, port, timeout, local_address, socket_options
-            ),
-        )
-
-    def connect_unix_socket(
-        self, path: str, timeout: float | None = None, socket_options: Iterable[Any] | None = None
-    ) -> httpcore.NetworkStream:
-        raise UnsafeDestination("unix sockets are not a destination")
-
-    def sleep(self, seconds: float) -> None:
-        self._inner.sleep(seconds)
-
-
-def guarded_transport(
-    allowed: Sequence[IPNetwork] = (), *, limits: httpx.Limits | None = None
-) -> httpx.HTTPTransport:
-    """An ``httpx.HTTPTransport`` whose every connection goes through ``GuardedBackend``.
-
-    httpx 0.28 accepts no network backend, so the transport's connection pool is built
-    again with ours (the reason httpx is pinned below 0.29 in pyproject.toml).
-    """
-    limits = limits or httpx.Limits()
-    transport = httpx.HTTPTransport(limits=limits)
-    ssl_context = transport._pool._ssl_context
-    transport._pool = httpcore.ConnectionPool(
-        ssl_context=ssl_context,
-        max_connections=limits.max_connections,
-        max_keepalive_connections=limits.max_keepalive_connections,
-        keepalive_expiry=limits.keepalive_expiry,
-        network_backend=GuardedBackend(allowed),
-    )
-    return transport
-
-
 def blocked_reason(exc: BaseException) -> str | None:
     """The guard's message if ``exc`` (an httpx error) was caused by the guard."""
     cause: BaseException | None = exc
@@ -208,11 +153,17 @@ def endpoints_in(config: Any) -> list[tuple[str, int]]:
     elif isinstance(config, list):
         for value in config:
             found += endpoints_in(value)
-    elif isinstance(config, str) and config.startswith(("http://", "https://")):
-        parts = urlsplit(config)
-        if parts.hostname:
-            default = 443 if parts.scheme == "https" else 80
-            found.append((parts.hostname, parts.port or default))
+    elif isinstance(config, str):
+        # Schemes are case-insensitive ("HTTP://169.254.169.254/" is a valid URL for the
+        # validator and the transport), so compare the parsed, lower-cased scheme.
+        try:
+            parts = urlsplit(config.strip())
+            port = parts.port
+        except ValueError:
+            return found
+        scheme = parts.scheme.lower()
+        if scheme in ("http", "https") and parts.hostname:
+            found.append((parts.hostname, port or (443 if scheme == "https" else 80)))
     return found
 
 

@@ -12,11 +12,12 @@ import httpx
 import pytest
 
 from eventrouter.router import netguard
+from eventrouter.router.destinations.transport import http_client
 from eventrouter.router.netguard import (
     address_problem,
     blocked_reason,
     check_host,
-    guarded_transport,
+    endpoints_in,
     parse_networks,
 )
 
@@ -101,12 +102,12 @@ def local_server() -> Iterator[int]:
 def test_transport_refuses_loopback_unless_allowed(local_server: int) -> None:
     url = f"http://127.0.0.1:{local_server}/"
     with (
-        httpx.Client(transport=guarded_transport()) as client,
+        http_client(5.0, allowed=()) as client,
         pytest.raises(httpx.ConnectError) as info,
     ):
         client.get(url)
     assert "loopback" in (blocked_reason(info.value) or "")
-    with httpx.Client(transport=guarded_transport(parse_networks("127.0.0.0/8"))) as client:
+    with http_client(5.0, allowed=parse_networks("127.0.0.0/8")) as client:
         assert client.get(url).text == "ok"
 
 
@@ -129,7 +130,29 @@ def test_connection_is_pinned_to_the_checked_address(
         return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (address, port))]
 
     monkeypatch.setattr(netguard.socket, "getaddrinfo", rebinding)
-    transport = guarded_transport(parse_networks("127.0.0.0/8"))
-    with httpx.Client(transport=transport) as client:
+    with http_client(5.0, allowed=parse_networks("127.0.0.0/8")) as client:
         assert client.get(f"http://rebind.test:{local_server}/").text == "ok"
     assert calls == ["127.0.0.1"]
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "HTTP://169.254.169.254/latest/meta-data",
+        "Https://169.254.169.254/",
+        "hTTp://10.0.0.7:8080/x",
+        " http://127.0.0.1/hook",
+    ],
+)
+def test_creation_check_sees_urls_whatever_the_scheme_case(url: str) -> None:
+    """Before: endpoints_in matched only lower-case "http://", so these were accepted at
+    creation (the connect-time check still refused them)."""
+    assert endpoints_in({"url": url}) != []
+    with pytest.raises(netguard.UnsafeDestination):
+        netguard.check_endpoints({"url": url}, ())
+
+
+def test_endpoints_in_ignores_what_is_not_an_http_url() -> None:
+    config = {"a": "ftp://10.0.0.1/", "b": "http://[::1", "c": "not a url", "d": 5}
+    assert endpoints_in(config) == []
+    assert endpoints_in({"n": ["HTTPS://example.com:8443/x"]}) == [("example.com", 8443)]
