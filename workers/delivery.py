@@ -217,7 +217,11 @@ def release(conn: Connection, unsent: Sequence[ClaimedDelivery]) -> int:
 
 def policy_for(destination: DestinationRecord, settings: Settings) -> RetryPolicy:
     if destination.retry_schedule is not None:
-        return RetryPolicy(parse_schedule(destination.retry_schedule))
+        try:
+            # Clamped, not refused: a schedule stored before the bounds must not stop sends.
+            return RetryPolicy(parse_schedule(destination.retry_schedule, clamp=True))
+        except ValueError as exc:
+            log.warning("destination %s: %s; using the default schedule", destination.name, exc)
     return RetryPolicy(settings.retry_delays)
 
 

@@ -6,11 +6,14 @@ succeeded) is the destinations' business: ``eventrouter.router.destinations.clas
 
 from __future__ import annotations
 
+import math
 import random
 from dataclasses import dataclass
 
+from eventrouter.router.destinations.classify import MAX_RETRY_AFTER_SECONDS
+
 MIN_RETRY_AFTER = 1.0
-MAX_RETRY_AFTER = 3600.0
+MAX_RETRY_AFTER = MAX_RETRY_AFTER_SECONDS
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,7 +40,7 @@ class RetryPolicy:
         """
         if attempt >= self.max_attempts:
             return None
-        if retry_after is not None:
+        if retry_after is not None and not math.isnan(retry_after):
             return min(max(retry_after, MIN_RETRY_AFTER), self.max_retry_after)
         base = self.delays[attempt - 1]
         spread = (rng or random).uniform(-self.jitter, self.jitter)

@@ -6,6 +6,7 @@ PagerDuty's 400) and unit-tested without services.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -14,6 +15,8 @@ from http import HTTPStatus
 from eventrouter.router.destinations.base import Outcome
 
 RETRYABLE_STATUSES = frozenset({408, 425, 429})
+MAX_RETRY_AFTER_SECONDS = 3600.0
+"""The longest wait a provider's ``Retry-After`` (or reset time) can ask for."""
 
 
 def describe_status(status: int) -> str:
@@ -24,22 +27,31 @@ def describe_status(status: int) -> str:
         return f"HTTP {status}"
 
 
+def bounded_wait(seconds: float) -> float | None:
+    """``seconds`` within 0 … ``MAX_RETRY_AFTER_SECONDS``; ``None`` for NaN. A receiver's
+    ``Retry-After: 1e999`` is a float infinity, which ``int()`` or a date cannot hold."""
+    if math.isnan(seconds):
+        return None
+    return min(max(0.0, seconds), MAX_RETRY_AFTER_SECONDS)
+
+
 def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
-    """Seconds in a ``Retry-After`` header (delta-seconds or HTTP-date), else ``None``."""
+    """Seconds in a ``Retry-After`` header (delta-seconds or HTTP-date), else ``None``;
+    never more than ``MAX_RETRY_AFTER_SECONDS``."""
     if not value:
         return None
     value = value.strip()
     try:
-        return max(0.0, float(value))
+        return bounded_wait(float(value))
     except ValueError:
         pass
     try:
         when = parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
+    except (TypeError, ValueError, IndexError, OverflowError):
         return None
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+    return bounded_wait((when - (now or datetime.now(UTC))).total_seconds())
 
 
 def classify_http(

@@ -17,6 +17,7 @@ from typing import Any
 import redis
 
 from eventrouter.router.destinations.base import Permit
+from eventrouter.router.destinations.classify import bounded_wait
 
 log = logging.getLogger("eventrouter.worker")
 
@@ -82,6 +83,7 @@ class RedisRateLimiter:
         return Permit(bool(granted), int(wait_ms) / 1000)
 
     def hold(self, key: str, seconds: float) -> None:
+        seconds = bounded_wait(seconds) or 0.0  # whatever the provider asked for
         interval, burst = self._last.get(key, (1000, 1))
         try:
             self._hold(keys=[self._prefix + key], args=[interval, burst, int(seconds * 1000)])

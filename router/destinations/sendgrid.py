@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, field_validator
 
 from eventrouter.router.destinations.base import Outcome, SendContext, excerpt
 from eventrouter.router.destinations.classify import (
+    bounded_wait,
     classify_http,
     describe_status,
     parse_retry_after,
@@ -63,7 +64,7 @@ def _wait(headers: Any) -> float | None:
         return after
     reset = headers.get("x-ratelimit-reset")
     try:
-        return max(0.0, float(reset) - time.time()) if reset else None
+        return bounded_wait(float(reset) - time.time()) if reset else None
     except ValueError:
         return None
 

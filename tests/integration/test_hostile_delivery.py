@@ -152,3 +152,24 @@ def test_the_task_has_time_limits_past_its_longest_legitimate_run() -> None:
     soft, hard = time_limits(Settings(delivery_time_box_seconds=10, request_timeout_seconds=5))
     assert soft == 10 + 300 + 60 and hard == soft + 60
     assert (app.conf.task_soft_time_limit, app.conf.task_time_limit) == time_limits(Settings())
+
+
+@pytest.mark.parametrize(("stored", "due_at_least"), [("1e-07s", 0.5), ("0s,0s", None)])
+def test_a_schedule_stored_before_the_bounds_still_schedules_retries(
+    seed: Seed, settings: Settings, ctx: SendContext, stored: str, due_at_least: float | None
+) -> None:
+    """Before: '1e-07s' (written by the old format_duration) raised at every send, so the
+    delivery stayed 'delivering' and came back each lease, forever. Now an unreadable one
+    falls back to the default schedule (1s here) and a 0 s delay is raised to 100 ms."""
+    with Receiver(lambda _r, _n: Response(503, "busy")) as receiver:
+        destination = seed.destination(receiver.url_for("/hook"), retry_schedule=stored)
+        ids = pending(seed, destination, 1)
+        summary = deliver_batch(seed.engine, ctx, settings, destination, ids)
+    assert summary.retrying == 1
+    (row,) = rows(
+        seed.engine,
+        "SELECT status, EXTRACT(EPOCH FROM next_attempt_at - now()) AS due FROM deliveries",
+    )
+    assert row.status == "pending"
+    if due_at_least is not None:
+        assert float(row.due) >= due_at_least

@@ -8,6 +8,8 @@ from hypothesis import strategies as st
 
 from eventrouter.router.durations import (
     MAX_ATTEMPTS,
+    MAX_DELAY_SECONDS,
+    MIN_DELAY_SECONDS,
     format_duration,
     parse_duration,
     parse_schedule,
@@ -95,3 +97,49 @@ def test_settings_refuse_a_bad_schedule() -> None:
     with pytest.raises(ValidationError, match="bad retry schedule"):
         Settings(retry_schedule="5s,later")
     assert Settings(retry_schedule="1s,2m").retry_delays == (1.0, 120.0)
+
+
+@pytest.mark.parametrize("text", ["0s", "50ms", "99ms", "8d", "1s,0s", "1000000000h", "9" * 400])
+def test_schedule_delays_are_bounded(text: str) -> None:
+    """A delay of 0 or 1e400 s looped: too short to help, or too long for a date."""
+    with pytest.raises(ValueError, match="bad retry schedule"):
+        parse_schedule(text)
+
+
+def test_schedule_bounds_are_inclusive() -> None:
+    assert parse_schedule("100ms,7d") == (MIN_DELAY_SECONDS, MAX_DELAY_SECONDS)
+    assert parse_schedule("0s,50ms,30d", clamp=True) == (
+        MIN_DELAY_SECONDS,
+        MIN_DELAY_SECONDS,
+        MAX_DELAY_SECONDS,
+    )
+
+
+@pytest.mark.parametrize("seconds", [1e-07, 1e-300, 5e-324, 1e20, 1e300, 0.1 + 0.2])
+def test_format_duration_never_writes_an_exponent(seconds: float) -> None:
+    text = format_duration(seconds)
+    assert "e" not in text.lower() and parse_duration(text) == seconds
+
+
+@pytest.mark.parametrize("seconds", [-1.0, float("inf"), float("nan")])
+def test_format_duration_refuses_what_is_not_a_duration(seconds: float) -> None:
+    with pytest.raises(ValueError, match="not a duration"):
+        format_duration(seconds)
+
+
+@given(st.floats(min_value=0, allow_nan=False, allow_infinity=False))
+def test_format_then_parse_round_trips_any_duration(seconds: float) -> None:
+    """What is stored is what is read back, for every float (the old ``{:g}`` wrote
+    ``1e-07s``, which parse_duration refuses at send time)."""
+    assert parse_duration(format_duration(seconds)) == seconds
+
+
+@given(
+    st.lists(
+        st.floats(min_value=MIN_DELAY_SECONDS, max_value=MAX_DELAY_SECONDS),
+        max_size=MAX_ATTEMPTS - 1,
+    )
+)
+def test_a_stored_schedule_parses_back_to_the_same_delays(delays: list[float]) -> None:
+    stored = ",".join(format_duration(d) for d in delays)
+    assert parse_schedule(stored) == tuple(delays)

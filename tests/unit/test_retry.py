@@ -9,7 +9,11 @@ from email.utils import format_datetime
 import pytest
 
 from eventrouter.router.destinations.base import OutcomeKind
-from eventrouter.router.destinations.classify import classify_http, parse_retry_after
+from eventrouter.router.destinations.classify import (
+    MAX_RETRY_AFTER_SECONDS,
+    classify_http,
+    parse_retry_after,
+)
 from eventrouter.router.durations import parse_schedule
 from eventrouter.workers.retry import MAX_RETRY_AFTER, MIN_RETRY_AFTER, RetryPolicy
 
@@ -183,3 +187,24 @@ def test_redirects_fail_and_name_the_location(status: int) -> None:
     assert outcome.error is not None
     assert "https://new.example.com/hook" in outcome.error
     assert "not followed" in outcome.error
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [
+        ("1e999", MAX_RETRY_AFTER_SECONDS),
+        ("9" * 400, MAX_RETRY_AFTER_SECONDS),
+        ("inf", MAX_RETRY_AFTER_SECONDS),
+        ("86400", MAX_RETRY_AFTER_SECONDS),
+        ("-5", 0.0),
+        ("nan", None),
+        ("Fri, 31 Dec 9999 23:59:59 GMT", MAX_RETRY_AFTER_SECONDS),
+    ],
+)
+def test_parse_retry_after_is_bounded(header: str, expected: float | None) -> None:
+    assert parse_retry_after(header) == expected
+
+
+def test_a_nan_retry_after_falls_back_to_the_schedule() -> None:
+    policy = RetryPolicy((5.0,), jitter=0)
+    assert policy.next_delay(1, float("nan")) == 5.0
