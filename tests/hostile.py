@@ -70,6 +70,13 @@ class Peer:
         self._buffer = rest[length:]
         return head + b"\r\n\r\n" + rest[:length]
 
+    def read_line(self) -> bytes:
+        """The next CRLF-terminated line (an SMTP command); ``Gone`` when closed."""
+        while b"\r\n" not in self._buffer:
+            self._recv()
+        line, _, self._buffer = self._buffer.partition(b"\r\n")
+        return line
+
     def _recv(self) -> None:
         while True:
             if self._stopping.is_set():
@@ -136,14 +143,19 @@ def canned(response: bytes) -> Behaviour:
 
 
 def trickle(
-    interval: float, response: bytes = OK_RESPONSE * 10_000, *, prefix: bytes = b""
+    interval: float,
+    response: bytes = OK_RESPONSE * 10_000,
+    *,
+    prefix: bytes = b"",
+    request: bool = True,
 ) -> Behaviour:
     """Send ``prefix`` at once, then ``response`` one byte every ``interval`` seconds (just
     under the client's socket timeout): each ``recv`` succeeds, so only a deadline for the
-    whole request ends it."""
+    whole request ends it. ``request=False`` starts at once (an SMTP greeting)."""
 
     def behaviour(peer: Peer) -> None:
-        peer.read_request()
+        if request:
+            peer.read_request()
         if prefix:
             peer.send(prefix)
         for byte in response:

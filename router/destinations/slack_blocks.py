@@ -36,7 +36,9 @@ def cut(text: str, limit: int, marker: str = CUT) -> str:
 
 
 def escape(text: str) -> str:
-    """Slack's mrkdwn control characters, escaped as Slack asks (``&``, ``<``, ``>``)."""
+    """Slack's mrkdwn control characters, escaped as Slack asks (``&``, ``<``, ``>``): what
+    a payload says is shown, never read as a mention (``<!channel>``, ``<!here>``,
+    ``<@U123>``), a link or a date."""
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
@@ -81,7 +83,9 @@ def default_message(event: Event, now: datetime) -> dict[str, Any]:
             ],
         }
     )
-    text = f"[{env}] {event.name}" + (f": {message}" if message else "")
+    # The top-level text is mrkdwn too (notifications, fallback): a payload's "<!channel>"
+    # or "<@U…>" must arrive as text, not as a mention, so it is escaped like the blocks.
+    text = escape(f"[{env}] {event.name}" + (f": {message}" if message else ""))
     return {"text": text, "blocks": blocks}
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import smtplib
 import socket
 import ssl
+import time
 from collections.abc import Callable
 from email.message import EmailMessage
 from email.policy import SMTP as SMTP_POLICY
@@ -29,6 +30,10 @@ from eventrouter.router.destinations.fields import Secret
 from eventrouter.router.netguard import IPNetwork, UnsafeDestination, check_host, dial
 
 Tls = Literal["ssl", "starttls", "none"]
+MAX_REPLY_BYTES = 64 * 1024
+"""The longest SMTP reply (all lines of a multi-line one) read before hanging up."""
+MAX_LINE_BYTES = 8192
+"""The longest reply line (smtplib's own limit)."""
 DEFAULT_PORTS = {"ssl": 465, "starttls": 587, "none": 25}
 
 
@@ -85,16 +90,84 @@ def _by_code(code: int, what: str, reply: str) -> Outcome:
 
 class _Pinned:
     """Dial the address the SSRF guard checked; TLS still verifies ``config.host``
-    (smtplib passes its own ``_host`` as the server name)."""
+    (smtplib passes its own ``_host`` as the server name). Replies are read within bounds:
+    one reply (all its lines) at most ``MAX_REPLY_BYTES``, and within ``timeout`` from its
+    first byte to its last, so a server sending an endless or trickling reply cannot grow
+    or hold the worker."""
 
     allowed: tuple[IPNetwork, ...] | None = None
     _host: str
+    _pending: bytes = b""
+    _last_command: str = ""
+    sock: socket.socket | None
+    timeout: float
 
     def _get_socket(self, host: str, port: int, timeout: float) -> socket.socket:
         connect: Callable[[str, int, float], socket.socket] = super()._get_socket  # type: ignore[misc]
         if self.allowed is None:
             return connect(host, port, timeout)
         return dial(check_host(host, port, self.allowed), lambda a: connect(a, port, timeout))
+
+    def getreply(self) -> tuple[int, bytes]:
+        """smtplib's reply reader, bounded (see the class docstring)."""
+        deadline = time.monotonic() + self.timeout
+        lines: list[bytes] = []
+        size = 0
+        while True:
+            line = self._reply_line(deadline)
+            size += len(line)
+            if size > MAX_REPLY_BYTES:
+                self.close()
+                raise smtplib.SMTPServerDisconnected(
+                    f"reply longer than {MAX_REPLY_BYTES // 1024} KiB; connection closed"
+                )
+            lines.append(line[4:].strip(b" \t\r\n"))
+            try:
+                code = int(line[:3])
+            except ValueError:
+                return -1, b"\n".join(lines)
+            if line[3:4] != b"-":
+                if self._last_command == "starttls" and self._pending:
+                    # Bytes sent in clear after "go ahead" would be read as if they came
+                    # over TLS (STARTTLS command injection): refuse the conversation.
+                    self.close()
+                    raise smtplib.SMTPServerDisconnected(
+                        "the server sent data before TLS was set up; refusing to go on"
+                    )
+                return code, b"\n".join(lines)
+
+    def _reply_line(self, deadline: float) -> bytes:
+        while True:
+            end = self._pending.find(b"\n")
+            if end >= 0:
+                line, self._pending = self._pending[: end + 1], self._pending[end + 1 :]
+                return line
+            if len(self._pending) > MAX_LINE_BYTES:
+                self.close()
+                raise smtplib.SMTPResponseException(500, "Line too long.")
+            try:
+                left = deadline - time.monotonic()
+                if left <= 0 or self.sock is None:
+                    raise TimeoutError("timed out")
+                self.sock.settimeout(min(left, self.timeout))
+                chunk = self.sock.recv(4096)
+            except OSError as exc:  # TimeoutError included: smtplib's words for both
+                self.close()
+                raise smtplib.SMTPServerDisconnected(
+                    f"Connection unexpectedly closed: {exc}"
+                ) from None
+            if not chunk:
+                self.close()
+                raise smtplib.SMTPServerDisconnected("Connection unexpectedly closed")
+            self._pending += chunk
+
+    def putcmd(self, cmd: str, args: str = "") -> None:
+        self._last_command = cmd.lower()
+        super().putcmd(cmd, args)  # type: ignore[misc]
+
+    def close(self) -> None:
+        self._pending = b""
+        super().close()  # type: ignore[misc]
 
 
 class _PinnedSMTP(_Pinned, smtplib.SMTP):
@@ -183,7 +256,7 @@ def send_smtp(
         return Outcome.failed(f"SMTP {where}: {exc}")
     except smtplib.SMTPServerDisconnected as exc:
         if "timed out" in str(exc):  # smtplib reports a read timeout as a disconnect
-            return Outcome.retry(f"SMTP {where} timed out after {timeout:g}s")
+            return Outcome.retry(f"SMTP {where} timed out after {timeout:g}s", timed_out=True)
         return Outcome.retry(f"SMTP {where}: server disconnected ({exc})")
     except smtplib.SMTPAuthenticationError as exc:
         return Outcome.failed(
@@ -202,6 +275,6 @@ def send_smtp(
             f"{'implicit TLS' if config.tls == 'ssl' else 'STARTTLS'} on this port?"
         )
     except TimeoutError:
-        return Outcome.retry(f"SMTP {where} timed out after {timeout:g}s")
+        return Outcome.retry(f"SMTP {where} timed out after {timeout:g}s", timed_out=True)
     except (smtplib.SMTPException, OSError) as exc:
         return Outcome.retry(f"SMTP {where}: {type(exc).__name__}: {exc or 'connection failed'}")

@@ -39,7 +39,7 @@ def blocks_of(kind: str, msg: dict[str, Any]) -> list[dict[str, Any]]:
 
 def test_default_message_has_header_text_fields_and_context() -> None:
     msg = message({"message": "card declined <b>", "invoice": "in_1", "amount": 4200, "x": None})
-    assert msg["text"] == "[prod] payment:failed: card declined <b>"
+    assert msg["text"] == "[prod] payment:failed: card declined &lt;b&gt;"
     header = blocks_of("header", msg)[0]
     assert header["text"] == {"type": "plain_text", "text": "payment:failed", "emoji": True}
     sections = blocks_of("section", msg)
@@ -51,6 +51,29 @@ def test_default_message_has_header_text_fields_and_context() -> None:
     ]
     context = " ".join(e["text"] for e in blocks_of("context", msg)[0]["elements"])
     assert "*env* prod" in context and "<!date^" in context
+
+
+MENTIONS = "<!channel> <!here|here> <!everyone> <@U012AB3CD> <#C123> <https://evil.example|ok> &"
+
+
+@pytest.mark.parametrize("key", ["message", "summary", "other"])
+def test_payload_text_never_becomes_a_mention_or_link(key: str) -> None:
+    """Slack reads <!channel>, <!here>, <@U…> and <url|label> in mrkdwn, the top-level
+    ``text`` included; payloads are escaped as Slack documents (&, <, >)."""
+    msg = message(
+        {key: MENTIONS, "host": "<!here>"},
+    )
+    texts = [msg["text"]] + [
+        node["text"]
+        for block in msg["blocks"]
+        for node in [block.get("text") or {}, *block.get("fields", []), *block.get("elements", [])]
+        if isinstance(node, dict) and "text" in node
+    ]
+    joined = "\n".join(texts)
+    for raw in ("<!channel>", "<!here", "<!everyone>", "<@U", "<#C", "<https://"):
+        assert raw not in joined
+    assert "&lt;!channel&gt;" in joined and " &amp;" in joined
+    assert joined.count("<!date^") == 1  # the one token eventrouter writes itself
 
 
 def test_long_header_is_cut_visibly_at_150() -> None:
