@@ -181,7 +181,7 @@ class Admin:
 
     def _seal(self, kind: str, config: dict[str, Any]) -> dict[str, Any]:
         """``config`` with its secrets encrypted (a key is needed only if it has any)."""
-        paths = secret_paths(kind)
+        paths = secret_paths(kind, config)
         if not has_secrets(config, paths):
             return config
         sealed: dict[str, Any] = seal(config, paths, require_box(self.settings))
@@ -202,7 +202,8 @@ class Admin:
         count = 0
         with self._tx() as conn:
             for row in conn.execute(sql.ALL_DESTINATION_CONFIGS).fetchall():
-                config = seal(unseal(row.config, box), secret_paths(row.kind), box)
+                plain = unseal(row.config, box)
+                config = seal(plain, secret_paths(row.kind, plain), box)
                 if config != row.config:
                     conn.execute(
                         sql.UPDATE_DESTINATION_CONFIG, {"id": row.id, "config": json.dumps(config)}

@@ -37,9 +37,10 @@ def validate_config(kind: str, config: dict[str, Any]) -> BaseModel:
         raise ConfigError(f"invalid {kind} destination {where}: {message}") from None
 
 
-def secret_paths(kind: str) -> list[fields.Path]:
-    """Where ``kind``'s configs hold secrets, e.g. ``[("secret",), ("smtp", "password")]``."""
-    return fields.secret_paths(_kind(kind).config_model)
+def secret_paths(kind: str, config: Any = None) -> list[fields.Path]:
+    """Where ``kind``'s configs hold secrets, e.g. ``[("secret",), ("smtp", "password")]``;
+    given a ``config``, where that one holds them (a URL only with credentials in it)."""
+    return fields.secret_paths(_kind(kind).config_model, config)
 
 
 def redact(kind: str, config: dict[str, Any]) -> dict[str, Any]:

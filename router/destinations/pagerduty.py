@@ -22,7 +22,7 @@ from eventrouter.router.destinations.classify import (
     describe_status,
     parse_retry_after,
 )
-from eventrouter.router.destinations.fields import Secret, check_http_url
+from eventrouter.router.destinations.fields import Secret, SecretURL, check_http_url
 from eventrouter.router.destinations.httpio import send_http
 from eventrouter.router.destinations.slack_blocks import cut
 from eventrouter.router.events import Event
@@ -52,7 +52,7 @@ class PagerDutyConfig(BaseModel):
     severity: Severity = "error"
     """Used when the payload has no valid ``severity`` of its own."""
     region: Literal["us", "eu"] = "us"
-    url: str | None = None
+    url: SecretURL | None = None
     """Overrides the regional endpoint (e.g. a proxy)."""
     source: str | None = None
     """``payload.source`` when the event has none; default ``eventrouter/<org>/<env>``."""

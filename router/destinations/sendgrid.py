@@ -20,7 +20,7 @@ from eventrouter.router.destinations.classify import (
     describe_status,
     parse_retry_after,
 )
-from eventrouter.router.destinations.fields import Secret, check_http_url
+from eventrouter.router.destinations.fields import Secret, SecretURL, check_http_url
 from eventrouter.router.destinations.httpio import send_http
 
 DEFAULT_API_URL = "https://api.sendgrid.com"
@@ -32,7 +32,7 @@ class SendGridConfig(BaseModel):
 
     api_key: Secret
     """An API key with the Mail Send permission (``SG.…``)."""
-    api_url: str = DEFAULT_API_URL
+    api_url: SecretURL = DEFAULT_API_URL
     """Base URL; ``/v3/mail/send`` is appended."""
 
     @field_validator("api_url")

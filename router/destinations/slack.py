@@ -27,7 +27,7 @@ from eventrouter.router.destinations.classify import (
     describe_status,
     parse_retry_after,
 )
-from eventrouter.router.destinations.fields import Secret, check_http_url
+from eventrouter.router.destinations.fields import Secret, SecretURL, check_http_url
 from eventrouter.router.destinations.httpio import send_http
 from eventrouter.router.destinations.slack_blocks import default_message, encode, enforce_limits
 from eventrouter.router.destinations.templating import JsonTemplate, TemplateError
@@ -82,7 +82,7 @@ class SlackConfig(BaseModel):
     """Bot token (``xoxb-…``) with the ``chat:write`` scope."""
     channel: str | None = None
     """Channel ID (``C…``) or name for the bot token."""
-    api_url: str = DEFAULT_API_URL
+    api_url: SecretURL = DEFAULT_API_URL
     """Slack Web API base URL."""
     template: str | None = None
     """JSON with ``${...}`` placeholders giving ``text`` and/or ``blocks``; rich if unset."""

@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
 from eventrouter.router.destinations import signing
 from eventrouter.router.destinations.base import Outcome, SendContext
 from eventrouter.router.destinations.classify import classify_http
-from eventrouter.router.destinations.fields import Secret, SecretValues, check_http_url
+from eventrouter.router.destinations.fields import Secret, SecretURL, SecretValues, check_http_url
 from eventrouter.router.destinations.httpio import body_excerpt, send_http
 from eventrouter.router.destinations.templating import JsonTemplate, TemplateError
 from eventrouter.router.events import Event
@@ -59,7 +59,8 @@ class WebhookConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    url: str
+    url: SecretURL
+    """Where to send; user-info and query string are treated as secrets."""
     method: Literal["POST", "PUT"] = "POST"
     headers: SecretValues = Field(default_factory=dict)
     """Extra request headers; they never replace Content-Type or the webhook-* headers."""

@@ -14,13 +14,55 @@ from eventrouter.router.errors import ConfigError
 
 def test_every_credential_field_is_marked_secret() -> None:
     assert secret_paths("webhook") == [
+        ("url",),
         ("headers", "*"),
         ("secret",),
         ("previous_secrets", "*", "secret"),
     ]
-    assert secret_paths("slack") == [("webhook_url",), ("bot_token",)]
-    assert secret_paths("pagerduty") == [("routing_key",)]
-    assert secret_paths("email") == [("smtp", "password"), ("sendgrid", "api_key")]
+    assert secret_paths("slack") == [("webhook_url",), ("bot_token",), ("api_url",)]
+    assert secret_paths("pagerduty") == [("routing_key",), ("url",)]
+    assert secret_paths("email") == [
+        ("smtp", "password"),
+        ("sendgrid", "api_key"),
+        ("sendgrid", "api_url"),
+    ]
+
+
+def test_a_url_is_a_secret_only_when_it_carries_credentials() -> None:
+    """Issue 17 (9): Teams, Discord and internal hooks put the secret in the URL."""
+    plain = {"url": "https://hooks.example.com/x"}
+    assert secret_paths("webhook", plain) == [
+        ("headers", "*"),
+        ("secret",),
+        ("previous_secrets", "*", "secret"),
+    ]
+    for url in (
+        "https://u:pw@h.example/x",
+        "https://h.example/x?token=t0k",
+        "https://h.example/x#k",
+    ):
+        assert ("url",) in secret_paths("webhook", {"url": url})
+    nested = {"sendgrid": {"api_key": "SG.x", "api_url": "https://sg.example/?key=k"}}
+    assert ("sendgrid", "api_url") in secret_paths("email", nested)
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        (
+            "https://user:pw@hooks.example.com:8443/x/y?token=t0k&a=1",
+            "https://…@hooks.example.com:8443/x/y?…",
+        ),
+        ("https://hooks.example.com/x?sig=abc", "https://hooks.example.com/x?…"),
+        ("http://admin@h.example/", "http://…@h.example/"),
+        ("https://hooks.example.com/plain", "https://hooks.example.com/plain"),
+        ("https://h.example/x#frag-secret", "https://h.example/x#…"),
+    ],
+)
+def test_urls_are_masked_keeping_scheme_host_and_path(url: str, shown: str) -> None:
+    assert redact("webhook", {"url": url})["url"] == shown
+    assert redact("pagerduty", {"routing_key": "r" * 32, "url": url})["url"] == shown
+    assert redact("slack", {"bot_token": "xoxb-1", "api_url": url})["api_url"] == shown
 
 
 @pytest.mark.parametrize(
