@@ -94,7 +94,7 @@ class Permit:
 
 
 class RateLimiter(Protocol):
-    """Spaces requests to one target across every worker (``workers.ratelimit``)."""
+    """Spaces requests to one target across every worker (``destinations.ratelimit``)."""
 
     def acquire(self, key: str, *, rate: float, burst: int) -> Permit:
         """A slot for one request to ``key`` at ``rate`` per second, ``burst`` at once."""

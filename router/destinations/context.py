@@ -1,5 +1,5 @@
 """The ``SendContext`` a process hands to destination adapters: one keep-alive HTTP client
-(``workers.transport.http_client``, behind the SSRF guard) and the Redis-backed rate
+(``transport.http_client``, behind the SSRF guard) and the Redis-backed rate
 limiter. Built once per process, after Celery's fork."""
 
 from __future__ import annotations

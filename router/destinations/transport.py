@@ -93,7 +93,7 @@ class LeanHTTPTransport(httpx.BaseTransport):
     ) -> None:
         """``addresses_for(host, port)`` gives (or refuses, by raising) the addresses a new
         connection may go to, tried in order: the hook for the SSRF guard, which resolves,
-        checks and pins (``workers.netguard``). TLS still verifies against the host name."""
+        checks and pins (``router.netguard``). TLS still verifies against the host name."""
         self._addresses_for = addresses_for
         self._ssl_context = ssl_context
         self._max_idle = max_idle_per_host

@@ -1,4 +1,4 @@
-"""workers.transport on loopback sockets: HTTP/1.1 framing, pooling, errors, the guard hook.
+"""The lean transport on loopback sockets: HTTP/1.1 framing, pooling, errors, the guard hook.
 
 A tiny scripted server answers each request with canned bytes, so framing the test
 receiver would never produce (chunked with trailers, read-to-close, 1xx, garbage) is
