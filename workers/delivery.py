@@ -292,7 +292,8 @@ def deliver_batch(
             ),
         )
         return summary
-    if pacer is None or not pacer.is_slow(destination_id):
+
+    def deliver() -> BatchSummary:
         _deliver(
             engine,
             ctx,
@@ -306,21 +307,12 @@ def deliver_batch(
             interrupted_by,
         )
         return summary
+
+    if pacer is None or not pacer.is_slow(destination_id):
+        return deliver()
     with pacer.slot(engine, destination_id) as free:
         if free:
-            _deliver(
-                engine,
-                ctx,
-                settings,
-                destination,
-                delivery_ids,
-                policy,
-                stop,
-                pacer,
-                summary,
-                interrupted_by,
-            )
-            return summary
+            return deliver()
     summary.deferred = with_database(
         engine,
         patience,
