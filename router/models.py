@@ -17,7 +17,15 @@ T = TypeVar("T")
 
 
 class Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", from_attributes=True)
+    """A result: built from rows, so columns it does not name are ignored."""
+
+    model_config = ConfigDict(extra="ignore", from_attributes=True)
+
+
+class Input(BaseModel):
+    """What a caller sends: an unknown field is an error, not silently dropped."""
+
+    model_config = ConfigDict(extra="forbid")
 
 
 class DeliveryStatus(StrEnum):
@@ -36,7 +44,7 @@ class DeliveryStatus(StrEnum):
 
 
 # -- configuration ----------------------------------------------------------------------
-class ChannelIn(Model):
+class ChannelIn(Input):
     name: str
     pattern: str
     """RE2 regex matched against the whole event name."""
@@ -44,7 +52,11 @@ class ChannelIn(Model):
     description: str = ""
 
 
-class Channel(ChannelIn):
+class Channel(Model):
+    name: str
+    pattern: str
+    env: str | None = None
+    description: str = ""
     id: int
     is_system: bool
     """Built in (``delivery:failed``, ``destination:disabled``): read-only, every org sees it."""
@@ -52,7 +64,7 @@ class Channel(ChannelIn):
     subscriptions: list[str] = Field(default_factory=list)
 
 
-class DestinationIn(Model):
+class DestinationIn(Input):
     name: str
     type: str
     """``webhook``, ``slack``, ``pagerduty`` or ``email``."""
@@ -107,7 +119,7 @@ class TestResult(Model):
     """Set when the rate limit held it back: a worker sends it then."""
 
 
-class SubscriptionIn(Model):
+class SubscriptionIn(Input):
     name: str
     channels: list[str]
     destinations: list[str]
@@ -115,7 +127,11 @@ class SubscriptionIn(Model):
     """Only events of this environment; all environments when unset."""
 
 
-class Subscription(SubscriptionIn):
+class Subscription(Model):
+    name: str
+    channels: list[str]
+    destinations: list[str]
+    env: str | None = None
     id: int
     enabled: bool
     created_at: datetime

@@ -28,6 +28,7 @@ from eventrouter.router.errors import (
     InvalidEvent,
     PublishError,
     ServiceUnavailable,
+    first_line,
 )
 
 
@@ -72,6 +73,12 @@ def main(argv: Sequence[str] | None = None) -> None:
         fail(str(exc), SERVICE_EXIT)
     except EventRouterError as exc:
         fail(str(exc), SERVICE_EXIT)
+    except Exception as exc:  # a bug: still one line, with what to report
+        fail(
+            f"unexpected {type(exc).__name__}: {first_line(exc)} (a bug in eventrouter; "
+            "please report it with the command you ran)",
+            SERVICE_EXIT,
+        )
 
 
 if __name__ == "__main__":

@@ -26,7 +26,8 @@ from eventrouter.router.models import (
 # first; cursor: the (received_at, id) of the last row of the previous page.
 _HISTORY = text(
     """
-    SELECT e.id, e.name, e.org, e.env, e.received_at, e.duplicate_of, c.*
+    SELECT CAST(e.id AS text) AS id, e.name, e.org, e.env, e.received_at,
+           CAST(e.duplicate_of AS text) AS duplicate_of, c.*
     FROM events e
     CROSS JOIN LATERAL (
         SELECT count(*) AS total,
@@ -54,7 +55,8 @@ _HISTORY = text(
 )
 _SHOW_EVENT = text(
     """
-    SELECT id, name, org, env, payload, idempotency_key, duplicate_of, published_at, received_at
+    SELECT CAST(id AS text) AS id, name, org, env, payload, idempotency_key,
+           CAST(duplicate_of AS text) AS duplicate_of, published_at, received_at
     FROM events WHERE id = :id AND org = :org
     """
 )
@@ -78,8 +80,9 @@ _SHOW_ATTEMPTS = text(
 )
 _LIST_DELIVERIES = text(
     """
-    SELECT d.id, d.event_id, e.name AS event, e.env, dest.name AS destination, d.status,
-           d.attempt_count, d.next_attempt_at, d.last_error, d.updated_at
+    SELECT d.id, CAST(d.event_id AS text) AS event_id, e.name AS event, e.env,
+           dest.name AS destination, d.status, d.attempt_count, d.next_attempt_at,
+           d.last_error, d.updated_at
     FROM deliveries d
     JOIN events e ON e.id = d.event_id
     LEFT JOIN destinations dest ON dest.id = d.destination_id
@@ -196,7 +199,7 @@ def deliveries(
         "before_id": before_id,
     }
     return [
-        DeliveryLogEntry.model_validate({**row._mapping, "event_id": str(row.event_id)})
+        DeliveryLogEntry.model_validate(row._mapping)
         for row in conn.execute(_LIST_DELIVERIES, params)
     ]
 
