@@ -12,9 +12,10 @@ from collections.abc import Iterator
 import pytest
 
 from eventrouter import publish
-from eventrouter.router.admin import Admin
+from eventrouter.router.models import ChannelIn, DestinationIn, SubscriptionIn
 from tests.e2e.destination_helpers import attempts, wait_final
 from tests.e2e.stack import Stack
+from tests.helpers import control_for
 from tests.hostile import HostileServer, status, trickle
 from tests.receiver import Receiver, ok, wait_for
 
@@ -35,13 +36,16 @@ def single(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
 def route_to(stack: Stack, destinations: dict[str, str]) -> None:
     """Every ``disk:*`` event to each named webhook (timeout 1 s, two attempts)."""
     stack.reset()
-    admin = Admin(stack.engine, stack.settings)
-    admin.add_channel("disks", "disk:.*")  # not delivery:failed, which it causes
+    admin = control_for(stack.engine, stack.settings)
+    admin.channels.add(ChannelIn(name="disks", pattern="disk:.*"))  # not delivery:failed
     for name, url in destinations.items():
-        admin.add_destination(
-            name, "webhook", {"url": url, "timeout": TIMEOUT}, retry_schedule="1s"
+        config = {"url": url, "timeout": TIMEOUT}
+        admin.destinations.add(
+            DestinationIn(name=name, type="webhook", config=config, retry_schedule="1s")
         )
-    admin.add_subscription("disks", channels=["disks"], destinations=list(destinations))
+    admin.subscriptions.add(
+        SubscriptionIn(name="disks", channels=["disks"], destinations=list(destinations))
+    )
     stack.wait_config_applied()
 
 

@@ -9,11 +9,11 @@ import json
 import httpx
 from sqlalchemy import Engine
 
-from eventrouter.router.admin import Admin
 from eventrouter.router.destinations import SendContext
+from eventrouter.router.models import DestinationIn
 from eventrouter.router.settings import Settings
 from eventrouter.workers.delivery import deliver_batch
-from tests.helpers import Seed, scalar
+from tests.helpers import Seed, control_for, scalar
 from tests.integration.conftest import Run
 from tests.receiver import Receiver, ok
 
@@ -25,21 +25,21 @@ def stored(engine: Engine, name: str) -> str:
 def test_a_webhook_url_with_credentials_is_sealed_masked_and_sent_as_given(
     settings: Settings, clean_db: Engine, seed: Seed
 ) -> None:
-    admin = Admin(clean_db, settings)
+    admin = control_for(clean_db, settings).destinations
     with Receiver(ok()) as rx:
         base = rx.url_for("/hooks/team").replace("http://", "")
         url = f"http://bot:pa55word@{base}?token=t0k3n-s3cret&v=2"
-        created = admin.add_destination("teams", "webhook", {"url": url})
+        created = admin.add(DestinationIn(name="teams", type="webhook", config={"url": url}))
         raw = stored(clean_db, "teams")
         assert "pa55word" not in raw and "t0k3n" not in raw and '"url": "enc:v1:' in raw
-        configs = [created["config"], *[d["config"] for d in admin.list_destinations()]]
+        configs = [created.config, created.target, *[d.config for d in admin.list()]]
         shown = json.dumps(configs, ensure_ascii=False)
         assert "pa55word" not in shown and "t0k3n" not in shown and "bot" not in shown
         assert f"http://…@{base}?…" in shown
-        delivery = seed.delivery(seed.event(), created["id"])
+        delivery = seed.delivery(seed.event(), int(created.id))
         with httpx.Client() as http:
             summary = deliver_batch(
-                clean_db, SendContext(http=http), settings, created["id"], [delivery]
+                clean_db, SendContext(http=http), settings, int(created.id), [delivery]
             )
         assert summary.succeeded == 1
         (request,) = rx.requests()
@@ -48,8 +48,8 @@ def test_a_webhook_url_with_credentials_is_sealed_masked_and_sent_as_given(
 
 
 def test_a_url_without_credentials_stays_readable(settings: Settings, clean_db: Engine) -> None:
-    Admin(clean_db, settings).add_destination(
-        "plain", "webhook", {"url": "https://hooks.example.com/x"}
+    control_for(clean_db, settings).destinations.add(
+        DestinationIn(name="plain", type="webhook", config={"url": "https://hooks.example.com/x"})
     )
     assert '"url": "https://hooks.example.com/x"' in stored(clean_db, "plain")
 
@@ -73,5 +73,5 @@ def test_reencrypt_seals_urls_stored_in_clear_before(
 ) -> None:
     seed.destination("https://hooks.example.com/x?token=old-clear-token", name="old")
     assert "old-clear-token" in stored(clean_db, "old")
-    assert Admin(clean_db, settings).reencrypt_secrets() == 1
+    assert control_for(clean_db, settings).destinations.reencrypt_all() == 1
     assert "old-clear-token" not in stored(clean_db, "old")
