@@ -63,6 +63,3 @@ class Dispatcher:
             except connection.channel_errors:  # not declared yet: nothing waits in it
                 return 0
             return int(declared.message_count)
-
-    def close(self) -> None:
-        self._celery.close()

@@ -11,7 +11,7 @@ import logging
 
 from sqlalchemy import Engine
 
-from eventrouter.router.db import sql
+from eventrouter.router.db import destination_state, schedule
 from eventrouter.router.dispatch import Dispatch
 from eventrouter.router.durations import format_duration
 from eventrouter.router.settings import Settings
@@ -38,38 +38,34 @@ class Scheduler:
             return []
         disabled: list[int] = []
         with self._engine.begin() as conn:
-            failing = conn.execute(
-                sql.DESTINATIONS_FAILING_FOR_WINDOW,
-                {"window": window, "min_attempts": self._settings.auto_disable_min_attempts},
-            ).fetchall()
-            for row in failing:
+            failing = schedule.destinations_failing_for(
+                conn, window=window, min_attempts=self._settings.auto_disable_min_attempts
+            )
+            for destination in failing:
                 reason = (
                     f"disabled automatically: every attempt failed for "
-                    f"{format_duration(window)} ({row.attempts} attempts)"
+                    f"{format_duration(window)} ({destination.attempts} attempts)"
                 )
-                if conn.execute(sql.DISABLE_DESTINATION, {"id": row.id, "reason": reason}).rowcount:
-                    conn.execute(
-                        sql.CANCEL_OPEN_DELIVERIES, {"destination_id": row.id, "reason": reason}
-                    )
-                    disabled.append(row.id)
-                    log.warning("destination %d %s", row.id, reason)
+                if destination_state.disable_destination(conn, destination.id, reason):
+                    destination_state.cancel_open_deliveries(conn, destination.id, reason)
+                    disabled.append(destination.id)
+                    log.warning("destination %d %s", destination.id, reason)
         return disabled
 
     def tick(self) -> int:
         """Reclaim expired leases and dispatch due deliveries; return how many went out."""
         with self._engine.begin() as conn:
-            lost = conn.execute(sql.RECLAIM_EXPIRED_LEASES, {"limit": TICK_LIMIT}).fetchall()
+            lost = schedule.reclaim_expired_leases(conn, limit=TICK_LIMIT)
         if lost:
             log.warning("%d deliveries returned to pending after their lease expired", len(lost))
         total = 0
         while True:
             with self._engine.begin() as conn:
-                rows = conn.execute(
-                    sql.DISPATCH_DUE,
-                    {"grace": self._settings.dispatch_grace_seconds, "limit": TICK_LIMIT},
-                ).fetchall()
-            if rows:
-                self._dispatcher.dispatch((row.id, row.destination_id) for row in rows)
-                total += len(rows)
-            if len(rows) < TICK_LIMIT or total >= 10 * TICK_LIMIT:
+                due = schedule.dispatch_due(
+                    conn, grace=self._settings.dispatch_grace_seconds, limit=TICK_LIMIT
+                )
+            if due:
+                self._dispatcher.dispatch(due)
+                total += len(due)
+            if len(due) < TICK_LIMIT or total >= 10 * TICK_LIMIT:
                 return total

@@ -15,7 +15,7 @@ import httpx
 import pytest
 from sqlalchemy import Engine
 
-from eventrouter.router.db import sql
+from eventrouter.router.db import schedule
 from eventrouter.router.destinations import KINDS, SendContext
 from eventrouter.router.settings import Settings
 from eventrouter.workers.delivery import deliver_batch
@@ -118,7 +118,7 @@ def test_a_record_after_the_lease_was_taken_back_changes_nothing(
             conn.exec_driver_sql(
                 "UPDATE deliveries SET lease_expires_at = now() - interval '1 second'"
             )
-            conn.execute(sql.RECLAIM_EXPIRED_LEASES, {"limit": 10})
+            schedule.reclaim_expired_leases(conn, limit=10)
         return Response(200, b"ok")
 
     receiver.set_behaviour(lease_expires_meanwhile)

@@ -20,8 +20,8 @@ from tests.helpers import RecordingDispatcher, Seed, rows, scalar
 @pytest.fixture
 def service(settings: Settings, clean_db: Engine, dispatcher: RecordingDispatcher) -> RouterService:
     svc = RouterService(settings, engine=clean_db, dispatcher=dispatcher, consumer="t")
-    svc.ensure_group()
-    svc.refresh_routing_table()
+    svc.reader.ensure_group()
+    svc.store.refresh_routing_table()
     return svc
 
 
@@ -67,7 +67,7 @@ def test_a_failed_delivery_emits_delivery_failed_and_admins_get_it(
     _, hook, _ = seed.route("payment:.*", "http://127.0.0.1:9/hook")
     admin.add_destination("admins", "webhook", {"url": "http://127.0.0.1:9/admins"})
     admin.add_subscription("ops", channels=["delivery:failed"], destinations=["admins"])
-    service.refresh_routing_table()
+    service.store.refresh_routing_table()
     event = seed.event("payment:failed", env="production")
     delivery = seed.delivery(event, hook)
     fail(clean_db, delivery)

@@ -12,10 +12,11 @@ import redis
 from sqlalchemy import Engine
 
 import eventrouter
-from eventrouter.router import service as service_module
+from eventrouter.router import stream as stream_module
 from eventrouter.router.dispatch import Dispatcher
-from eventrouter.router.service import GROUP, RouterService
+from eventrouter.router.service import RouterService
 from eventrouter.router.settings import Settings
+from eventrouter.router.stream import GROUP
 from tests.helpers import RecordingDispatcher, Seed
 
 
@@ -43,7 +44,7 @@ def _service(settings: Settings, engine: Engine, dispatcher: Any, **changes: Any
     service = RouterService(
         settings.model_copy(update=changes), engine=engine, dispatcher=dispatcher, consumer="t"
     )
-    service.ensure_group()
+    service.reader.ensure_group()
     return service
 
 
@@ -90,7 +91,7 @@ def test_celery_dispatcher_counts_its_waiting_tasks(settings: Settings) -> None:
         dispatcher.dispatch([(1, 7), (2, 7), (3, 8)])
         assert dispatcher.waiting() == 2
     finally:
-        dispatcher.close()
+        dispatcher._celery.close()
 
 
 def test_in_a_flow_the_router_lingers_to_batch_what_follows(
@@ -106,7 +107,7 @@ def test_in_a_flow_the_router_lingers_to_batch_what_follows(
             [("payment:failed", {"late": i}) for i in range(2)], settings=settings
         )
 
-    monkeypatch.setattr(service_module.time, "sleep", sleep_while_more_arrive)
+    monkeypatch.setattr(stream_module.time, "sleep", sleep_while_more_arrive)
     eventrouter.publish("payment:failed", {"n": 1}, settings=settings)
     assert service.step() == 1  # a lone event: stored at once
     eventrouter.publish("payment:failed", {"n": 2}, settings=settings)
@@ -120,7 +121,7 @@ def test_linger_zero_never_waits(
 ) -> None:
     service = _service(settings, clean_db, RecordingDispatcher(), router_linger_ms=0)
     slept: list[float] = []
-    monkeypatch.setattr(service_module.time, "sleep", slept.append)
+    monkeypatch.setattr(stream_module.time, "sleep", slept.append)
     for _ in range(3):
         eventrouter.publish("payment:failed", {}, settings=settings)
         assert service.step() == 1
