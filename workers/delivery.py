@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
+import uuid
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -170,6 +171,8 @@ def deliver_batch(
 class BatchDelivery:
     """One task's batch to one destination: ``claim``, ``send`` in waves, ``flush`` what
     was sent as it goes, and at the end flush the rest and ``release`` what was not sent.
+
+    Every write of the batch is matched by the claim's token (``router.db.claims``).
     """
 
     def __init__(
@@ -195,6 +198,7 @@ class BatchDelivery:
         timeout = getattr(self.config, "timeout", None) or ctx.default_timeout
         # Worst case a request starts just before the time box ends and runs to its timeout.
         self.lease = settings.delivery_time_box_seconds + timeout + settings.lease_seconds
+        self.token = str(uuid.uuid4())
         self._lease_ends = 0.0
 
     def run(self, delivery_ids: Sequence[int]) -> BatchSummary:
@@ -242,8 +246,8 @@ class BatchDelivery:
         return self.summary
 
     def claim(self, delivery_ids: Sequence[int]) -> list[ClaimedDelivery]:
-        """Claim the rows, waiting out an outage up to the dispatch grace period (after it
-        the scheduler dispatches them again)."""
+        """Claim the rows under this batch's token, waiting out an outage up to the
+        dispatch grace period (after it the scheduler dispatches them again)."""
         claimed = with_database(
             self.engine,
             time.monotonic() + self.settings.dispatch_grace_seconds,
@@ -252,6 +256,7 @@ class BatchDelivery:
                 self.destination.id,
                 delivery_ids,
                 lease_seconds=self.lease,
+                token=self.token,
             ),
         )
         self._lease_ends = time.monotonic() + self.lease
@@ -286,24 +291,23 @@ class BatchDelivery:
         rows back and they are sent again.
         """
         deferred = [
-            Deferral(
-                r.delivery.id, r.delivery.attempt, r.outcome.retry_after or 1.0, r.outcome.error
-            )
+            Deferral(r.delivery.id, r.outcome.retry_after or 1.0, r.outcome.error)
             for r in results
             if r.outcome.kind is OutcomeKind.DEFERRED
         ]
         attempted = [r for r in results if r.outcome.kind is not OutcomeKind.DEFERRED]
         rows = self._attempt_rows(attempted)
+        unsent = [d.id for d in release]
         gone = next((r.outcome for r in attempted if r.outcome.disable_destination), None)
 
         def statements(conn: Connection) -> tuple[int, set[int], int, int]:
-            held_back = claims.defer_deliveries(conn, deferred)
-            mine = claims.record_attempts(conn, rows)
-            released = claims.release_unsent(conn, release)
+            held_back = claims.defer_deliveries(conn, self.token, deferred)
+            mine = claims.record_attempts(conn, self.token, rows)
+            released = claims.release_unsent(conn, self.token, unsent)
             cancelled = self._disable(conn, gone.error) if gone is not None else 0
             return held_back, mine, released, cancelled
 
-        if not (deferred or rows or release):
+        if not (deferred or rows or unsent):
             return
         held_back, mine, released, cancelled = with_database(
             self.engine, self._lease_ends - 1.0, statements

@@ -3,8 +3,9 @@ hand back what it did not send, and the slot lock of a slow destination.
 
 Three statements per batch whatever its size: one to load the destination, one claim
 (which also loads the events), one that writes attempt rows and delivery states
-together. Every write is safe to repeat: a row is written only while it is still in
-the state the claim left it in.
+together. Every write is safe to repeat after a lost commit acknowledgement: a claim
+carries a token the worker picks before running it, and every later write of that
+batch matches its rows by that token, never by a counter the write itself changes.
 """
 
 from __future__ import annotations
@@ -33,10 +34,17 @@ LOAD_DESTINATION = text(
 # exactly while a backlog built up. The UPDATE then matches on id and on the row version
 # seen (xmin): a row changed in between (claimed by a racing task, cancelled) is skipped,
 # which is what a status re-check did, without offering the planner an index to misuse.
+#
+# The claim token is chosen by the worker before the statement runs. When the commit went
+# through but its acknowledgement was lost (the connection dropped), the worker runs the
+# same claim again: the rows it already took carry its token and are returned as they are,
+# instead of waiting for the lease to run out.
 CLAIM = text(
     """
     WITH task AS MATERIALIZED (
-        SELECT id, xmin AS version, destination_id, status, next_attempt_at FROM deliveries
+        SELECT id, xmin AS version, event_id, destination_id, status, attempt_count,
+               next_attempt_at, claim_token
+        FROM deliveries
         WHERE id = ANY(CAST(:ids AS bigint[]))
     ), candidates AS (
         SELECT id, version FROM task
@@ -45,15 +53,21 @@ CLAIM = text(
     ), claimed AS (
         UPDATE deliveries d
         SET status = 'delivering', attempt_count = attempt_count + 1,
+            claim_token = CAST(:token AS uuid),
             lease_expires_at = now() + make_interval(secs => :lease), updated_at = now()
         FROM candidates c
         WHERE d.id = c.id AND d.xmin = c.version
         RETURNING d.id, d.event_id, d.attempt_count
+    ), mine AS (
+        SELECT id, event_id, attempt_count FROM claimed
+        UNION ALL
+        SELECT id, event_id, attempt_count FROM task
+        WHERE status = 'delivering' AND claim_token = CAST(:token AS uuid)
     )
-    SELECT c.id, c.attempt_count, e.id AS event_id, e.name, e.org, e.env, e.payload,
+    SELECT m.id, m.attempt_count, e.id AS event_id, e.name, e.org, e.env, e.payload,
            e.published_at
-    FROM claimed c JOIN events e ON e.id = c.event_id
-    ORDER BY c.id
+    FROM mine m JOIN events e ON e.id = m.event_id
+    ORDER BY m.id
     """
 )
 
@@ -65,9 +79,9 @@ CANCEL_PENDING_OF_TASK = text(
     """
 )
 
-# One statement records a batch. A row is written only while the delivery is still ours
-# (delivering, same attempt): a retried commit, or a record arriving after the lease
-# expired and the scheduler took the row back, changes nothing.
+# One statement records a batch. A row is written only while the delivery is still this
+# claim's (delivering, same token): a repeated commit, or a record arriving after the
+# lease expired and the scheduler took the row back, changes nothing.
 RECORD_ATTEMPTS = text(
     """
     WITH v AS (
@@ -86,7 +100,7 @@ RECORD_ATTEMPTS = text(
             dispatched_at = NULL, lease_expires_at = NULL, last_error = v.last_error,
             updated_at = now()
         FROM v
-        WHERE d.id = v.id AND d.status = 'delivering' AND d.attempt_count = v.attempt
+        WHERE d.id = v.id AND d.status = 'delivering' AND d.claim_token = CAST(:token AS uuid)
         RETURNING d.id
     )
     INSERT INTO delivery_attempts (delivery_id, attempt_number, started_at, duration_ms,
@@ -98,29 +112,31 @@ RECORD_ATTEMPTS = text(
 )
 
 # Claimed rows the task did not get to (time box or shutdown) go back to pending as if
-# never claimed, for the scheduler to dispatch again at once.
+# never claimed, for the scheduler to dispatch again at once. Matched by the claim token:
+# the attempt_count this gives back must not identify the rows, or a repeat of this
+# statement would match the next worker's claim of them and undo it.
 RELEASE_UNSENT = text(
     """
-    UPDATE deliveries d
-    SET status = 'pending', attempt_count = d.attempt_count - 1, dispatched_at = NULL,
+    UPDATE deliveries
+    SET status = 'pending', attempt_count = attempt_count - 1, dispatched_at = NULL,
         lease_expires_at = NULL, updated_at = now()
-    FROM unnest(CAST(:ids AS bigint[]), CAST(:attempts AS int[])) AS v(id, attempt)
-    WHERE d.id = v.id AND d.status = 'delivering' AND d.attempt_count = v.attempt
+    WHERE id = ANY(CAST(:ids AS bigint[])) AND status = 'delivering'
+      AND claim_token = CAST(:token AS uuid)
     """
 )
 
 # Deliveries held back by eventrouter's own rate limit. Not an attempt: the attempt_count
-# the claim added is given back and no attempt row is written.
+# the claim added is given back and no attempt row is written. Matched by the claim token,
+# as RELEASE_UNSENT is and for the same reason.
 DEFER_DELIVERIES = text(
     """
     UPDATE deliveries d
     SET status = 'pending', attempt_count = d.attempt_count - 1,
         next_attempt_at = now() + make_interval(secs => v.after), last_error = v.reason,
         dispatched_at = NULL, lease_expires_at = NULL, updated_at = now()
-    FROM unnest(CAST(:ids AS bigint[]), CAST(:attempts AS int[]),
-                CAST(:after AS double precision[]), CAST(:reasons AS text[]))
-         AS v(id, attempt, after, reason)
-    WHERE d.id = v.id AND d.status = 'delivering' AND d.attempt_count = v.attempt
+    FROM unnest(CAST(:ids AS bigint[]), CAST(:after AS double precision[]),
+                CAST(:reasons AS text[])) AS v(id, after, reason)
+    WHERE d.id = v.id AND d.status = 'delivering' AND d.claim_token = CAST(:token AS uuid)
     """
 )
 
@@ -185,7 +201,6 @@ class Deferral(NamedTuple):
     """A claimed delivery the rate limiter held back: due again ``after`` seconds."""
 
     delivery_id: int
-    attempt: int
     after: float
     reason: str | None
 
@@ -205,10 +220,19 @@ def claim(
     delivery_ids: Sequence[int],
     *,
     lease_seconds: float,
+    token: str,
 ) -> list[ClaimedDelivery]:
-    """Claim what is still pending of ``delivery_ids`` for ``lease_seconds``."""
-    params = {"ids": list(delivery_ids), "destination_id": destination_id, "lease": lease_seconds}
-    rows = conn.execute(CLAIM, params)
+    """Claim what is still pending of ``delivery_ids`` under ``token``; repeating the
+    call with the same token returns the rows it already took."""
+    rows = conn.execute(
+        CLAIM,
+        {
+            "ids": list(delivery_ids),
+            "destination_id": destination_id,
+            "lease": lease_seconds,
+            "token": token,
+        },
+    )
     return [
         ClaimedDelivery(
             row.id,
@@ -226,14 +250,15 @@ def claim(
     ]
 
 
-def record_attempts(conn: Connection, rows: Sequence[AttemptRow]) -> set[int]:
-    """Write attempt rows and delivery states; return the ids that were still this
-    attempt's (the others were taken back by the scheduler: nothing is written for them)."""
+def record_attempts(conn: Connection, token: str, rows: Sequence[AttemptRow]) -> set[int]:
+    """Write attempt rows and delivery states; return the ids still held by ``token``
+    (the others were taken back by the scheduler: nothing is written for them)."""
     if not rows:
         return set()
     written = conn.execute(
         RECORD_ATTEMPTS,
         {
+            "token": token,
             "delivery_ids": [r.delivery_id for r in rows],
             "attempt_numbers": [r.attempt for r in rows],
             "started_at": [r.started_at for r in rows],
@@ -250,20 +275,19 @@ def record_attempts(conn: Connection, rows: Sequence[AttemptRow]) -> set[int]:
     return {row.delivery_id for row in written}
 
 
-def release_unsent(conn: Connection, unsent: Sequence[ClaimedDelivery]) -> int:
+def release_unsent(conn: Connection, token: str, delivery_ids: Sequence[int]) -> int:
     """Hand claimed rows that were never sent back to ``pending``, attempt count restored."""
-    if not unsent:
+    if not delivery_ids:
         return 0
-    params = {"ids": [d.id for d in unsent], "attempts": [d.attempt for d in unsent]}
-    return conn.execute(RELEASE_UNSENT, params).rowcount
+    return conn.execute(RELEASE_UNSENT, {"ids": list(delivery_ids), "token": token}).rowcount
 
 
-def defer_deliveries(conn: Connection, rows: Sequence[Deferral]) -> int:
+def defer_deliveries(conn: Connection, token: str, rows: Sequence[Deferral]) -> int:
     if not rows:
         return 0
     params = {
+        "token": token,
         "ids": [r.delivery_id for r in rows],
-        "attempts": [r.attempt for r in rows],
         "after": [r.after for r in rows],
         "reasons": [pg_text(r.reason) for r in rows],
     }
