@@ -53,11 +53,20 @@ class Scheduler:
         return disabled
 
     def tick(self) -> int:
-        """Reclaim expired leases and dispatch due deliveries; return how many went out."""
+        """Take back lost leases and dispatch due deliveries; return how many went out."""
         with self._engine.begin() as conn:
-            lost = schedule.reclaim_expired_leases(conn, limit=TICK_LIMIT)
-        if lost:
-            log.warning("%d deliveries returned to pending after their lease expired", len(lost))
+            lost = schedule.reclaim_expired_leases(
+                conn, limit=TICK_LIMIT, default_delays=len(self._settings.retry_delays)
+            )
+        if lost.retrying:
+            log.warning(
+                "%d deliveries returned to pending after their lease expired", len(lost.retrying)
+            )
+        if lost.failed:
+            log.warning(
+                "%d deliveries failed: their worker was lost on their last attempt",
+                len(lost.failed),
+            )
         total = 0
         while True:
             with self._engine.begin() as conn:

@@ -10,30 +10,60 @@ from typing import NamedTuple
 
 from sqlalchemy import Connection, text
 
-# Deliveries whose worker vanished go back to pending, with an attempt row saying so, so
-# attempt_count and the attempt log stay in step.
+# Deliveries whose worker vanished (its lease ran out) get an attempt row saying so, so
+# attempt_count and the attempt log stay in step, and the lost attempt counts against the
+# retry schedule: within it the row is due again at once; past its end it is `failed`
+# (which emits delivery:failed, migration 0002), so a delivery that kills its worker every
+# time is not re-sent forever.
+#
+# The number of delays in a destination's own schedule is counted the way
+# durations.parse_schedule reads it: the non-blank comma-separated parts ('' is one attempt).
 RECLAIM_EXPIRED_LEASES = text(
-    """
+    r"""
     WITH lost AS (
         SELECT id FROM deliveries
         WHERE status = 'delivering' AND lease_expires_at < now()
         ORDER BY lease_expires_at
         LIMIT :limit
         FOR UPDATE SKIP LOCKED
+    ), judged AS (
+        SELECT d.id,
+               1 + (SELECT count(*) FROM delivery_attempts a
+                    WHERE a.delivery_id = d.id AND a.error LIKE 'worker lost%') AS times_lost,
+               CASE
+                   WHEN d.attempt_count > COALESCE(
+                            cardinality(array_remove(string_to_array(
+                                regexp_replace(dest.retry_schedule, '\s', '', 'g'), ','), '')),
+                            :default_delays)
+                       THEN 'failed'
+                   ELSE 'pending'
+               END AS state
+        FROM lost
+        JOIN deliveries d ON d.id = lost.id
+        LEFT JOIN destinations dest ON dest.id = d.destination_id
     ), reset AS (
         UPDATE deliveries d
-        SET status = 'pending', next_attempt_at = now(), dispatched_at = NULL,
+        SET status = j.state, next_attempt_at = now(), dispatched_at = NULL,
             lease_expires_at = NULL, updated_at = now(),
-            last_error = 'worker lost during the attempt (lease expired)'
-        FROM lost WHERE d.id = lost.id
-        RETURNING d.id, d.attempt_count
+            last_error = CASE j.state
+                WHEN 'pending' THEN 'worker lost during the attempt (lease expired)'
+                ELSE format('worker lost %s (lease expired); gave up after %s attempts',
+                            CASE WHEN j.times_lost = 1 THEN 'once'
+                                 ELSE j.times_lost || ' times' END,
+                            d.attempt_count)
+            END
+        FROM judged j WHERE d.id = j.id
+        RETURNING d.id, d.attempt_count, d.status
+    ), logged AS (
+        INSERT INTO delivery_attempts
+            (delivery_id, attempt_number, started_at, duration_ms, outcome, error)
+        SELECT id, attempt_count, now(), 0,
+               CASE status WHEN 'pending' THEN 'retry' ELSE 'failed' END,
+               'worker lost during the attempt (lease expired); ' || CASE status
+                   WHEN 'pending' THEN 'retrying' ELSE 'no attempts left' END
+        FROM reset
     )
-    INSERT INTO delivery_attempts
-        (delivery_id, attempt_number, started_at, duration_ms, outcome, error)
-    SELECT id, attempt_count, now(), 0, 'retry',
-           'worker lost during the attempt (lease expired); retrying'
-    FROM reset
-    RETURNING delivery_id
+    SELECT id, status FROM reset
     """
 )
 
@@ -74,14 +104,29 @@ DESTINATIONS_FAILING_FOR_WINDOW = text(
 )
 
 
+class Reclaimed(NamedTuple):
+    """What became of deliveries whose lease expired."""
+
+    retrying: list[int]
+    failed: list[int]
+
+
 class FailingDestination(NamedTuple):
     id: int
     attempts: int
 
 
-def reclaim_expired_leases(conn: Connection, *, limit: int) -> list[int]:
-    """Return up to ``limit`` deliveries whose worker was lost to ``pending``; their ids."""
-    return [row.delivery_id for row in conn.execute(RECLAIM_EXPIRED_LEASES, {"limit": limit})]
+def reclaim_expired_leases(conn: Connection, *, limit: int, default_delays: int) -> Reclaimed:
+    """Take back up to ``limit`` deliveries whose worker was lost.
+
+    ``default_delays`` is the length of the global retry schedule, for destinations
+    without their own.
+    """
+    rows = conn.execute(RECLAIM_EXPIRED_LEASES, {"limit": limit, "default_delays": default_delays})
+    reclaimed = Reclaimed([], [])
+    for row in rows:
+        (reclaimed.retrying if row.status == "pending" else reclaimed.failed).append(row.id)
+    return reclaimed
 
 
 def dispatch_due(conn: Connection, *, grace: float, limit: int) -> list[tuple[int, int]]:

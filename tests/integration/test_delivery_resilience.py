@@ -118,7 +118,7 @@ def test_a_record_after_the_lease_was_taken_back_changes_nothing(
             conn.exec_driver_sql(
                 "UPDATE deliveries SET lease_expires_at = now() - interval '1 second'"
             )
-            schedule.reclaim_expired_leases(conn, limit=10)
+            schedule.reclaim_expired_leases(conn, limit=10, default_delays=2)
         return Response(200, b"ok")
 
     receiver.set_behaviour(lease_expires_meanwhile)
