@@ -27,7 +27,8 @@ class Scheduler:
         self._dispatcher = dispatcher
 
     def disable_failing_destinations(self) -> list[int]:
-        """Disable destinations that failed every attempt for ``auto_disable_after``.
+        """Disable destinations that failed every attempt for ``auto_disable_after`` since
+        they were last enabled.
 
         Their open deliveries are cancelled (``retry --failed --destination D`` brings them
         back after ``destinations enable D``) and a ``destination:disabled`` event is

@@ -88,7 +88,10 @@ DISPATCH_DUE = text(
 )
 
 # Enabled destinations that have failed every attempt for the whole window: no success in
-# it, at least :min_attempts failures in it, and failing since before it began.
+# it, at least :min_attempts failures in it, and failing since before it began. Only
+# attempts since the destination was last enabled count (enabled_since, set by a trigger,
+# migration 0003): an operator who enables an auto-disabled destination gets a whole new
+# window, instead of the old failures disabling it again at the next check.
 DESTINATIONS_FAILING_FOR_WINDOW = text(
     """
     SELECT d.destination_id AS id, count(*) AS attempts
@@ -96,6 +99,7 @@ DESTINATIONS_FAILING_FOR_WINDOW = text(
     JOIN deliveries d ON d.id = a.delivery_id
     JOIN destinations dest ON dest.id = d.destination_id AND dest.enabled
     WHERE a.started_at > now() - make_interval(secs => :window)
+      AND a.started_at >= dest.enabled_since
     GROUP BY d.destination_id
     HAVING count(*) >= :min_attempts
        AND bool_and(a.outcome <> 'succeeded')
