@@ -54,11 +54,13 @@ class Scheduler:
         return disabled
 
     def tick(self) -> int:
-        """Take back lost leases and dispatch due deliveries; return how many went out."""
+        """Take back lost leases, cancel deliveries whose destination was removed, dispatch
+        due deliveries; return how many went out."""
         with self._engine.begin() as conn:
             lost = schedule.reclaim_expired_leases(
                 conn, limit=TICK_LIMIT, default_delays=len(self._settings.retry_delays)
             )
+            orphans = schedule.cancel_orphaned(conn, limit=TICK_LIMIT)
         if lost.retrying:
             log.warning(
                 "%d deliveries returned to pending after their lease expired", len(lost.retrying)
@@ -68,6 +70,8 @@ class Scheduler:
                 "%d deliveries failed: their worker was lost on their last attempt",
                 len(lost.failed),
             )
+        if orphans or lost.cancelled:
+            log.info("%d deliveries cancelled: destination removed", orphans + len(lost.cancelled))
         total = 0
         while True:
             with self._engine.begin() as conn:

@@ -44,12 +44,17 @@ INSERT_EVENTS = text(
 )
 EXISTING_EVENT_IDS = text("SELECT id FROM events WHERE id = ANY(CAST(:ids AS uuid[]))")
 
+# The routing table may be up to one config refresh old: a destination or subscription
+# removed since then is skipped here, instead of failing the batch on its foreign key
+# (which turned every event of the batch planned for it into a rejected entry).
 INSERT_DELIVERIES = text(
     """
     INSERT INTO deliveries (event_id, destination_id, subscription_id, dispatched_at)
-    SELECT e, d, s, now() FROM unnest(
+    SELECT t.e, t.d, t.s, now() FROM unnest(
         CAST(:event_ids AS uuid[]), CAST(:destination_ids AS int[]),
         CAST(:subscription_ids AS int[])) AS t(e, d, s)
+    WHERE EXISTS (SELECT 1 FROM destinations WHERE id = t.d)
+      AND EXISTS (SELECT 1 FROM subscriptions WHERE id = t.s)
     ON CONFLICT (event_id, destination_id) DO NOTHING
     RETURNING id, destination_id
     """

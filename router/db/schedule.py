@@ -1,4 +1,4 @@
-"""What the router's scheduler runs: lost leases, due deliveries, auto-disable.
+"""What the router's scheduler runs: lost leases, due deliveries, orphans, auto-disable.
 
 Each scan takes its rows with ``FOR UPDATE SKIP LOCKED``, so several routers may tick
 at once and each row goes to one of them.
@@ -14,7 +14,7 @@ from sqlalchemy import Connection, text
 # attempt_count and the attempt log stay in step, and the lost attempt counts against the
 # retry schedule: within it the row is due again at once; past its end it is `failed`
 # (which emits delivery:failed, migration 0002), so a delivery that kills its worker every
-# time is not re-sent forever.
+# time is not re-sent forever. A row whose destination was removed meanwhile is cancelled.
 #
 # The number of delays in a destination's own schedule is counted the way
 # durations.parse_schedule reads it: the non-blank comma-separated parts ('' is one attempt).
@@ -31,6 +31,7 @@ RECLAIM_EXPIRED_LEASES = text(
                1 + (SELECT count(*) FROM delivery_attempts a
                     WHERE a.delivery_id = d.id AND a.error LIKE 'worker lost%') AS times_lost,
                CASE
+                   WHEN d.destination_id IS NULL THEN 'cancelled'
                    WHEN d.attempt_count > COALESCE(
                             cardinality(array_remove(string_to_array(
                                 regexp_replace(dest.retry_schedule, '\s', '', 'g'), ','), '')),
@@ -47,6 +48,7 @@ RECLAIM_EXPIRED_LEASES = text(
             lease_expires_at = NULL, updated_at = now(),
             last_error = CASE j.state
                 WHEN 'pending' THEN 'worker lost during the attempt (lease expired)'
+                WHEN 'cancelled' THEN 'destination removed'
                 ELSE format('worker lost %s (lease expired); gave up after %s attempts',
                             CASE WHEN j.times_lost = 1 THEN 'once'
                                  ELSE j.times_lost || ' times' END,
@@ -60,7 +62,9 @@ RECLAIM_EXPIRED_LEASES = text(
         SELECT id, attempt_count, now(), 0,
                CASE status WHEN 'pending' THEN 'retry' ELSE 'failed' END,
                'worker lost during the attempt (lease expired); ' || CASE status
-                   WHEN 'pending' THEN 'retrying' ELSE 'no attempts left' END
+                   WHEN 'pending' THEN 'retrying'
+                   WHEN 'cancelled' THEN 'destination removed'
+                   ELSE 'no attempts left' END
         FROM reset
     )
     SELECT id, status FROM reset
@@ -84,6 +88,27 @@ DISPATCH_DUE = text(
     UPDATE deliveries d SET dispatched_at = now()
     FROM due WHERE d.id = due.id
     RETURNING d.id, d.destination_id
+    """
+)
+
+# Removing a destination sets its deliveries' destination_id to NULL (ON DELETE SET NULL,
+# so the history stays). Such a row can never be sent, and a row that comes back to
+# `pending` after the removal (a retry recorded, unsent rows handed back, a rate-limit
+# deferral) would wait forever: it is cancelled here. The scan is a range of the index
+# deliveries_destination_status (destination_id IS NULL, status 'pending'): nearly free.
+CANCEL_ORPHANED = text(
+    """
+    WITH orphaned AS (
+        SELECT id FROM deliveries
+        WHERE status = 'pending' AND destination_id IS NULL
+        LIMIT :limit
+        FOR UPDATE SKIP LOCKED
+    )
+    UPDATE deliveries d
+    SET status = 'cancelled', last_error = 'destination removed', dispatched_at = NULL,
+        updated_at = now()
+    FROM orphaned WHERE d.id = orphaned.id
+    RETURNING d.id
     """
 )
 
@@ -113,6 +138,7 @@ class Reclaimed(NamedTuple):
 
     retrying: list[int]
     failed: list[int]
+    cancelled: list[int]
 
 
 class FailingDestination(NamedTuple):
@@ -127,9 +153,10 @@ def reclaim_expired_leases(conn: Connection, *, limit: int, default_delays: int)
     without their own.
     """
     rows = conn.execute(RECLAIM_EXPIRED_LEASES, {"limit": limit, "default_delays": default_delays})
-    reclaimed = Reclaimed([], [])
+    reclaimed = Reclaimed([], [], [])
+    by_status = {"pending": reclaimed.retrying, "failed": reclaimed.failed}
     for row in rows:
-        (reclaimed.retrying if row.status == "pending" else reclaimed.failed).append(row.id)
+        by_status.get(row.status, reclaimed.cancelled).append(row.id)
     return reclaimed
 
 
@@ -137,6 +164,11 @@ def dispatch_due(conn: Connection, *, grace: float, limit: int) -> list[tuple[in
     """Mark up to ``limit`` due deliveries dispatched; return ``(delivery_id, destination_id)``."""
     rows = conn.execute(DISPATCH_DUE, {"grace": grace, "limit": limit})
     return [(row.id, row.destination_id) for row in rows]
+
+
+def cancel_orphaned(conn: Connection, *, limit: int) -> int:
+    """Cancel up to ``limit`` pending deliveries whose destination was removed."""
+    return len(conn.execute(CANCEL_ORPHANED, {"limit": limit}).fetchall())
 
 
 def destinations_failing_for(

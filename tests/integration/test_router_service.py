@@ -606,3 +606,29 @@ def test_an_entry_deleted_before_it_was_stored_is_rejected_and_acked(
     (row,) = rows(service.engine, "SELECT stream_id, reason FROM rejected_events")
     assert row.stream_id == entry_id and "deleted from the stream" in row.reason
     assert stream_is_empty(redis_conn, settings)
+
+
+@pytest.mark.parametrize("removed", ["destinations", "subscriptions"])
+def test_config_removed_since_the_table_was_loaded_loses_no_event(
+    service: RouterService,
+    settings: Settings,
+    seed: Seed,
+    clean_db: Engine,
+    redis_conn: redis.Redis,
+    removed: str,
+) -> None:
+    """The routing table may be a refresh old. A destination or subscription removed
+    meanwhile gets nothing; the event and its other deliveries are stored, not rejected
+    (its delivery used to fail the batch on the foreign key)."""
+    _, gone, gone_sub = seed.route(".*", "http://127.0.0.1:9/gone")
+    _, kept, _ = seed.route(".*", "http://127.0.0.1:9/kept")
+    assert service.store.refresh_routing_table()
+    with clean_db.begin() as conn:
+        row_id = gone if removed == "destinations" else gone_sub
+        conn.exec_driver_sql(f"DELETE FROM {removed} WHERE id = %s", (row_id,))
+    event_id = eventrouter.publish("payment:failed", settings=settings)
+    service.handle(service.reader.read())  # still with the table from before the removal
+    assert [str(r.id) for r in rows(clean_db, "SELECT id FROM events")] == [event_id]
+    assert rows(clean_db, "SELECT * FROM rejected_events") == []
+    assert [d.destination_id for d in deliveries(clean_db)] == [kept]
+    assert stream_is_empty(redis_conn, settings)

@@ -251,3 +251,41 @@ def test_a_destinations_own_schedule_decides_when_a_lost_delivery_gives_up(
     assert delivery(clean_db, last).last_error.startswith("worker lost once (lease expired)")
     if attempts > 1:
         assert delivery(clean_db, before).status == "pending"
+
+
+# -- deliveries whose destination was removed ----------------------------------------------
+def _remove(engine: Engine, destination_id: int) -> None:
+    with engine.begin() as conn:
+        conn.exec_driver_sql("DELETE FROM destinations WHERE id = %s", (destination_id,))
+
+
+def test_pending_rows_of_a_removed_destination_are_cancelled(
+    scheduler: Scheduler, seed: Seed, destination: int, clean_db: Engine
+) -> None:
+    orphans = [seed.delivery(seed.event(), destination, due_in=due) for due in (-1, 600)]
+    kept = seed.delivery(seed.event(), seed.destination())
+    _remove(clean_db, destination)
+    scheduler.tick()
+    for orphan in orphans:
+        row = delivery(clean_db, orphan)
+        assert (row.status, row.last_error) == ("cancelled", "destination removed")
+    assert delivery(clean_db, kept).status == "pending"
+
+
+def test_a_lost_lease_of_a_removed_destination_is_cancelled(
+    scheduler: Scheduler,
+    seed: Seed,
+    destination: int,
+    dispatcher: RecordingDispatcher,
+    clean_db: Engine,
+) -> None:
+    lost = seed.delivery(
+        seed.event(), destination, status="delivering", attempt_count=1, lease_expires_in=-1
+    )
+    _remove(clean_db, destination)
+    assert scheduler.tick() == 0
+    row = delivery(clean_db, lost)
+    assert (row.status, row.last_error) == ("cancelled", "destination removed")
+    (attempt,) = rows(clean_db, "SELECT * FROM delivery_attempts WHERE delivery_id = :id", id=lost)
+    assert attempt.error.startswith("worker lost")
+    assert dispatcher.calls == []
