@@ -8,11 +8,12 @@ is due now, so a killed process never loses a retry. Several routers may tick at
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 
 from sqlalchemy import Engine
 
 from eventrouter.router.db import destination_state, schedule
-from eventrouter.router.dispatch import Dispatch
+from eventrouter.router.dispatch import BrokerGuard, Dispatch, guarded
 from eventrouter.router.durations import format_duration
 from eventrouter.router.settings import Settings
 
@@ -21,10 +22,12 @@ TICK_LIMIT = 5_000
 
 
 class Scheduler:
-    def __init__(self, settings: Settings, engine: Engine, dispatcher: Dispatch) -> None:
+    def __init__(
+        self, settings: Settings, engine: Engine, dispatcher: Dispatch | BrokerGuard
+    ) -> None:
         self._settings = settings
         self._engine = engine
-        self._dispatcher = dispatcher
+        self._broker = guarded(dispatcher)
 
     def disable_failing_destinations(self) -> list[int]:
         """Disable destinations that failed every attempt for ``auto_disable_after`` since
@@ -55,7 +58,8 @@ class Scheduler:
 
     def tick(self) -> int:
         """Take back lost leases, cancel deliveries whose destination was removed, dispatch
-        due deliveries; return how many went out."""
+        due deliveries; return how many went out. While the broker is down nothing is
+        marked dispatched."""
         with self._engine.begin() as conn:
             lost = schedule.reclaim_expired_leases(
                 conn, limit=TICK_LIMIT, default_delays=len(self._settings.retry_delays)
@@ -73,13 +77,23 @@ class Scheduler:
         if orphans or lost.cancelled:
             log.info("%d deliveries cancelled: destination removed", orphans + len(lost.cancelled))
         total = 0
-        while True:
+        while self._broker.up:
             with self._engine.begin() as conn:
                 due = schedule.dispatch_due(
                     conn, grace=self._settings.dispatch_grace_seconds, limit=TICK_LIMIT
                 )
-            if due:
-                self._dispatcher.dispatch(due)
-                total += len(due)
+            if due and not self.dispatch(due):
+                break
+            total += len(due)
             if len(due) < TICK_LIMIT or total >= 10 * TICK_LIMIT:
-                return total
+                break
+        return total
+
+    def dispatch(self, deliveries: Sequence[tuple[int, int]]) -> bool:
+        """Send tasks for ``deliveries`` (already marked dispatched); if the broker is down,
+        unmark them, for the first tick that finds it back. Return whether they went out."""
+        if self._broker.dispatch(deliveries):
+            return True
+        with self._engine.begin() as conn:
+            schedule.undispatch(conn, [delivery_id for delivery_id, _ in deliveries])
+        return False

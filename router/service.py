@@ -6,6 +6,8 @@ after the commit, then dispatches. A crash anywhere replays the batch: event ids
 primary keys, so the replay stores nothing twice, and deliveries whose dispatch was lost
 are found by the scheduler. While the delivery queue holds ``max_queued_tasks`` tasks,
 the router reads nothing: a backlog waits in the stream, not in the broker or in memory.
+An unreachable broker stops only the dispatching: events are stored on, and the
+scheduler dispatches their deliveries once it is back.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 import redis
 from sqlalchemy import Engine
@@ -21,7 +23,7 @@ from sqlalchemy.exc import DBAPIError
 
 from eventrouter.router.db import make_engine
 from eventrouter.router.db.engine import safe_url
-from eventrouter.router.dispatch import Dispatch, Dispatcher
+from eventrouter.router.dispatch import BrokerGuard, Dispatch, Dispatcher, guarded
 from eventrouter.router.errors import first_line
 from eventrouter.router.redis_conn import safe_redis_url
 from eventrouter.router.scheduler import Scheduler
@@ -53,23 +55,22 @@ class Backoff:
 
 
 class RouterService:
-    """One router: a stream reader, a store, the scheduler and a dispatcher."""
+    """One router: a stream reader, a store, the scheduler, and the broker behind a guard."""
 
     def __init__(
         self,
         settings: Settings,
         *,
         engine: Engine | None = None,
-        dispatcher: Dispatch | None = None,
+        dispatcher: Dispatch | BrokerGuard | None = None,
         consumer: str | None = None,
     ) -> None:
         self.settings = settings
         self.engine = engine or make_engine(settings.database_url)
         self.reader = StreamReader(settings, consumer=consumer)
         self.store = EventStore(self.engine)
-        self.dispatcher: Dispatch = dispatcher or Dispatcher(settings)
-        self.scheduler = Scheduler(settings, self.engine, self.dispatcher)
-        self._waiting: Callable[[], int] | None = getattr(self.dispatcher, "waiting", None)
+        self.broker = guarded(dispatcher or Dispatcher(settings))
+        self.scheduler = Scheduler(settings, self.engine, self.broker)
         self._next_config_check = 0.0
         self._next_tick = 0.0
         self._next_health_check = time.monotonic() + HEALTH_CHECK_SECONDS
@@ -129,14 +130,16 @@ class RouterService:
         return len(entries)
 
     def _queue_is_full(self, now: float) -> bool:
-        """Whether the delivery queue holds ``max_queued_tasks``; looked at every 0.1 s."""
+        """Whether the delivery queue holds ``max_queued_tasks``; looked at every 0.1 s.
+        Unknown (no queue to ask, or the broker is down) counts as not full."""
         limit = self.settings.max_queued_tasks
-        if not limit or self._waiting is None:
+        if not limit:
             return False
         if now < self._next_queue_check:
             return self._queue_full
         self._next_queue_check = now + QUEUE_CHECK_SECONDS
-        full = self._waiting() >= limit
+        waiting = self.broker.waiting()
+        full = waiting is not None and waiting >= limit
         if full != self._queue_full:
             log.info(
                 "delivery queue %s: %s reading the stream",
@@ -149,22 +152,18 @@ class RouterService:
     # -- one batch -------------------------------------------------------------
     def handle(self, entries: Sequence[Entry]) -> BatchResult:
         """Store, acknowledge, dispatch; the commit comes before the ack."""
-        result = self.store.store(entries)
+        dispatching = self.broker.up  # if not, the deliveries are left to the scheduler
+        result = self.store.store(entries, dispatching=dispatching)
         self.reader.ack([stream_id for stream_id, _ in entries])
-        self.dispatch(result.deliveries)
+        if dispatching and result.deliveries:
+            self.scheduler.dispatch(result.deliveries)
         return result
 
     def emit_system_events(self) -> int:
         """Store the system events the database triggers wrote, and dispatch their
         deliveries; return how many were emitted."""
-        result = self.store.take_system_events()
-        self.dispatch(result.deliveries)
+        dispatching = self.broker.up
+        result = self.store.take_system_events(dispatching=dispatching)
+        if dispatching and result.deliveries:
+            self.scheduler.dispatch(result.deliveries)
         return result.events
-
-    def dispatch(self, deliveries: list[tuple[int, int]]) -> None:
-        if not deliveries:
-            return
-        try:
-            self.dispatcher.dispatch(deliveries)
-        except Exception:  # the scheduler re-dispatches after the grace period
-            log.exception("dispatch failed; %d deliveries wait for the scheduler", len(deliveries))

@@ -103,23 +103,27 @@ class EventStore:
             log.error("channel %d matches nothing: %s", channel_id, reason)
         return True
 
-    def store(self, entries: Sequence[Entry]) -> BatchResult:
+    def store(self, entries: Sequence[Entry], *, dispatching: bool = True) -> BatchResult:
         """Commit the batch's events, deliveries and rejections in one transaction; if
-        Postgres refuses the batch for its content (not an outage), entry by entry."""
+        Postgres refuses the batch for its content (not an outage), entry by entry.
+
+        ``dispatching`` says whether the deliveries are about to be dispatched; if not,
+        they are stored undispatched, for the scheduler.
+        """
         events, rejected = parse_entries(entries)
         try:
             with self.engine.begin() as conn:
-                result = self.persist(conn, events, rejected)
+                result = self.persist(conn, events, rejected, dispatching=dispatching)
         except DBAPIError as exc:
             if is_connection_error(exc):
                 raise
             log.warning("Postgres refused a batch (%s); storing it entry by entry", first_line(exc))
-            return self._store_each(entries)
+            return self._store_each(entries, dispatching)
         for rejection in rejected:
             log.warning("rejected stream entry %s: %s", rejection.stream_id, rejection.reason)
         return result
 
-    def _store_each(self, entries: Sequence[Entry]) -> BatchResult:
+    def _store_each(self, entries: Sequence[Entry], dispatching: bool) -> BatchResult:
         """Store entries one by one, each in a savepoint; one Postgres refuses is rejected
         with Postgres's reason, so a single bad entry can never block the stream."""
         total = BatchResult()
@@ -128,7 +132,7 @@ class EventStore:
                 events, rejected = parse_entries([entry])
                 try:
                     with conn.begin_nested():
-                        total.add(self.persist(conn, events, rejected))
+                        total.add(self.persist(conn, events, rejected, dispatching=dispatching))
                 except DBAPIError as exc:
                     if is_connection_error(exc):
                         raise
@@ -139,7 +143,7 @@ class EventStore:
                     log.warning("rejected stream entry %s: %s", stream_id, reason)
         return total
 
-    def take_system_events(self) -> BatchResult:
+    def take_system_events(self, *, dispatching: bool = True) -> BatchResult:
         """Turn the outbox rows the database triggers wrote (``delivery:failed``,
         ``destination:disabled``) into events, routed like any other.
 
@@ -161,13 +165,15 @@ class EventStore:
                 )
                 for row in rows
             ]
-            return self.persist(conn, events, [])
+            return self.persist(conn, events, [], dispatching=dispatching)
 
     def persist(
         self,
         conn: Connection,
         events: Sequence[Event],
         rejected: Sequence[Rejection],
+        *,
+        dispatching: bool = True,
     ) -> BatchResult:
         """Write events, their planned deliveries and rejections on ``conn``."""
         result = BatchResult(rejected=len(rejected))
@@ -199,7 +205,7 @@ class EventStore:
                 planned.append(
                     PlannedRow(event.id, delivery.destination_id, delivery.subscription_id)
                 )
-        result.deliveries = ingest.insert_deliveries(conn, planned)
+        result.deliveries = ingest.insert_deliveries(conn, planned, dispatching=dispatching)
         return result
 
 

@@ -3,7 +3,7 @@
 Entries are read as a member of the ``routers`` consumer group. After a failure the
 reader replays its own unacknowledged entries first; entries a stopped router left
 unacknowledged for ``claim_idle_seconds`` are taken over (XAUTOCLAIM). A stored entry
-is acknowledged and deleted, so the stream holds only unrouted events and
+is acknowledged and deleted in one MULTI, so the stream holds only unrouted events and
 its length is the backlog that ``stream_max_length`` bounds.
 """
 
@@ -111,8 +111,15 @@ class StreamReader:
         return list(claimed[1])
 
     def ack(self, stream_ids: Sequence[bytes]) -> None:
-        """Acknowledge and delete stored entries (one round trip)."""
-        pipe = self.redis.pipeline(transaction=False)
+        """Acknowledge and delete stored entries, atomically.
+
+        In one MULTI, because the two apart can leave an entry acknowledged but not
+        deleted (Redis restarting from its AOF between them, or the connection dropping
+        between them): no router would ever read it again, yet it would count against
+        ``stream_max_length`` forever. A MULTI cut short is discarded whole, and the
+        entries are replayed (a no-op: they are stored).
+        """
+        pipe = self.redis.pipeline(transaction=True)
         pipe.xack(self.stream, GROUP, *stream_ids)
         pipe.xdel(self.stream, *stream_ids)
         pipe.execute()

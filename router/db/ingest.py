@@ -47,10 +47,12 @@ EXISTING_EVENT_IDS = text("SELECT id FROM events WHERE id = ANY(CAST(:ids AS uui
 # The routing table may be up to one config refresh old: a destination or subscription
 # removed since then is skipped here, instead of failing the batch on its foreign key
 # (which turned every event of the batch planned for it into a rejected entry).
+# Deliveries go out at once after the commit (dispatched_at = now()) unless the broker
+# is known to be down; then they are left for the scheduler to dispatch when it is back.
 INSERT_DELIVERIES = text(
     """
     INSERT INTO deliveries (event_id, destination_id, subscription_id, dispatched_at)
-    SELECT t.e, t.d, t.s, now() FROM unnest(
+    SELECT t.e, t.d, t.s, CASE WHEN CAST(:dispatching AS boolean) THEN now() END FROM unnest(
         CAST(:event_ids AS uuid[]), CAST(:destination_ids AS int[]),
         CAST(:subscription_ids AS int[])) AS t(e, d, s)
     WHERE EXISTS (SELECT 1 FROM destinations WHERE id = t.d)
@@ -137,7 +139,9 @@ def existing_event_ids(conn: Connection, ids: Sequence[str]) -> set[str]:
     return {str(row.id) for row in conn.execute(EXISTING_EVENT_IDS, {"ids": list(ids)})}
 
 
-def insert_deliveries(conn: Connection, rows: Sequence[PlannedRow]) -> list[tuple[int, int]]:
+def insert_deliveries(
+    conn: Connection, rows: Sequence[PlannedRow], *, dispatching: bool = True
+) -> list[tuple[int, int]]:
     """Store planned deliveries; return ``(delivery_id, destination_id)`` of the new ones."""
     if not rows:
         return []
@@ -148,6 +152,7 @@ def insert_deliveries(conn: Connection, rows: Sequence[PlannedRow]) -> list[tupl
             "event_ids": list(event_ids),
             "destination_ids": list(destination_ids),
             "subscription_ids": list(subscription_ids),
+            "dispatching": dispatching,
         },
     )
     return [(row.id, row.destination_id) for row in result]

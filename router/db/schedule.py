@@ -6,6 +6,7 @@ at once and each row goes to one of them.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import NamedTuple
 
 from sqlalchemy import Connection, text
@@ -91,6 +92,15 @@ DISPATCH_DUE = text(
     """
 )
 
+# Deliveries whose dispatch failed (the broker is down): due again at the first tick that
+# finds the broker back, instead of only after the grace period.
+UNDISPATCH = text(
+    """
+    UPDATE deliveries SET dispatched_at = NULL
+    WHERE id = ANY(CAST(:ids AS bigint[])) AND status = 'pending'
+    """
+)
+
 # Removing a destination sets its deliveries' destination_id to NULL (ON DELETE SET NULL,
 # so the history stays). Such a row can never be sent, and a row that comes back to
 # `pending` after the removal (a retry recorded, unsent rows handed back, a rate-limit
@@ -164,6 +174,10 @@ def dispatch_due(conn: Connection, *, grace: float, limit: int) -> list[tuple[in
     """Mark up to ``limit`` due deliveries dispatched; return ``(delivery_id, destination_id)``."""
     rows = conn.execute(DISPATCH_DUE, {"grace": grace, "limit": limit})
     return [(row.id, row.destination_id) for row in rows]
+
+
+def undispatch(conn: Connection, delivery_ids: Sequence[int]) -> None:
+    conn.execute(UNDISPATCH, {"ids": list(delivery_ids)})
 
 
 def cancel_orphaned(conn: Connection, *, limit: int) -> int:

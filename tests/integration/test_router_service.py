@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 import redis
@@ -17,6 +19,7 @@ from eventrouter.router.events import STREAM_FIELD, build_envelope, new_event_id
 from eventrouter.router.service import RouterService
 from eventrouter.router.settings import Settings
 from eventrouter.router.stream import GROUP
+from tests.cut_proxy import CutProxy
 from tests.helpers import RecordingDispatcher, Seed, rows, scalar
 from tests.receiver import wait_for
 
@@ -631,4 +634,34 @@ def test_config_removed_since_the_table_was_loaded_loses_no_event(
     assert [str(r.id) for r in rows(clean_db, "SELECT id FROM events")] == [event_id]
     assert rows(clean_db, "SELECT * FROM rejected_events") == []
     assert [d.destination_id for d in deliveries(clean_db)] == [kept]
+    assert stream_is_empty(redis_conn, settings)
+
+
+def test_an_ack_cut_short_leaves_no_entry_acknowledged_but_not_deleted(
+    make_service: MakeService,
+    settings: Settings,
+    clean_db: Engine,
+    redis_conn: redis.Redis,
+) -> None:
+    """Redis goes away between the acknowledgement and the delete (here the connection is
+    cut right before XDEL, and Redis stays unreachable past the client's retries). An
+    entry acknowledged but not deleted would never be read again, yet count against
+    stream_max_length forever; done in one MULTI, neither happens and the entry is
+    replayed (storing it again is a no-op) and then deleted."""
+    redis_port = urlsplit(settings.redis_url).port or 6379
+    with CutProxy(redis_port) as proxy:
+        through = settings.model_copy(
+            update={"redis_url": settings.redis_url.replace(f":{redis_port}/", f":{proxy.port}/")}
+        )
+        service = make_service(settings=through)
+        event_id = eventrouter.publish("payment:failed", settings=settings)
+        entries = service.reader.read()
+        proxy.cut_before(b"\r\nXDEL\r\n", frame_start=b"*", down_for=3.0)
+        with pytest.raises(redis.ConnectionError):
+            service.handle(entries)
+        assert proxy.cut.is_set()
+        time.sleep(3)
+        service.reader.recover()  # what the run loop does after a failure
+        drain(service)
+    assert [str(r.id) for r in rows(clean_db, "SELECT id FROM events")] == [event_id]
     assert stream_is_empty(redis_conn, settings)
