@@ -1,4 +1,4 @@
-"""The routing config every case uses, created once per run through ``router.admin``.
+"""The routing config every case uses, created once per run through the control plane.
 
 Each case publishes its own event names, so all routes can exist side by side and no
 case waits for a config reload:
@@ -19,7 +19,8 @@ from collections.abc import Callable
 
 from sqlalchemy import Engine
 
-from eventrouter.router.admin import Admin
+from eventrouter.router.control import Caller, Control
+from eventrouter.router.models import ChannelIn, DestinationIn, SubscriptionIn
 from eventrouter.router.settings import Settings
 
 FANOUT = 10
@@ -29,18 +30,22 @@ SLOW_DESTINATION = "slow"
 
 
 def create_routes(engine: Engine, settings: Settings, url: Callable[[str], str]) -> None:
-    admin = Admin(engine, settings)
-    admin.add_channel("one", r"bench\.one")
-    admin.add_channel("fan", r"bench\.fan")
-    admin.add_channel("mix", r"bench\.mix")
-    admin.add_channel("scale", r"bench\.scale")
-    admin.add_destination("one", "webhook", {"url": url("/one")})
+    admin = Control(engine, settings, Caller(org=settings.org))
+    admin.channels.add(ChannelIn(name="one", pattern=r"bench\.one"))
+    admin.channels.add(ChannelIn(name="fan", pattern=r"bench\.fan"))
+    admin.channels.add(ChannelIn(name="mix", pattern=r"bench\.mix"))
+    admin.channels.add(ChannelIn(name="scale", pattern=r"bench\.scale"))
+    admin.destinations.add(DestinationIn(name="one", type="webhook", config={"url": url("/one")}))
     fan = [f"fan-{i}" for i in range(FANOUT)]
     for i, name in enumerate(fan):
         admin.add_destination(name, "webhook", {"url": url(f"/fan/{i}")})
     admin.add_destination(SLOW_DESTINATION, "webhook", {"url": url(f"/delay/{SLOW_MS}/slow")})
     admin.add_destination("scale", "webhook", {"url": url(f"/delay/{SCALE_MS}/scale")})
-    admin.add_subscription("one", channels=["one"], destinations=["one"])
-    admin.add_subscription("fan", channels=["fan", "mix"], destinations=fan)
-    admin.add_subscription("mix-slow", channels=["mix"], destinations=[SLOW_DESTINATION])
-    admin.add_subscription("scale", channels=["scale"], destinations=["scale"])
+    admin.subscriptions.add(SubscriptionIn(name="one", channels=["one"], destinations=["one"]))
+    admin.subscriptions.add(SubscriptionIn(name="fan", channels=["fan", "mix"], destinations=fan))
+    admin.subscriptions.add(
+        SubscriptionIn(name="mix-slow", channels=["mix"], destinations=[SLOW_DESTINATION])
+    )
+    admin.subscriptions.add(
+        SubscriptionIn(name="scale", channels=["scale"], destinations=["scale"])
+    )

@@ -5,7 +5,9 @@
     ├── PublishError        Redis did not accept the event (nothing was published)
     │   └── StreamFull      back-pressure: too many unrouted events; retry later
     ├── ConfigError         a channel, destination or subscription that cannot be saved
-    │   └── NotFound        a name or id that does not exist
+    │   ├── NotFound        a name or id that does not exist (in the caller's org)
+    │   └── Conflict        the name is taken
+    ├── Forbidden           the caller's role does not allow the action
     └── ServiceUnavailable  Postgres or Redis cannot be reached (names the URL)
 
 Callers catch ``EventRouterError`` to handle all of them; the CLI turns each into
@@ -38,6 +40,14 @@ class ConfigError(EventRouterError, ValueError):
 
 class NotFound(ConfigError, LookupError):
     """The named channel, destination, subscription, event or delivery does not exist."""
+
+
+class Conflict(ConfigError):
+    """Another object of the same kind already has that name in the org."""
+
+
+class Forbidden(EventRouterError):
+    """The caller's role does not allow this action; the message names the role needed."""
 
 
 class ServiceUnavailable(EventRouterError):

@@ -10,8 +10,10 @@ from typing import Any
 
 from sqlalchemy import Engine, text
 
+from eventrouter.router.control import Caller, Control
 from eventrouter.router.crypto import SecretBox, generate_key, unseal
 from eventrouter.router.events import new_event_id
+from eventrouter.router.settings import Settings
 
 SECRET_KEY = generate_key()
 """Encrypts destination secrets in this test session (never a key file in $HOME)."""
@@ -231,3 +233,8 @@ class RecordingDispatcher:
 
     def close(self) -> None:
         pass
+
+
+def control_for(engine: Engine, settings: Settings, *, org: str = "default") -> Control:
+    """The control plane as an admin of ``org`` (what the CLI uses)."""
+    return Control(engine, settings, Caller(org=org))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
@@ -9,6 +10,7 @@ from pydantic import BaseModel, ValidationError
 from eventrouter.router.destinations import fields
 from eventrouter.router.destinations.base import DestinationKind, Outcome, OutcomeKind, SendContext
 from eventrouter.router.destinations.email import Email
+from eventrouter.router.destinations.options import COMMON, Option
 from eventrouter.router.destinations.pagerduty import PagerDuty
 from eventrouter.router.destinations.slack import Slack
 from eventrouter.router.destinations.webhook import Webhook
@@ -19,15 +21,36 @@ KINDS: dict[str, DestinationKind] = {
 }
 
 
-def _kind(kind: str) -> DestinationKind:
+def kind_named(kind: str) -> DestinationKind:
+    """The kind called ``kind``; ``ConfigError`` listing the kinds there are otherwise."""
     if kind not in KINDS:
         raise ConfigError(f"unknown destination type {kind!r}; choose one of {', '.join(KINDS)}")
     return KINDS[kind]
 
 
+def build_config(kind: str, given: Mapping[str, Any]) -> dict[str, Any]:
+    """A config from the options a person gave (``destinations add --type KIND …``); options
+    of another kind are refused rather than silently ignored."""
+    found = kind_named(kind)
+    own = {option.name for option in (*COMMON, *found.options)}
+    for name in given:
+        if name not in own:
+            users = [k.name for k in KINDS.values() if name in {o.name for o in k.options}]
+            flag = next(o.cli_flag for k in KINDS.values() for o in k.options if o.name == name)
+            raise ConfigError(
+                f"{flag} does not apply to --type {kind} (it is for {', '.join(users)})"
+            )
+    return found.config_from_options(given)
+
+
+def describe_target(kind: str, config: Mapping[str, Any]) -> str:
+    """One line saying where a (masked) destination config sends."""
+    return KINDS[kind].describe(config) if kind in KINDS else ""
+
+
 def validate_config(kind: str, config: dict[str, Any]) -> BaseModel:
     """The typed config for ``kind``; ``ConfigError`` names the first bad field."""
-    model = _kind(kind).config_model
+    model = kind_named(kind).config_model
     try:
         return model.model_validate(config)
     except ValidationError as exc:
@@ -39,7 +62,7 @@ def validate_config(kind: str, config: dict[str, Any]) -> BaseModel:
 
 def secret_paths(kind: str) -> list[fields.Path]:
     """Where ``kind``'s configs hold secrets, e.g. ``[("secret",), ("smtp", "password")]``."""
-    return fields.secret_paths(_kind(kind).config_model)
+    return fields.secret_paths(kind_named(kind).config_model)
 
 
 def redact(kind: str, config: dict[str, Any]) -> dict[str, Any]:
@@ -50,11 +73,16 @@ def redact(kind: str, config: dict[str, Any]) -> dict[str, Any]:
 
 
 __all__ = [
+    "COMMON",
     "KINDS",
     "DestinationKind",
+    "Option",
     "Outcome",
     "OutcomeKind",
     "SendContext",
+    "build_config",
+    "describe_target",
+    "kind_named",
     "redact",
     "secret_paths",
     "validate_config",

@@ -9,6 +9,7 @@ sends without touching a single adapter.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, ClassVar, Protocol
@@ -16,6 +17,7 @@ from typing import Any, ClassVar, Protocol
 import httpx
 from pydantic import BaseModel
 
+from eventrouter.router.destinations.options import Option
 from eventrouter.router.events import Event
 from eventrouter.router.netguard import IPNetwork
 
@@ -116,10 +118,23 @@ class SendContext:
 
 
 class DestinationKind(Protocol):
-    """One kind of destination: its config model and how it sends."""
+    """One kind of destination: its config model, its settings as people give them, how it
+    describes a target and how it sends."""
 
     name: ClassVar[str]
     config_model: ClassVar[type[BaseModel]]
+    options: ClassVar[tuple[Option, ...]]
+    """CLI flags and form fields (``options.Option``), mapped onto ``config_model``."""
+    signing_secret: ClassVar[str | None]
+    """The config key of a signing secret (``--generate-secret``, ``rotate-secret``), if any."""
+
+    def config_from_options(self, given: Mapping[str, Any]) -> dict[str, Any]:
+        """The config for the options a person gave (not yet validated by the model)."""
+        ...
+
+    def describe(self, config: Mapping[str, Any]) -> str:
+        """Where a (masked) config sends, in one line for listings."""
+        ...
 
     def send(self, event: Event, config: Any, attempt: int, ctx: SendContext) -> Outcome:
         """Deliver ``event`` once; never raise for provider or network errors."""

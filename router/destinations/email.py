@@ -7,6 +7,7 @@ SendGrid error (bad key, invalid request) is reported as is: falling back would 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
@@ -19,9 +20,11 @@ from eventrouter.router.destinations.email_message import (
     sendgrid_body,
     subject,
 )
+from eventrouter.router.destinations.options import Option, assemble
 from eventrouter.router.destinations.sendgrid import SendGridConfig, send_sendgrid
 from eventrouter.router.destinations.smtp import SmtpConfig, send_smtp
 from eventrouter.router.destinations.templating import TextTemplate
+from eventrouter.router.errors import ConfigError
 from eventrouter.router.events import Event
 
 
@@ -91,6 +94,68 @@ class Email:
 
     name: ClassVar[str] = "email"
     config_model: ClassVar[type[BaseModel]] = EmailConfig
+    signing_secret: ClassVar[str | None] = None
+    options: ClassVar[tuple[Option, ...]] = (
+        Option("from_address", "Sender address.", flag="from"),
+        Option("to", "Recipient address; repeatable.", multiple=True),
+        Option("subject", "Subject template [default: [env] name]."),
+        Option("smtp_host", "SMTP server.", path=("smtp", "host")),
+        Option(
+            "smtp_port",
+            "SMTP port [default: 465 with ssl, else 587].",
+            type="port",
+            path=("smtp", "port"),
+            requires="smtp_host",
+        ),
+        Option(
+            "smtp_tls",
+            "ssl (default on 465), starttls (default elsewhere), none (local).",
+            type="choice",
+            choices=("ssl", "starttls", "none"),
+            path=("smtp", "tls"),
+            requires="smtp_host",
+        ),
+        Option("username", "SMTP user.", path=("smtp", "username"), requires="smtp_host"),
+        Option(
+            "password",
+            "SMTP password.",
+            path=("smtp", "password"),
+            secret=True,
+            requires="smtp_host",
+        ),
+        Option(
+            "smtp_ca_file",
+            "PEM CA bundle to trust for SMTP TLS.",
+            path=("smtp", "ca_file"),
+            requires="smtp_host",
+        ),
+        Option(
+            "sendgrid_api_key",
+            "SendGrid API key (SG.…).",
+            path=("sendgrid", "api_key"),
+            secret=True,
+        ),
+        Option(
+            "api_url",
+            "SendGrid API base URL [default: https://api.sendgrid.com].",
+            path=("sendgrid", "api_url"),
+            requires="sendgrid_api_key",
+        ),
+    )
+
+    def config_from_options(self, given: Mapping[str, Any]) -> dict[str, Any]:
+        if "from_address" not in given or not given.get("to"):
+            raise ConfigError("an email destination needs --from and at least one --to")
+        return assemble(self.options, given)
+
+    def describe(self, config: Mapping[str, Any]) -> str:
+        ways = []
+        if config.get("sendgrid"):
+            ways.append("sendgrid")
+        smtp = config.get("smtp") or {}
+        if smtp:
+            ways.append(f"smtp {smtp.get('host')}:{smtp.get('port')}/{smtp.get('tls')}")
+        return f"to {', '.join(config.get('to', []))} via {' + '.join(ways)}"
 
     def send(self, event: Event, config: EmailConfig, attempt: int, ctx: SendContext) -> Outcome:
         now = datetime.now(UTC)

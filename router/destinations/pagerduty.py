@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Mapping
 from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -24,7 +25,9 @@ from eventrouter.router.destinations.classify import (
 )
 from eventrouter.router.destinations.fields import Secret, check_http_url
 from eventrouter.router.destinations.httpio import send_http
+from eventrouter.router.destinations.options import Option, assemble
 from eventrouter.router.destinations.slack_blocks import cut
+from eventrouter.router.errors import ConfigError
 from eventrouter.router.events import Event
 
 ENDPOINTS = {
@@ -181,6 +184,32 @@ class PagerDuty:
 
     name: ClassVar[str] = "pagerduty"
     config_model: ClassVar[type[BaseModel]] = PagerDutyConfig
+    signing_secret: ClassVar[str | None] = None
+    options: ClassVar[tuple[Option, ...]] = (
+        Option("routing_key", "Events API v2 Integration Key (32 characters).", secret=True),
+        Option(
+            "severity",
+            "Severity when the payload has none [default: error].",
+            type="choice",
+            choices=SEVERITIES,
+        ),
+        Option("region", "Service region [default: us].", type="choice", choices=("us", "eu")),
+        Option("url", "Endpoint overriding the region's (e.g. a proxy)."),
+        Option("source", "payload.source when the event has none [default: eventrouter/ORG/ENV]."),
+        Option(
+            "action_field",
+            "Payload field with trigger|acknowledge|resolve [default: event_action].",
+        ),
+    )
+
+    def config_from_options(self, given: Mapping[str, Any]) -> dict[str, Any]:
+        if "routing_key" not in given:
+            raise ConfigError("a pagerduty destination needs --routing-key (the Integration Key)")
+        return assemble(self.options, given)
+
+    def describe(self, config: Mapping[str, Any]) -> str:
+        where = config.get("url") or f"Events API v2 ({config.get('region', 'us')})"
+        return f"{where}, routing key {config.get('routing_key', '')}"
 
     def send(
         self, event: Event, config: PagerDutyConfig, attempt: int, ctx: SendContext

@@ -16,6 +16,7 @@ import hashlib
 import json
 import re
 import time
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
@@ -29,8 +30,10 @@ from eventrouter.router.destinations.classify import (
 )
 from eventrouter.router.destinations.fields import Secret, check_http_url
 from eventrouter.router.destinations.httpio import send_http
+from eventrouter.router.destinations.options import Option, assemble, read_template
 from eventrouter.router.destinations.slack_blocks import default_message, encode, enforce_limits
 from eventrouter.router.destinations.templating import JsonTemplate, TemplateError
+from eventrouter.router.errors import ConfigError
 from eventrouter.router.events import Event
 
 DEFAULT_API_URL = "https://slack.com/api"
@@ -243,6 +246,38 @@ class Slack:
 
     name: ClassVar[str] = "slack"
     config_model: ClassVar[type[BaseModel]] = SlackConfig
+    signing_secret: ClassVar[str | None] = None
+    options: ClassVar[tuple[Option, ...]] = (
+        Option(
+            "webhook_url", "Incoming webhook URL (https://hooks.slack.com/services/…).", secret=True
+        ),
+        Option("bot_token", "Bot token (xoxb-…) with chat:write; needs --channel.", secret=True),
+        Option("channel", "Channel ID (C0123456789) the bot token posts to."),
+        Option("api_url", "Slack Web API base URL [default: https://slack.com/api]."),
+        Option(
+            "template",
+            "JSON with ${...} placeholders giving text and/or blocks, or @file.",
+            parse=read_template,
+        ),
+        Option(
+            "rate_limit",
+            "Messages per second to this webhook or channel [default: 1].",
+            type="number",
+        ),
+        Option("burst", "Messages that may go at once [default: 3].", type="integer"),
+    )
+
+    def config_from_options(self, given: Mapping[str, Any]) -> dict[str, Any]:
+        if "webhook_url" not in given and "bot_token" not in given:
+            raise ConfigError(
+                "a slack destination needs --webhook-url, or --bot-token and --channel"
+            )
+        return assemble(self.options, given)
+
+    def describe(self, config: Mapping[str, Any]) -> str:
+        if config.get("channel"):
+            return f"channel {config['channel']} (bot token {config.get('bot_token', '')})"
+        return f"incoming webhook {config.get('webhook_url', '')}"
 
     def send(self, event: Event, config: SlackConfig, attempt: int, ctx: SendContext) -> Outcome:
         now = datetime.now(UTC)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, ClassVar, Literal
 
@@ -19,7 +20,9 @@ from eventrouter.router.destinations.base import Outcome, SendContext
 from eventrouter.router.destinations.classify import classify_http
 from eventrouter.router.destinations.fields import Secret, SecretValues, check_http_url
 from eventrouter.router.destinations.httpio import body_excerpt, send_http
+from eventrouter.router.destinations.options import Option, assemble, parse_headers, read_template
 from eventrouter.router.destinations.templating import JsonTemplate, TemplateError
+from eventrouter.router.errors import ConfigError
 from eventrouter.router.events import Event
 
 __all__ = ["USER_AGENT", "PreviousSecret", "Webhook", "WebhookConfig", "check_http_url"]
@@ -169,6 +172,38 @@ class Webhook:
 
     name: ClassVar[str] = "webhook"
     config_model: ClassVar[type[BaseModel]] = WebhookConfig
+    signing_secret: ClassVar[str | None] = "secret"
+    options: ClassVar[tuple[Option, ...]] = (
+        Option("url", "URL the event is sent to (http/https)."),
+        Option(
+            "method",
+            "HTTP method [default: POST].",
+            type="choice",
+            choices=("POST", "PUT"),
+            parse=str.upper,
+        ),
+        Option(
+            "headers",
+            "Extra request header; repeatable.",
+            flag="header",
+            multiple=True,
+            metavar="'NAME: VALUE'",
+            parse=parse_headers,
+        ),
+        Option(
+            "template", "JSON body with ${...} placeholders, or @file.json.", parse=read_template
+        ),
+        Option("secret", "Standard Webhooks signing secret (whsec_…).", secret=True),
+    )
+
+    def config_from_options(self, given: Mapping[str, Any]) -> dict[str, Any]:
+        if "url" not in given:
+            raise ConfigError("a webhook destination needs --url")
+        return assemble(self.options, given)
+
+    def describe(self, config: Mapping[str, Any]) -> str:
+        signed = " (signed)" if config.get("secret") else ""
+        return f"{config.get('method', 'POST')} {config.get('url', '')}{signed}"
 
     def send(self, event: Event, config: WebhookConfig, attempt: int, ctx: SendContext) -> Outcome:
         now = datetime.now(UTC)

@@ -30,9 +30,10 @@ import redis
 from sqlalchemy import Engine, text
 
 from eventrouter import PublishError, Settings, publish, publish_many
-from eventrouter.router.admin import Admin
+from eventrouter.router.control import Caller, Control
 from eventrouter.router.db import make_engine
 from eventrouter.router.db.migrate import upgrade
+from eventrouter.router.models import ChannelIn, DestinationIn, SubscriptionIn
 from tests.helpers import SECRET_KEY
 from tests.receiver import Receiver, Request, Response
 
@@ -271,8 +272,8 @@ class Stack:
         upgrade(self.database_url)
 
     @property
-    def admin(self) -> Admin:
-        return Admin(self.engine, self.settings)
+    def admin(self) -> Control:
+        return Control(self.engine, self.settings, Caller(org=self.settings.org))
 
     def _start(self, kind: str, failpoint: str | None, extra: list[str]) -> Proc:
         env = dict(self.env)
@@ -307,11 +308,13 @@ class Stack:
     def route(self, channel: str, pattern: str, destinations: dict[str, str]) -> None:
         """One channel, webhook destinations ``name → url``, one subscription to all."""
         admin = self.admin
-        admin.add_channel(channel, pattern)
+        admin.channels.add(ChannelIn(name=channel, pattern=pattern))
         for name, url in destinations.items():
-            admin.add_destination(name, "webhook", {"url": url})
-        admin.add_subscription(
-            f"{channel}-sub", channels=[channel], destinations=list(destinations)
+            admin.destinations.add(DestinationIn(name=name, type="webhook", config={"url": url}))
+        admin.subscriptions.add(
+            SubscriptionIn(
+                name=f"{channel}-sub", channels=[channel], destinations=list(destinations)
+            )
         )
 
     # -- inspection ----------------------------------------------------------------------

@@ -12,6 +12,7 @@ from __future__ import annotations
 import time
 
 from eventrouter import publish
+from eventrouter.router.models import ChannelIn, DestinationIn, SubscriptionIn
 from tests.chaos.harness import Proc, Stack, report, wait_for
 from tests.receiver import Receiver, Request, Response
 
@@ -20,14 +21,20 @@ def test_a_delivery_that_kills_its_worker_every_time_fails_after_its_schedule(
     stack: Stack, receiver: Receiver
 ) -> None:
     admin = stack.admin
-    admin.add_channel("poison", "poison:.*")
+    admin.channels.add(ChannelIn(name="poison", pattern="poison:.*"))
+    hook = {"url": receiver.url_for("/hook")}
     # Two attempts: the first, and one retry after 1 s.
-    admin.add_destination(
-        "hook", "webhook", {"url": receiver.url_for("/hook")}, retry_schedule="1s"
+    admin.destinations.add(
+        DestinationIn(name="hook", type="webhook", config=hook, retry_schedule="1s")
     )
-    admin.add_destination("admins", "webhook", {"url": receiver.url_for("/admins")})
-    admin.add_subscription("poison-sub", channels=["poison"], destinations=["hook"])
-    admin.add_subscription("ops", channels=["delivery:failed"], destinations=["admins"])
+    admins = {"url": receiver.url_for("/admins")}
+    admin.destinations.add(DestinationIn(name="admins", type="webhook", config=admins))
+    admin.subscriptions.add(
+        SubscriptionIn(name="poison-sub", channels=["poison"], destinations=["hook"])
+    )
+    admin.subscriptions.add(
+        SubscriptionIn(name="ops", channels=["delivery:failed"], destinations=["admins"])
+    )
 
     workers: list[Proc] = []
 

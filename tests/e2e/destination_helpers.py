@@ -6,7 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 from eventrouter import publish
-from eventrouter.router.admin import Admin
+from eventrouter.router.control import Caller, Control
+from eventrouter.router.models import ChannelIn, Destination, DestinationIn, SubscriptionIn
 from tests.e2e.stack import Stack
 from tests.receiver import wait_for
 
@@ -15,12 +16,16 @@ FINAL = ("succeeded", "failed", "cancelled")
 
 def route(
     stack: Stack, kind: str, config: dict[str, Any], *, retry_schedule: str = "1s"
-) -> dict[str, Any]:
+) -> Destination:
     """Channel ``all`` (every event) → destination ``dest`` of ``kind``; wait until live."""
-    admin = Admin(stack.engine, stack.settings)
-    admin.add_channel("all", ".*")
-    destination = admin.add_destination("dest", kind, config, retry_schedule=retry_schedule)
-    admin.add_subscription("all-to-dest", channels=["all"], destinations=["dest"])
+    admin = Control(stack.engine, stack.settings, Caller(org=stack.settings.org))
+    admin.channels.add(ChannelIn(name="all", pattern=".*"))
+    destination = admin.destinations.add(
+        DestinationIn(name="dest", type=kind, config=config, retry_schedule=retry_schedule)
+    )
+    admin.subscriptions.add(
+        SubscriptionIn(name="all-to-dest", channels=["all"], destinations=["dest"])
+    )
     stack.wait_config_applied()
     return destination
 

@@ -90,7 +90,7 @@ def test_unmatched_events_are_recorded_with_no_deliveries(fresh: Stack, receiver
     )
     fresh.wait_settled(3)
     history = json.loads(fresh.cli("history", "--json").stdout)
-    totals = {row["event_id"]: row["total"] for row in history}
+    totals = {row["id"]: row["total"] for row in history}
     assert totals == {matched: 1, unmatched[0]: 0, unmatched[1]: 0}
     assert receiver.count() == 1
 

@@ -9,12 +9,13 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, text
 
-from eventrouter.router.admin import Admin
+from eventrouter.router.control import Control
 from eventrouter.router.errors import ConfigError
+from eventrouter.router.models import DestinationIn, SubscriptionIn
 from eventrouter.router.scheduler import Scheduler
 from eventrouter.router.service import RouterService
 from eventrouter.router.settings import Settings
-from tests.helpers import RecordingDispatcher, Seed, rows, scalar
+from tests.helpers import RecordingDispatcher, Seed, control_for, rows, scalar
 
 
 @pytest.fixture
@@ -26,8 +27,8 @@ def service(settings: Settings, clean_db: Engine, dispatcher: RecordingDispatche
 
 
 @pytest.fixture
-def admin(settings: Settings, clean_db: Engine) -> Admin:
-    return Admin(clean_db, settings)
+def admin(settings: Settings, clean_db: Engine) -> Control:
+    return control_for(clean_db, settings)
 
 
 def fail(engine: Engine, delivery_id: int, error: str = "HTTP 404 Not Found") -> None:
@@ -50,23 +51,27 @@ def system_events(engine: Engine) -> list[Any]:
 
 
 # -- system events ------------------------------------------------------------------------
-def test_system_channels_are_built_in_and_read_only(admin: Admin) -> None:
-    system = [c for c in admin.list_channels() if c["is_system"]]
-    assert {c["name"] for c in system} == {"delivery:failed", "destination:disabled"}
+def test_system_channels_are_built_in_and_read_only(admin: Control) -> None:
+    system = [c for c in admin.channels.list() if c.is_system]
+    assert {c.name for c in system} == {"delivery:failed", "destination:disabled"}
     with pytest.raises(ConfigError, match="read-only"):
-        admin.remove_channel("delivery:failed")
+        admin.channels.remove("delivery:failed")
 
 
 def test_a_failed_delivery_emits_delivery_failed_and_admins_get_it(
     service: RouterService,
-    admin: Admin,
+    admin: Control,
     seed: Seed,
     clean_db: Engine,
     dispatcher: RecordingDispatcher,
 ) -> None:
     _, hook, _ = seed.route("payment:.*", "http://127.0.0.1:9/hook")
-    admin.add_destination("admins", "webhook", {"url": "http://127.0.0.1:9/admins"})
-    admin.add_subscription("ops", channels=["delivery:failed"], destinations=["admins"])
+    admin.destinations.add(
+        DestinationIn(name="admins", type="webhook", config={"url": "http://127.0.0.1:9/admins"})
+    )
+    admin.subscriptions.add(
+        SubscriptionIn(name="ops", channels=["delivery:failed"], destinations=["admins"])
+    )
     service.store.refresh_routing_table()
     event = seed.event("payment:failed", env="production")
     delivery = seed.delivery(event, hook)
@@ -83,9 +88,11 @@ def test_a_failed_delivery_emits_delivery_failed_and_admins_get_it(
 
 
 def test_a_failed_delivery_of_a_system_event_emits_nothing(
-    service: RouterService, admin: Admin, seed: Seed, clean_db: Engine
+    service: RouterService, admin: Control, seed: Seed, clean_db: Engine
 ) -> None:
-    admin.add_destination("admins", "webhook", {"url": "http://127.0.0.1:9/admins"})
+    admin.destinations.add(
+        DestinationIn(name="admins", type="webhook", config={"url": "http://127.0.0.1:9/admins"})
+    )
     admins = scalar(clean_db, "SELECT id FROM destinations WHERE name = 'admins'")
     event = seed.event("delivery:failed", {"about": "something"})
     fail(clean_db, seed.delivery(event, admins))
@@ -94,10 +101,12 @@ def test_a_failed_delivery_of_a_system_event_emits_nothing(
 
 
 def test_disabling_a_destination_emits_destination_disabled(
-    service: RouterService, admin: Admin, clean_db: Engine
+    service: RouterService, admin: Control, clean_db: Engine
 ) -> None:
-    admin.add_destination("hook", "webhook", {"url": "http://127.0.0.1:9/hook"})
-    admin.set_destination_enabled("hook", False)
+    admin.destinations.add(
+        DestinationIn(name="hook", type="webhook", config={"url": "http://127.0.0.1:9/hook"})
+    )
+    admin.destinations.set_enabled("hook", False)
     service.emit_system_events()
     (emitted,) = system_events(clean_db)
     assert emitted.name == "destination:disabled"
@@ -144,7 +153,7 @@ def scheduler(settings: Settings, clean_db: Engine, dispatcher: RecordingDispatc
 
 
 def test_a_destination_failing_for_the_whole_window_is_disabled_and_recoverable(
-    scheduler: Scheduler, seed: Seed, clean_db: Engine, admin: Admin
+    scheduler: Scheduler, seed: Seed, clean_db: Engine, admin: Control
 ) -> None:
     _, hook, _ = seed.route(".*", "http://127.0.0.1:9/hook", name="hook")
     created_ago(clean_db, hook, 48)
@@ -159,8 +168,8 @@ def test_a_destination_failing_for_the_whole_window_is_disabled_and_recoverable(
     assert not dest.enabled and "every attempt failed for 1d (5 attempts)" in dest.disabled_reason
     assert scalar(clean_db, "SELECT status FROM deliveries WHERE id = :i", i=waiting) == "cancelled"
 
-    admin.set_destination_enabled("hook", True)
-    assert sorted(admin.retry_failed(destination="hook")) == sorted([old, waiting])
+    admin.destinations.set_enabled("hook", True)
+    assert sorted(admin.deliveries.retry_failed(destination="hook")) == sorted([old, waiting])
     assert {r.status for r in rows(clean_db, "SELECT status FROM deliveries")} == {"pending"}
 
 
@@ -183,7 +192,7 @@ def test_destinations_not_failing_for_the_window_stay_enabled(
 
 
 def test_enabling_an_auto_disabled_destination_gives_it_a_whole_new_window(
-    scheduler: Scheduler, seed: Seed, clean_db: Engine, admin: Admin, service: RouterService
+    scheduler: Scheduler, seed: Seed, clean_db: Engine, admin: Control, service: RouterService
 ) -> None:
     """The failures that disabled it are not counted again: before, it was disabled again
     at the next check, cancelling what `retry --failed` had just queued."""
@@ -196,8 +205,8 @@ def test_enabling_an_auto_disabled_destination_gives_it_a_whole_new_window(
     assert scheduler.disable_failing_destinations() == [hook]
     service.emit_system_events()
 
-    admin.set_destination_enabled("hook", True)
-    assert admin.retry_failed(destination="hook") == [old]
+    admin.destinations.set_enabled("hook", True)
+    assert admin.deliveries.retry_failed(destination="hook") == [old]
     assert scheduler.disable_failing_destinations() == []
     assert scalar(clean_db, "SELECT enabled FROM destinations") is True
     assert scalar(clean_db, "SELECT status FROM deliveries WHERE id = :i", i=old) == "pending"
@@ -254,27 +263,33 @@ def test_failures_since_the_last_enable_still_disable(
 def test_internal_addresses_are_refused_unless_allowed(
     settings: Settings, clean_db: Engine, config: dict[str, str], problem: str
 ) -> None:
-    strict = Admin(clean_db, settings.model_copy(update={"allowed_networks": ""}))
+    strict = control_for(clean_db, settings.model_copy(update={"allowed_networks": ""}))
     with pytest.raises(ConfigError, match=f"a {problem} address"):
-        strict.add_destination("hook", "webhook", config)
+        strict.destinations.add(DestinationIn(name="hook", type="webhook", config=config))
     assert scalar(clean_db, "SELECT count(*) FROM destinations") == 0
 
 
 def test_allowed_networks_let_a_local_receiver_in(settings: Settings, clean_db: Engine) -> None:
-    loopback = Admin(clean_db, settings.model_copy(update={"allowed_networks": "127.0.0.0/8"}))
-    loopback.add_destination("hook", "webhook", {"url": "http://127.0.0.1:9/hook"})
+    loopback = control_for(
+        clean_db, settings.model_copy(update={"allowed_networks": "127.0.0.0/8"})
+    )
+    loopback.destinations.add(
+        DestinationIn(name="hook", type="webhook", config={"url": "http://127.0.0.1:9/hook"})
+    )
     with pytest.raises(ConfigError, match="private"):
-        loopback.add_destination("lan", "webhook", {"url": "http://192.168.1.10/hook"})
+        loopback.destinations.add(
+            DestinationIn(name="lan", type="webhook", config={"url": "http://192.168.1.10/hook"})
+        )
 
 
 def test_smtp_hosts_are_guarded_too(settings: Settings, clean_db: Engine) -> None:
-    strict = Admin(clean_db, settings.model_copy(update={"allowed_networks": ""}))
+    strict = control_for(clean_db, settings.model_copy(update={"allowed_networks": ""}))
     config = {
         "to": ["ops@example.com"],
         "from_address": "er@example.com",
         "smtp": {"host": "10.1.1.1", "port": 25, "tls": "none"},
     }
     with pytest.raises(ConfigError, match=r"10\.1\.1\.1, a private address"):
-        strict.add_destination("mail", "email", config)
+        strict.destinations.add(DestinationIn(name="mail", type="email", config=config))
     assert json.dumps(config)  # nothing stored
     assert scalar(clean_db, "SELECT count(*) FROM destinations") == 0

@@ -1,5 +1,6 @@
 """Secrets are found from the config models' ``Secret`` marker and masked as ``…last4``;
-``destinations add`` options map onto each kind's config and foreign options are refused."""
+``destinations add`` options (declared by each kind) map onto its config and foreign options
+are refused."""
 
 from __future__ import annotations
 
@@ -7,8 +8,7 @@ from typing import Any
 
 import pytest
 
-from eventrouter.router.destination_options import build_config
-from eventrouter.router.destinations import redact, secret_paths
+from eventrouter.router.destinations import KINDS, build_config, redact, secret_paths
 from eventrouter.router.errors import ConfigError
 
 
@@ -82,7 +82,7 @@ def test_options_of_another_kind_are_refused() -> None:
 
 
 def test_email_options_build_nested_smtp_and_sendgrid() -> None:
-    config, _ = build_config(
+    config = build_config(
         "email",
         {
             "from_address": "a@b.co",
@@ -106,15 +106,37 @@ def test_email_options_build_nested_smtp_and_sendgrid() -> None:
         build_config("email", {"from_address": "a@b.co", "to": ("c@d.co",), "smtp_port": 25})
 
 
-def test_generate_secret_and_template_file(tmp_path: Any) -> None:
+def test_template_file_and_headers(tmp_path: Any) -> None:
     path = tmp_path / "t.json"
     path.write_text('{"n": "${name}"}')
-    config, generated = build_config(
-        "webhook", {"url": "https://x", "generate_secret": True, "template": f"@{path}"}
+    config = build_config(
+        "webhook",
+        {
+            "url": "https://x",
+            "template": f"@{path}",
+            "headers": ("A: 1", "B:two "),
+            "method": "put",
+        },
     )
-    assert generated is not None and config["secret"] == generated
-    assert config["template"] == '{"n": "${name}"}'
+    assert config == {
+        "url": "https://x",
+        "template": '{"n": "${name}"}',
+        "headers": {"A": "1", "B": "two"},
+        "method": "PUT",
+    }
     with pytest.raises(ConfigError, match="cannot read template file"):
         build_config("webhook", {"url": "https://x", "template": "@/nonexistent.json"})
-    with pytest.raises(ConfigError, match="not both"):
-        build_config("webhook", {"url": "https://x", "secret": "whsec_x", "generate_secret": True})
+    with pytest.raises(ConfigError, match="must look like 'Name: value'"):
+        build_config("webhook", {"url": "https://x", "headers": ("no colon",)})
+
+
+def test_every_option_lands_on_a_field_of_its_kinds_config_model() -> None:
+    """A kind's options and its config model cannot drift apart: each option's path names a
+    field (nested models followed), so ``destinations add`` can set everything it offers."""
+    for kind in KINDS.values():
+        for option in kind.options:
+            model = kind.config_model
+            for key in option.config_path[:-1]:
+                annotation = model.model_fields[key].annotation
+                model = next(a for a in getattr(annotation, "__args__", (annotation,)) if a)
+            assert option.config_path[-1] in model.model_fields, (kind.name, option.name)

@@ -1,0 +1,66 @@
+"""Channels: named RE2 patterns over event names."""
+
+from __future__ import annotations
+
+from eventrouter.router.control.caller import Role
+from eventrouter.router.control.service import Service
+from eventrouter.router.control.validation import check_env, check_object_name
+from eventrouter.router.db import config as store
+from eventrouter.router.errors import ConfigError, Conflict, NotFound
+from eventrouter.router.models import Channel, ChannelIn
+from eventrouter.router.routing import compile_pattern
+
+
+def no_channel(*names: str) -> NotFound:
+    return NotFound(
+        f"no channel named {', '.join(map(repr, names))}; see 'eventrouter channels list'"
+    )
+
+
+class Channels(Service):
+    def list(self) -> list[Channel]:
+        """The org's channels, the built-in system channels first."""
+        self.caller.require(Role.VIEWER, "listing channels")
+        with self.transaction() as conn:
+            return store.list_channels(conn, self.org)
+
+    def get(self, name: str) -> Channel:
+        self.caller.require(Role.VIEWER, "reading a channel")
+        with self.transaction() as conn:
+            found = store.list_channels(conn, self.org, name)
+        if not found:
+            raise no_channel(name)
+        return found[0]
+
+    def add(self, spec: ChannelIn) -> Channel:
+        self.caller.require(Role.ADMIN, "adding a channel")
+        check_object_name("channel", spec.name)
+        check_env(spec.env)
+        try:
+            compile_pattern(spec.pattern)
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
+        with self.transaction() as conn:
+            new_id = store.insert_channel(
+                conn, self.org, spec.name, spec.pattern, spec.env, spec.description
+            )
+            if new_id is None:
+                raise Conflict(f"channel {spec.name!r} already exists; pick another name")
+            return store.list_channels(conn, self.org, spec.name)[0]
+
+    def remove(self, name: str) -> None:
+        """Remove a channel no subscription uses (system channels are read-only)."""
+        self.caller.require(Role.ADMIN, "removing a channel")
+        with self.transaction() as conn:
+            channel = store.find_channels(conn, self.org, [name]).get(name)
+            if channel is None:
+                raise no_channel(name)
+            if channel.is_system:
+                raise ConfigError(f"channel {name!r} is a built-in system channel and read-only")
+            users = store.channel_users(conn, channel.id)
+            if users:
+                raise ConfigError(
+                    f"channel {name!r} is used by subscription(s) {', '.join(users)}; "
+                    "remove those first"
+                )
+            store.delete_channel(conn, channel.id)

@@ -1,0 +1,41 @@
+"""What every service shares: the database, the settings and who is asking."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from sqlalchemy import Connection, Engine
+from sqlalchemy.exc import ProgrammingError
+
+from eventrouter.router.control.caller import Caller
+from eventrouter.router.db import translating_errors
+from eventrouter.router.errors import ConfigError
+from eventrouter.router.settings import Settings
+
+
+class Service:
+    """Operations on one org's data for one caller. Each operation is one transaction: it
+    completes or raises an ``EventRouterError`` meant for a person; nothing is half-written."""
+
+    def __init__(self, engine: Engine, settings: Settings, caller: Caller) -> None:
+        self.engine = engine
+        self.settings = settings
+        self.caller = caller
+
+    @property
+    def org(self) -> str:
+        return self.caller.org
+
+    @contextmanager
+    def transaction(self) -> Iterator[Connection]:
+        with translating_errors(self.settings.database_url):
+            try:
+                with self.engine.begin() as conn:
+                    yield conn
+            except ProgrammingError as exc:
+                if "does not exist" in str(exc.orig):
+                    raise ConfigError(
+                        "the database has no eventrouter schema; run 'eventrouter db upgrade'"
+                    ) from exc
+                raise

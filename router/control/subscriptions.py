@@ -1,0 +1,88 @@
+"""Subscriptions: which channels go to which destinations, org-wide or for one env."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import Connection
+
+from eventrouter.router.control.caller import Role
+from eventrouter.router.control.channels import no_channel
+from eventrouter.router.control.service import Service
+from eventrouter.router.control.validation import check_env, check_object_name
+from eventrouter.router.db import config as store
+from eventrouter.router.errors import ConfigError, Conflict, NotFound
+from eventrouter.router.models import Subscription, SubscriptionIn
+
+
+def no_destination(*names: str) -> NotFound:
+    return NotFound(
+        f"no destination named {', '.join(map(repr, names))}; see 'eventrouter destinations list'"
+    )
+
+
+def destination_ids(conn: Connection, org: str, names: Sequence[str]) -> list[int]:
+    """Ids of ``org``'s destinations named ``names``, in order; ``NotFound`` names the missing."""
+    found = {d.name: d.id for d in store.list_destinations(conn, org, names)}
+    missing = [name for name in names if name not in found]
+    if missing:
+        raise no_destination(*missing)
+    return [found[name] for name in names]
+
+
+def no_subscription(name: str) -> NotFound:
+    return NotFound(f"no subscription named {name!r}; see 'eventrouter subscriptions list'")
+
+
+class Subscriptions(Service):
+    def list(self) -> list[Subscription]:
+        self.caller.require(Role.VIEWER, "listing subscriptions")
+        with self.transaction() as conn:
+            return store.list_subscriptions(conn, self.org)
+
+    def get(self, name: str) -> Subscription:
+        self.caller.require(Role.VIEWER, "reading a subscription")
+        with self.transaction() as conn:
+            found = store.list_subscriptions(conn, self.org, name)
+        if not found:
+            raise no_subscription(name)
+        return found[0]
+
+    def add(self, spec: SubscriptionIn) -> Subscription:
+        self.caller.require(Role.ADMIN, "adding a subscription")
+        check_object_name("subscription", spec.name)
+        check_env(spec.env)
+        if not spec.channels:
+            raise ConfigError("a subscription needs at least one --channel")
+        if not spec.destinations:
+            raise ConfigError("a subscription needs at least one --destination")
+        channels = list(dict.fromkeys(spec.channels))
+        destinations = list(dict.fromkeys(spec.destinations))
+        with self.transaction() as conn:
+            found = store.find_channels(conn, self.org, channels)
+            missing = [name for name in channels if name not in found]
+            if missing:
+                raise no_channel(*missing)
+            new_id = store.insert_subscription(
+                conn,
+                self.org,
+                spec.name,
+                spec.env,
+                [found[name].id for name in channels],
+                destination_ids(conn, self.org, destinations),
+            )
+            if new_id is None:
+                raise Conflict(f"subscription {spec.name!r} already exists; pick another name")
+            return store.list_subscriptions(conn, self.org, spec.name)[0]
+
+    def set_enabled(self, name: str, enabled: bool) -> None:
+        self.caller.require(Role.ADMIN, "enabling or disabling a subscription")
+        with self.transaction() as conn:
+            if not store.set_subscription_enabled(conn, self.org, name, enabled):
+                raise no_subscription(name)
+
+    def remove(self, name: str) -> None:
+        self.caller.require(Role.ADMIN, "removing a subscription")
+        with self.transaction() as conn:
+            if not store.delete_subscription(conn, self.org, name):
+                raise no_subscription(name)

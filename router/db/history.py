@@ -1,0 +1,314 @@
+"""The delivery log as the control plane reads it: events with their delivery counts, one
+event in full, the deliveries across events, and putting failed deliveries back in line.
+
+Lists are paged by keyset (the last row's sort key is the cursor), never by OFFSET: a page
+costs the same however deep it is, and rows arriving meanwhile shift nothing.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, text
+
+from eventrouter.router.models import (
+    Attempt,
+    DeliveryLogEntry,
+    EventDelivery,
+    EventDetail,
+    EventSummary,
+)
+
+# Counts per event from its deliveries (an index on deliveries.event_id), newest events
+# first; cursor: the (received_at, id) of the last row of the previous page.
+_HISTORY = text(
+    """
+    SELECT CAST(e.id AS text) AS id, e.name, e.org, e.env, e.received_at,
+           CAST(e.duplicate_of AS text) AS duplicate_of, c.*
+    FROM events e
+    CROSS JOIN LATERAL (
+        SELECT count(*) AS total,
+               count(*) FILTER (WHERE d.status = 'succeeded') AS succeeded,
+               count(*) FILTER (WHERE d.status IN ('pending', 'delivering')) AS pending,
+               count(*) FILTER (WHERE d.status = 'failed') AS failed,
+               count(*) FILTER (WHERE d.status = 'cancelled') AS cancelled
+        FROM deliveries d WHERE d.event_id = e.id
+    ) c
+    WHERE e.org = :org
+      AND (CAST(:name_re AS text) IS NULL OR e.name ~ CAST(:name_re AS text))
+      AND (CAST(:env AS text) IS NULL OR e.env = CAST(:env AS text))
+      AND (CAST(:since AS timestamptz) IS NULL OR e.received_at >= CAST(:since AS timestamptz))
+      AND (CAST(:until AS timestamptz) IS NULL OR e.received_at < CAST(:until AS timestamptz))
+      AND (CAST(:after_at AS timestamptz) IS NULL
+           OR (e.received_at, e.id) < (CAST(:after_at AS timestamptz), CAST(:after_id AS uuid)))
+      AND (CAST(:status AS text) IS NULL
+           OR (:status = 'pending' AND c.pending > 0)
+           OR (:status = 'succeeded' AND c.succeeded > 0)
+           OR (:status = 'failed' AND c.failed > 0)
+           OR (:status = 'cancelled' AND c.cancelled > 0))
+    ORDER BY e.received_at DESC, e.id DESC
+    LIMIT :limit
+    """
+)
+_SHOW_EVENT = text(
+    """
+    SELECT CAST(id AS text) AS id, name, org, env, payload, idempotency_key,
+           CAST(duplicate_of AS text) AS duplicate_of, published_at, received_at
+    FROM events WHERE id = :id AND org = :org
+    """
+)
+_SHOW_DELIVERIES = text(
+    """
+    SELECT d.id, d.status, d.attempt_count, d.next_attempt_at, d.last_error, d.created_at,
+           d.updated_at, dest.name AS destination, dest.kind AS type, s.name AS subscription
+    FROM deliveries d
+    LEFT JOIN destinations dest ON dest.id = d.destination_id
+    LEFT JOIN subscriptions s ON s.id = d.subscription_id
+    WHERE d.event_id = :id ORDER BY d.id
+    """
+)
+_SHOW_ATTEMPTS = text(
+    """
+    SELECT a.delivery_id, a.attempt_number, a.started_at, a.duration_ms, a.outcome,
+           a.http_status, a.error, a.response_body
+    FROM delivery_attempts a JOIN deliveries d ON d.id = a.delivery_id
+    WHERE d.event_id = :id ORDER BY a.delivery_id, a.attempt_number, a.id
+    """
+)
+_LIST_DELIVERIES = text(
+    """
+    SELECT d.id, CAST(d.event_id AS text) AS event_id, e.name AS event, e.env,
+           dest.name AS destination, d.status, d.attempt_count, d.next_attempt_at,
+           d.last_error, d.updated_at
+    FROM deliveries d
+    JOIN events e ON e.id = d.event_id
+    LEFT JOIN destinations dest ON dest.id = d.destination_id
+    WHERE e.org = :org
+      AND (CAST(:status AS text) IS NULL OR d.status = CAST(:status AS text))
+      AND (CAST(:destination_id AS int) IS NULL
+           OR d.destination_id = CAST(:destination_id AS int))
+      AND (CAST(:event_name AS text) IS NULL OR e.name = CAST(:event_name AS text))
+      AND (CAST(:since AS timestamptz) IS NULL OR d.updated_at >= CAST(:since AS timestamptz))
+      AND (CAST(:before_id AS bigint) IS NULL OR d.id < CAST(:before_id AS bigint))
+    ORDER BY d.id DESC
+    LIMIT :limit
+    """
+)
+# Only failed or cancelled deliveries of the caller's org that still have a destination go
+# back in line; the scheduler dispatches them at its next tick.
+_RETRY_BY_ID = text(
+    """
+    UPDATE deliveries d
+    SET status = 'pending', next_attempt_at = now(), dispatched_at = NULL,
+        lease_expires_at = NULL, updated_at = now()
+    FROM events e
+    WHERE e.id = d.event_id AND e.org = :org AND d.id = ANY(CAST(:ids AS bigint[]))
+      AND d.status IN ('failed', 'cancelled') AND d.destination_id IS NOT NULL
+    RETURNING d.id
+    """
+)
+_RETRY_FAILED = text(
+    """
+    UPDATE deliveries d
+    SET status = 'pending', next_attempt_at = now(), dispatched_at = NULL,
+        lease_expires_at = NULL, updated_at = now()
+    FROM events e
+    WHERE e.id = d.event_id AND e.org = :org
+      AND d.status IN ('failed', 'cancelled') AND d.destination_id IS NOT NULL
+      AND (CAST(:destination_id AS int) IS NULL
+           OR d.destination_id = CAST(:destination_id AS int))
+      AND (CAST(:since AS double precision) IS NULL
+           OR d.updated_at >= now() - make_interval(secs => CAST(:since AS double precision)))
+    RETURNING d.id
+    """
+)
+_DELIVERY_STATES = text(
+    """
+    SELECT d.id, d.status FROM deliveries d JOIN events e ON e.id = d.event_id
+    WHERE e.org = :org AND d.id = ANY(CAST(:ids AS bigint[]))
+    """
+)
+
+
+def history(
+    conn: Connection,
+    org: str,
+    *,
+    limit: int,
+    name_regex: str | None = None,
+    env: str | None = None,
+    status: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    after: tuple[datetime, str] | None = None,
+) -> list[EventSummary]:
+    """Events newest first with their delivery counts; ``after``: the last row seen."""
+    params = {
+        "org": org,
+        "limit": limit,
+        "name_re": name_regex,
+        "env": env,
+        "status": status,
+        "since": since,
+        "until": until,
+        "after_at": after[0] if after else None,
+        "after_id": after[1] if after else None,
+    }
+    return [EventSummary.model_validate(row._mapping) for row in conn.execute(_HISTORY, params)]
+
+
+def event_detail(conn: Connection, org: str, event_id: str) -> EventDetail | None:
+    """One event of ``org`` with every delivery and every attempt."""
+    row = conn.execute(_SHOW_EVENT, {"id": event_id, "org": org}).one_or_none()
+    if row is None:
+        return None
+    attempts: dict[int, list[Attempt]] = {}
+    for attempt in conn.execute(_SHOW_ATTEMPTS, {"id": event_id}):
+        attempts.setdefault(attempt.delivery_id, []).append(
+            Attempt.model_validate(attempt._mapping)
+        )
+    deliveries = [
+        EventDelivery.model_validate({**d._mapping, "attempts": attempts.get(d.id, [])})
+        for d in conn.execute(_SHOW_DELIVERIES, {"id": event_id})
+    ]
+    return EventDetail.model_validate({**row._mapping, "id": str(row.id), "deliveries": deliveries})
+
+
+def deliveries(
+    conn: Connection,
+    org: str,
+    *,
+    limit: int,
+    status: str | None = None,
+    destination_id: int | None = None,
+    event_name: str | None = None,
+    since: datetime | None = None,
+    before_id: int | None = None,
+) -> list[DeliveryLogEntry]:
+    """Deliveries newest first (by id); ``before_id``: the last id of the previous page."""
+    params = {
+        "org": org,
+        "limit": limit,
+        "status": status,
+        "destination_id": destination_id,
+        "event_name": event_name,
+        "since": since,
+        "before_id": before_id,
+    }
+    return [
+        DeliveryLogEntry.model_validate(row._mapping)
+        for row in conn.execute(_LIST_DELIVERIES, params)
+    ]
+
+
+def delivery_states(conn: Connection, org: str, ids: Sequence[int]) -> dict[int, str]:
+    rows = conn.execute(_DELIVERY_STATES, {"org": org, "ids": list(ids)})
+    return {row.id: row.status for row in rows}
+
+
+def retry_by_id(conn: Connection, org: str, ids: Sequence[int]) -> list[int]:
+    """Failed or cancelled deliveries among ``ids`` put back to ``pending``."""
+    rows = conn.execute(_RETRY_BY_ID, {"org": org, "ids": list(ids)})
+    return sorted(row.id for row in rows)
+
+
+def retry_failed(
+    conn: Connection, org: str, *, destination_id: int | None, since_seconds: float | None
+) -> list[int]:
+    """Every failed or cancelled delivery of ``org`` (filtered) put back to ``pending``."""
+    params = {"org": org, "destination_id": destination_id, "since": since_seconds}
+    return sorted(row.id for row in conn.execute(_RETRY_FAILED, params))
+
+
+# -- test notifications -------------------------------------------------------------------
+# An event and a delivery made by hand, already 'delivering' with a lease, so no router or
+# worker sends it while the control plane sends it itself.
+_INSERT_TEST_EVENT = text(
+    """
+    INSERT INTO events (id, name, org, env, payload, published_at)
+    VALUES (:id, :name, :org, :env, CAST(:payload AS jsonb), now())
+    """
+)
+_INSERT_TEST_DELIVERY = text(
+    """
+    INSERT INTO deliveries (event_id, destination_id, status, attempt_count, lease_expires_at)
+    VALUES (:event_id, :destination_id, 'delivering', 1, now() + make_interval(secs => :lease))
+    RETURNING id
+    """
+)
+# The attempt row and the delivery's final state, in one statement, only while the
+# delivery is still ours (a lease that ran out was taken back by the scheduler).
+_FINISH_TEST_DELIVERY = text(
+    """
+    WITH updated AS (
+        UPDATE deliveries
+        SET status = :status, last_error = CAST(:error AS text), lease_expires_at = NULL,
+            updated_at = now(),
+            next_attempt_at = COALESCE(
+                now() + make_interval(secs => CAST(:defer AS double precision)), next_attempt_at),
+            attempt_count = attempt_count
+                - CASE WHEN CAST(:outcome AS text) IS NULL THEN 1 ELSE 0 END
+        WHERE id = :id AND status = 'delivering'
+        RETURNING id
+    )
+    INSERT INTO delivery_attempts (delivery_id, attempt_number, started_at, duration_ms,
+                                   outcome, http_status, error, response_body)
+    SELECT id, 1, :started_at, :duration_ms, CAST(:outcome AS text), :http_status,
+           CAST(:error AS text), :body
+    FROM updated WHERE CAST(:outcome AS text) IS NOT NULL
+    """
+)
+
+
+def insert_test_delivery(
+    conn: Connection,
+    *,
+    event_id: str,
+    name: str,
+    org: str,
+    env: str | None,
+    payload: dict[str, Any],
+    destination_id: int,
+    lease_seconds: float,
+) -> int:
+    """Store a test event and its one delivery, held by the caller; the delivery's id."""
+    conn.execute(
+        _INSERT_TEST_EVENT,
+        {"id": event_id, "name": name, "org": org, "env": env, "payload": json.dumps(payload)},
+    )
+    params = {"event_id": event_id, "destination_id": destination_id, "lease": lease_seconds}
+    return int(conn.execute(_INSERT_TEST_DELIVERY, params).scalar_one())
+
+
+def finish_test_delivery(
+    conn: Connection,
+    delivery_id: int,
+    *,
+    status: str,
+    outcome: str | None,
+    started_at: datetime,
+    duration_ms: int,
+    http_status: int | None,
+    error: str | None,
+    body: str | None,
+    defer_seconds: float | None,
+) -> None:
+    """Record the test's attempt and final state; with ``outcome`` ``None`` (held back by the
+    rate limit) no attempt is written and the delivery is due again after ``defer_seconds``."""
+    conn.execute(
+        _FINISH_TEST_DELIVERY,
+        {
+            "id": delivery_id,
+            "status": status,
+            "outcome": outcome,
+            "started_at": started_at,
+            "duration_ms": duration_ms,
+            "http_status": http_status,
+            "error": error,
+            "body": body,
+            "defer": defer_seconds,
+        },
+    )

@@ -1,0 +1,211 @@
+"""The control plane's vocabulary: typed inputs and results shared by storage, services and
+the adapters (CLI, HTTP API, dashboard), so all of them say the same thing the same way.
+
+Pure pydantic models: no I/O, no imports from the rest of eventrouter. Secrets inside a
+``Destination.config`` are already masked (``…last4``) when a service hands one out.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, Generic, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+T = TypeVar("T")
+
+
+class Model(BaseModel):
+    """A result: built from rows, so columns it does not name are ignored."""
+
+    model_config = ConfigDict(extra="ignore", from_attributes=True)
+
+
+class Input(BaseModel):
+    """What a caller sends: an unknown field is an error, not silently dropped."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class DeliveryStatus(StrEnum):
+    """Where a delivery stands; the values are ``deliveries.status``."""
+
+    PENDING = "pending"
+    """Waiting for its first attempt or for a retry (``next_attempt_at``)."""
+    DELIVERING = "delivering"
+    """A worker holds it (a lease) and is sending it now."""
+    SUCCEEDED = "succeeded"
+    """The destination accepted it. Final."""
+    FAILED = "failed"
+    """A permanent error, or every attempt of the retry schedule failed. Final until retried."""
+    CANCELLED = "cancelled"
+    """Stopped before it ended: its destination was disabled or removed. Final until retried."""
+
+
+# -- configuration ----------------------------------------------------------------------
+class ChannelIn(Input):
+    name: str
+    pattern: str
+    """RE2 regex matched against the whole event name."""
+    env: str | None = None
+    description: str = ""
+
+
+class Channel(Model):
+    name: str
+    pattern: str
+    env: str | None = None
+    description: str = ""
+    id: int
+    is_system: bool
+    """Built in (``delivery:failed``, ``destination:disabled``): read-only, every org sees it."""
+    created_at: datetime
+    subscriptions: list[str] = Field(default_factory=list)
+
+
+class DestinationIn(Input):
+    name: str
+    type: str
+    """``webhook``, ``slack``, ``pagerduty`` or ``email``."""
+    config: dict[str, Any]
+    """The kind's config (see each kind's config model)."""
+    retry_schedule: str | None = None
+    """Delays between attempts, e.g. ``10s,1m,10m``; the server's default when unset."""
+    generate_secret: bool = False
+    """Make a signing secret (kinds that sign: webhook); it is returned once, on creation."""
+
+
+class Destination(Model):
+    id: int
+    name: str
+    type: str
+    config: dict[str, Any]
+    """Secrets masked."""
+    target: str
+    """Where it sends, in one line."""
+    enabled: bool
+    disabled_reason: str | None = None
+    retry_schedule: str | None = None
+    """``None``: the server's default schedule."""
+    created_at: datetime
+    signing_secret: str | None = None
+    """Only in the answer that created it with ``generate_secret``: shown once."""
+
+
+class SecretRotation(Model):
+    name: str
+    secret: str
+    """The new signing secret, shown once."""
+    previous_valid_until: datetime | None
+    """Until when the previous secret co-signs (``None``: it no longer signs)."""
+
+
+class TestResult(Model):
+    __test__ = False  # not a pytest class
+
+    destination: str
+    event_id: str
+    delivery_id: int
+    succeeded: bool
+    status: DeliveryStatus
+    outcome: str | None
+    """``succeeded``, ``retry`` or ``failed``; ``None`` when the rate limit held it back."""
+    http_status: int | None
+    error: str | None
+    response_body: str | None
+    duration_ms: int | None
+    next_attempt_at: datetime | None
+    """Set when the rate limit held it back: a worker sends it then."""
+
+
+class SubscriptionIn(Input):
+    name: str
+    channels: list[str]
+    destinations: list[str]
+    env: str | None = None
+    """Only events of this environment; all environments when unset."""
+
+
+class Subscription(Model):
+    name: str
+    channels: list[str]
+    destinations: list[str]
+    env: str | None = None
+    id: int
+    enabled: bool
+    created_at: datetime
+
+
+# -- the delivery log -------------------------------------------------------------------
+class EventSummary(Model):
+    id: str
+    name: str
+    org: str
+    env: str | None
+    received_at: datetime
+    total: int
+    succeeded: int
+    pending: int
+    failed: int
+    cancelled: int
+    duplicate_of: str | None = None
+
+
+class Attempt(Model):
+    attempt_number: int
+    started_at: datetime
+    duration_ms: int
+    outcome: str
+    http_status: int | None
+    error: str | None
+    response_body: str | None
+
+
+class EventDelivery(Model):
+    id: int
+    destination: str | None
+    """``None`` when the destination was removed."""
+    type: str | None
+    subscription: str | None
+    status: DeliveryStatus
+    attempt_count: int
+    next_attempt_at: datetime | None
+    last_error: str | None
+    created_at: datetime
+    updated_at: datetime
+    attempts: list[Attempt] = Field(default_factory=list)
+
+
+class EventDetail(Model):
+    id: str
+    name: str
+    org: str
+    env: str | None
+    payload: dict[str, Any]
+    idempotency_key: str | None
+    duplicate_of: str | None
+    published_at: datetime | None
+    received_at: datetime
+    deliveries: list[EventDelivery] = Field(default_factory=list)
+
+
+class DeliveryLogEntry(Model):
+    id: int
+    event_id: str
+    event: str
+    """The event's name."""
+    env: str | None
+    destination: str | None
+    status: DeliveryStatus
+    attempt_count: int
+    next_attempt_at: datetime | None
+    last_error: str | None
+    updated_at: datetime
+
+
+class Page(BaseModel, Generic[T]):
+    """One page of a list, newest first; pass ``next_cursor`` back for the next one."""
+
+    items: list[T]
+    next_cursor: str | None = None
