@@ -38,9 +38,13 @@ def create_routes(engine: Engine, settings: Settings, url: Callable[[str], str])
     admin.destinations.add(DestinationIn(name="one", type="webhook", config={"url": url("/one")}))
     fan = [f"fan-{i}" for i in range(FANOUT)]
     for i, name in enumerate(fan):
-        admin.add_destination(name, "webhook", {"url": url(f"/fan/{i}")})
-    admin.add_destination(SLOW_DESTINATION, "webhook", {"url": url(f"/delay/{SLOW_MS}/slow")})
-    admin.add_destination("scale", "webhook", {"url": url(f"/delay/{SCALE_MS}/scale")})
+        admin.destinations.add(
+            DestinationIn(name=name, type="webhook", config={"url": url(f"/fan/{i}")})
+        )
+    slow = {"url": url(f"/delay/{SLOW_MS}/slow")}
+    admin.destinations.add(DestinationIn(name=SLOW_DESTINATION, type="webhook", config=slow))
+    scale = {"url": url(f"/delay/{SCALE_MS}/scale")}
+    admin.destinations.add(DestinationIn(name="scale", type="webhook", config=scale))
     admin.subscriptions.add(SubscriptionIn(name="one", channels=["one"], destinations=["one"]))
     admin.subscriptions.add(SubscriptionIn(name="fan", channels=["fan", "mix"], destinations=fan))
     admin.subscriptions.add(

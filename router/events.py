@@ -133,7 +133,16 @@ def check_idempotency_key(key: object) -> str | None:
 class Event:
     """One published event, as it travels on the stream and is stored in ``events``."""
 
-    __slots__ = ("env", "id", "idempotency_key", "name", "org", "payload", "published_at")
+    __slots__ = (
+        "env",
+        "id",
+        "idempotency_key",
+        "name",
+        "org",
+        "payload",
+        "payload_json",
+        "published_at",
+    )
 
     def __init__(
         self,
@@ -145,6 +154,7 @@ class Event:
         payload: dict[str, Any],
         idempotency_key: str | None = None,
         published_at: float | None = None,
+        payload_json: str | None = None,
     ) -> None:
         self.id = id
         self.name = name
@@ -153,6 +163,9 @@ class Event:
         self.payload = payload
         self.idempotency_key = idempotency_key
         self.published_at = published_at if published_at is not None else time.time()
+        # The payload as the JSON text its validation produced (``encode_payload``), when
+        # it was validated: the router stores this text instead of encoding it again.
+        self.payload_json = payload_json
 
     @property
     def published_datetime(self) -> datetime:
@@ -207,7 +220,7 @@ def parse_envelope(raw: bytes | str) -> Event:
         raise InvalidEvent("entry has no org")
     env = check_scope("env", data.get("env"))
     payload = data.get("payload")
-    encode_payload(payload)
+    payload_json = encode_payload(payload)
     try:
         key = check_idempotency_key(data.get("idempotency_key"))
     except InvalidEvent:
@@ -228,4 +241,5 @@ def parse_envelope(raw: bytes | str) -> Event:
         payload=payload if isinstance(payload, dict) else {},
         idempotency_key=key,
         published_at=published_at,
+        payload_json=payload_json,
     )

@@ -8,11 +8,12 @@ is due now, so a killed process never loses a retry. Several routers may tick at
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 
 from sqlalchemy import Engine
 
-from eventrouter.router.db import sql
-from eventrouter.router.dispatch import Dispatch
+from eventrouter.router.db import destination_state, schedule
+from eventrouter.router.dispatch import BrokerGuard, Dispatch, guarded
 from eventrouter.router.durations import format_duration
 from eventrouter.router.settings import Settings
 
@@ -21,13 +22,16 @@ TICK_LIMIT = 5_000
 
 
 class Scheduler:
-    def __init__(self, settings: Settings, engine: Engine, dispatcher: Dispatch) -> None:
+    def __init__(
+        self, settings: Settings, engine: Engine, dispatcher: Dispatch | BrokerGuard
+    ) -> None:
         self._settings = settings
         self._engine = engine
-        self._dispatcher = dispatcher
+        self._broker = guarded(dispatcher)
 
     def disable_failing_destinations(self) -> list[int]:
-        """Disable destinations that failed every attempt for ``auto_disable_after``.
+        """Disable destinations that failed every attempt for ``auto_disable_after`` since
+        they were last enabled.
 
         Their open deliveries are cancelled (``retry --failed --destination D`` brings them
         back after ``destinations enable D``) and a ``destination:disabled`` event is
@@ -38,38 +42,58 @@ class Scheduler:
             return []
         disabled: list[int] = []
         with self._engine.begin() as conn:
-            failing = conn.execute(
-                sql.DESTINATIONS_FAILING_FOR_WINDOW,
-                {"window": window, "min_attempts": self._settings.auto_disable_min_attempts},
-            ).fetchall()
-            for row in failing:
+            failing = schedule.destinations_failing_for(
+                conn, window=window, min_attempts=self._settings.auto_disable_min_attempts
+            )
+            for destination in failing:
                 reason = (
                     f"disabled automatically: every attempt failed for "
-                    f"{format_duration(window)} ({row.attempts} attempts)"
+                    f"{format_duration(window)} ({destination.attempts} attempts)"
                 )
-                if conn.execute(sql.DISABLE_DESTINATION, {"id": row.id, "reason": reason}).rowcount:
-                    conn.execute(
-                        sql.CANCEL_OPEN_DELIVERIES, {"destination_id": row.id, "reason": reason}
-                    )
-                    disabled.append(row.id)
-                    log.warning("destination %d %s", row.id, reason)
+                if destination_state.disable_destination(conn, destination.id, reason):
+                    destination_state.cancel_open_deliveries(conn, destination.id, reason)
+                    disabled.append(destination.id)
+                    log.warning("destination %d %s", destination.id, reason)
         return disabled
 
     def tick(self) -> int:
-        """Reclaim expired leases and dispatch due deliveries; return how many went out."""
+        """Take back lost leases, cancel deliveries whose destination was removed, dispatch
+        due deliveries; return how many went out. While the broker is down nothing is
+        marked dispatched."""
         with self._engine.begin() as conn:
-            lost = conn.execute(sql.RECLAIM_EXPIRED_LEASES, {"limit": TICK_LIMIT}).fetchall()
-        if lost:
-            log.warning("%d deliveries returned to pending after their lease expired", len(lost))
+            lost = schedule.reclaim_expired_leases(
+                conn, limit=TICK_LIMIT, default_delays=len(self._settings.retry_delays)
+            )
+            orphans = schedule.cancel_orphaned(conn, limit=TICK_LIMIT)
+        if lost.retrying:
+            log.warning(
+                "%d deliveries returned to pending after their lease expired", len(lost.retrying)
+            )
+        if lost.failed:
+            log.warning(
+                "%d deliveries failed: their worker was lost on their last attempt",
+                len(lost.failed),
+            )
+        if orphans or lost.cancelled:
+            log.info("%d deliveries cancelled: destination removed", orphans + len(lost.cancelled))
         total = 0
-        while True:
+        while self._broker.up:
             with self._engine.begin() as conn:
-                rows = conn.execute(
-                    sql.DISPATCH_DUE,
-                    {"grace": self._settings.dispatch_grace_seconds, "limit": TICK_LIMIT},
-                ).fetchall()
-            if rows:
-                self._dispatcher.dispatch((row.id, row.destination_id) for row in rows)
-                total += len(rows)
-            if len(rows) < TICK_LIMIT or total >= 10 * TICK_LIMIT:
-                return total
+                due = schedule.dispatch_due(
+                    conn, grace=self._settings.dispatch_grace_seconds, limit=TICK_LIMIT
+                )
+            if due and not self.dispatch(due):
+                break
+            total += len(due)
+            if len(due) < TICK_LIMIT or total >= 10 * TICK_LIMIT:
+                break
+        return total
+
+    def dispatch(self, deliveries: Sequence[tuple[int, int]]) -> bool:
+        """Send tasks for ``deliveries`` (already marked dispatched); if the broker is down,
+        unmark them, for the first tick that finds it back. Return whether they went out."""
+        if self._broker.dispatch(deliveries):
+            return True
+        with self._engine.begin() as conn:
+            schedule.undispatch(conn, [delivery_id for delivery_id, _ in deliveries])
+        return False

@@ -24,7 +24,7 @@ from contextlib import contextmanager, suppress
 from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError
 
-from eventrouter.router.db import sql
+from eventrouter.router.db.claims import try_destination_slot
 
 SLOT_KEY_BASE = 0x45520000
 """First key of the advisory-lock class holding slow-destination slots (``ER`` + slot)."""
@@ -69,8 +69,7 @@ class SlowDestinations:
         try:
             taken = False
             for index in range(self.workers):
-                key = {"slot": SLOT_KEY_BASE + index, "destination_id": destination_id}
-                if conn.execute(sql.TRY_DESTINATION_SLOT, key).scalar():
+                if try_destination_slot(conn, SLOT_KEY_BASE + index, destination_id):
                     taken = True
                     break
             yield taken

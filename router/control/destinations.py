@@ -13,8 +13,8 @@ from eventrouter.router.control.test_send import send_test
 from eventrouter.router.control.validation import check_env, check_object_name
 from eventrouter.router.crypto import box_for, has_secrets, require_box, reveal, seal, unseal
 from eventrouter.router.db import config as store
-from eventrouter.router.db import sql
 from eventrouter.router.db.config import StoredDestination
+from eventrouter.router.db.destination_state import cancel_open_deliveries
 from eventrouter.router.destinations import (
     describe_target,
     kind_named,
@@ -93,10 +93,7 @@ class Destinations(Service):
             if found is None:
                 raise no_destination(name)
             if not enabled:
-                conn.execute(
-                    sql.CANCEL_OPEN_DELIVERIES,
-                    {"destination_id": found, "reason": "destination disabled"},
-                )
+                cancel_open_deliveries(conn, found, "destination disabled")
 
     def remove(self, name: str) -> None:
         """Remove it; its open deliveries are cancelled, its history kept."""
@@ -105,10 +102,7 @@ class Destinations(Service):
             rows = store.list_destinations(conn, self.org, [name])
             if not rows:
                 raise no_destination(name)
-            conn.execute(
-                sql.CANCEL_OPEN_DELIVERIES,
-                {"destination_id": rows[0].id, "reason": "destination removed"},
-            )
+            cancel_open_deliveries(conn, rows[0].id, "destination removed")
             store.delete_destination(conn, rows[0].id)
 
     def rotate_secret(

@@ -10,6 +10,7 @@ worker, due when the limit allows.
 from __future__ import annotations
 
 import time
+import uuid
 from datetime import UTC, datetime
 
 from pydantic import ValidationError
@@ -50,6 +51,7 @@ def send_test(
         },
     )
     timeout = getattr(config, "timeout", None) or settings.request_timeout_seconds
+    token = str(uuid.uuid4())
     with translating_errors(settings.database_url), engine.begin() as conn:
         delivery_id = history.insert_test_delivery(
             conn,
@@ -60,6 +62,7 @@ def send_test(
             payload=event.payload,
             destination_id=destination.id,
             lease_seconds=RATE_LIMIT_WAIT + timeout + settings.lease_seconds,
+            token=token,
         )
     ctx = make_send_context(settings, rate_limit_wait=RATE_LIMIT_WAIT)
     started_at = datetime.now(UTC)
@@ -82,6 +85,7 @@ def send_test(
         history.finish_test_delivery(
             conn,
             delivery_id,
+            token=token,
             status=status.value,
             outcome=None if held else outcome.kind.value,
             started_at=started_at,

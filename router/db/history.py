@@ -224,8 +224,8 @@ def retry_failed(
 
 
 # -- test notifications -------------------------------------------------------------------
-# An event and a delivery made by hand, already 'delivering' with a lease, so no router or
-# worker sends it while the control plane sends it itself.
+# An event and a delivery made by hand, already 'delivering' under a lease and a claim token
+# (as a worker's claim would), so no router or worker sends it while the control plane does.
 _INSERT_TEST_EVENT = text(
     """
     INSERT INTO events (id, name, org, env, payload, published_at)
@@ -234,13 +234,16 @@ _INSERT_TEST_EVENT = text(
 )
 _INSERT_TEST_DELIVERY = text(
     """
-    INSERT INTO deliveries (event_id, destination_id, status, attempt_count, lease_expires_at)
-    VALUES (:event_id, :destination_id, 'delivering', 1, now() + make_interval(secs => :lease))
+    INSERT INTO deliveries (event_id, destination_id, status, attempt_count, lease_expires_at,
+                            claim_token)
+    VALUES (:event_id, :destination_id, 'delivering', 1, now() + make_interval(secs => :lease),
+            CAST(:token AS uuid))
     RETURNING id
     """
 )
 # The attempt row and the delivery's final state, in one statement, only while the
-# delivery is still ours (a lease that ran out was taken back by the scheduler).
+# delivery is still ours: same claim token, still delivering. Repeated after a lost commit
+# acknowledgement it changes nothing, even if a worker has claimed the row since.
 _FINISH_TEST_DELIVERY = text(
     """
     WITH updated AS (
@@ -251,7 +254,7 @@ _FINISH_TEST_DELIVERY = text(
                 now() + make_interval(secs => CAST(:defer AS double precision)), next_attempt_at),
             attempt_count = attempt_count
                 - CASE WHEN CAST(:outcome AS text) IS NULL THEN 1 ELSE 0 END
-        WHERE id = :id AND status = 'delivering'
+        WHERE id = :id AND status = 'delivering' AND claim_token = CAST(:token AS uuid)
         RETURNING id
     )
     INSERT INTO delivery_attempts (delivery_id, attempt_number, started_at, duration_ms,
@@ -273,13 +276,20 @@ def insert_test_delivery(
     payload: dict[str, Any],
     destination_id: int,
     lease_seconds: float,
+    token: str,
 ) -> int:
-    """Store a test event and its one delivery, held by the caller; the delivery's id."""
+    """Store a test event and its one delivery, held by the caller under ``token``; the
+    delivery's id."""
     conn.execute(
         _INSERT_TEST_EVENT,
         {"id": event_id, "name": name, "org": org, "env": env, "payload": json.dumps(payload)},
     )
-    params = {"event_id": event_id, "destination_id": destination_id, "lease": lease_seconds}
+    params = {
+        "event_id": event_id,
+        "destination_id": destination_id,
+        "lease": lease_seconds,
+        "token": token,
+    }
     return int(conn.execute(_INSERT_TEST_DELIVERY, params).scalar_one())
 
 
@@ -287,6 +297,7 @@ def finish_test_delivery(
     conn: Connection,
     delivery_id: int,
     *,
+    token: str,
     status: str,
     outcome: str | None,
     started_at: datetime,
@@ -302,6 +313,7 @@ def finish_test_delivery(
         _FINISH_TEST_DELIVERY,
         {
             "id": delivery_id,
+            "token": token,
             "status": status,
             "outcome": outcome,
             "started_at": started_at,

@@ -14,7 +14,8 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from eventrouter.router.service import RouterService
+from eventrouter.router.store import EventStore
+from eventrouter.router.stream import StreamReader
 
 
 def _kill_on_call(cls: type, method: str, nth: int) -> None:
@@ -33,8 +34,8 @@ def _kill_on_call(cls: type, method: str, nth: int) -> None:
 
 
 FAILPOINTS = {
-    "router-before-ack": (RouterService, "ack"),
-    "router-before-commit": (RouterService, "persist"),
+    "router-before-ack": (StreamReader, "ack"),
+    "router-before-commit": (EventStore, "persist"),
 }
 
 

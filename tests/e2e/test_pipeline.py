@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Iterator
 
 import pytest
@@ -227,3 +228,35 @@ def test_publish_error_when_redis_is_unreachable() -> None:
 
     with pytest.raises(PublishError, match=r"redis://127\.0\.0\.1:1/0"):
         publish("payment:failed", {}, settings=settings)
+
+
+def test_a_destination_removed_while_a_delivery_is_in_flight(
+    fresh: Stack, receiver: Receiver
+) -> None:
+    """The delivery being sent comes back (a 503) to no destination: it ends `cancelled`,
+    not `pending` forever."""
+    arrived, release = threading.Event(), threading.Event()
+
+    def held(request: Request, seen: int) -> Response:
+        arrived.set()
+        release.wait(30)
+        return Response(503, b"busy")
+
+    receiver.set_behaviour(held)
+    configure(fresh, receiver.url_for("/hook"))
+    publish("payment:failed", {"n": 1}, settings=fresh.settings)
+    assert arrived.wait(30), fresh.logs()
+    fresh.cli("destinations", "remove", "hook")
+    release.set()
+    wait_for(
+        lambda: fresh.scalar("SELECT status FROM deliveries") == "cancelled",
+        30,
+        "the orphaned delivery to be cancelled",
+    )
+    (row,) = fresh.rows("SELECT destination_id, last_error, attempt_count FROM deliveries")
+    assert (row.destination_id, row.last_error, row.attempt_count) == (
+        None,
+        "destination removed",
+        1,
+    )
+    assert receiver.count() == 1

@@ -52,8 +52,8 @@ def test_publishing_resumes_once_a_router_drains_the_stream(
     with pytest.raises(StreamFull):
         eventrouter.publish("load:tick", settings=small)
     service = RouterService(small, engine=clean_db, dispatcher=RecordingDispatcher())
-    service.ensure_group()
-    service.handle(service._read())
+    service.reader.ensure_group()
+    service.handle(service.reader.read())
     assert redis_conn.xlen(small.stream) == 0  # routed entries are deleted
     eventrouter.publish("load:tick", settings=small)
     assert redis_conn.xlen(small.stream) == 1

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from uuid import uuid4
 
 import pytest
 from sqlalchemy import Engine, text
 
-from eventrouter.router.db import sql
+from eventrouter.router.db import claims
 from eventrouter.router.destinations import SendContext
 from eventrouter.router.destinations.transport import http_client
 from eventrouter.router.settings import Settings
@@ -54,8 +55,14 @@ def test_claim_and_defer_read_only_the_tasks_rows(
             )
         ]
         statements = {
-            "CLAIM": (sql.CLAIM, {"ids": ids, "destination_id": destination, "lease": 60}),
-            "DEFER_TASK": (sql.DEFER_TASK, {"ids": ids, "destination_id": destination, "delay": 1}),
+            "CLAIM": (
+                claims.CLAIM,
+                {"ids": ids, "destination_id": destination, "lease": 60, "token": str(uuid4())},
+            ),
+            "DEFER_TASK": (
+                claims.DEFER_TASK,
+                {"ids": ids, "destination_id": destination, "delay": 1},
+            ),
         }
         for name, (statement, params) in statements.items():
             with clean_db.connect() as conn:

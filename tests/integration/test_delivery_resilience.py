@@ -9,18 +9,20 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 import pytest
 from sqlalchemy import Engine
 
-from eventrouter.router.db import sql
-from eventrouter.router.destinations import KINDS, SendContext
+from eventrouter.router.db import claims, destination_state, schedule
+from eventrouter.router.destinations import KINDS, Outcome, SendContext
+from eventrouter.router.scheduler import Scheduler
 from eventrouter.router.settings import Settings
-from eventrouter.workers.delivery import deliver_batch
+from eventrouter.workers.delivery import AttemptResult, BatchDelivery, deliver_batch
 from eventrouter.workers.pacing import SlowDestinations
-from tests.helpers import Seed, rows
+from tests.helpers import RecordingDispatcher, Seed, rows
 from tests.receiver import Receiver, Request, Response, always, ok, slow
 
 
@@ -118,7 +120,7 @@ def test_a_record_after_the_lease_was_taken_back_changes_nothing(
             conn.exec_driver_sql(
                 "UPDATE deliveries SET lease_expires_at = now() - interval '1 second'"
             )
-            conn.execute(sql.RECLAIM_EXPIRED_LEASES, {"limit": 10})
+            schedule.reclaim_expired_leases(conn, limit=10, default_delays=2)
         return Response(200, b"ok")
 
     receiver.set_behaviour(lease_expires_meanwhile)
@@ -250,3 +252,53 @@ def test_a_destination_turning_slow_hands_the_rest_back_after_one_wave(
     assert receiver.count() == 2
     assert pacer.is_slow(destination)
     assert sorted(s.status for s in _states(clean_db, ids)) == ["pending"] * 4 + ["succeeded"] * 2
+
+
+# -- the destination removed while its delivery is in flight -----------------------------------
+def _remove(engine: Engine, destination: int) -> None:
+    """What `destinations remove` does: cancel the pending rows, delete the destination."""
+    with engine.begin() as conn:
+        destination_state.cancel_open_deliveries(conn, destination, "destination removed")
+        conn.exec_driver_sql("DELETE FROM destinations WHERE id = %s", (destination,))
+
+
+@pytest.mark.parametrize("way_back", ["retry", "handed back", "deferred"])
+def test_a_row_back_to_pending_after_its_destination_was_removed_ends_cancelled(
+    seed: Seed,
+    clean_db: Engine,
+    ctx: SendContext,
+    settings: Settings,
+    receiver: Receiver,
+    dispatcher: RecordingDispatcher,
+    way_back: str,
+) -> None:
+    """A row being sent while its destination is removed comes back to `pending` with no
+    destination (the foreign key sets it NULL): nothing could ever send it. It ends
+    `cancelled`, whichever way it came back."""
+    destination = seed.destination(receiver.url_for("/hook"))
+    delivery_id = seed.delivery(seed.event(), destination)
+    if way_back == "retry":
+
+        def removed_meanwhile(request: Request, seen: int) -> Response:
+            _remove(clean_db, destination)
+            return Response(503, b"try later")
+
+        receiver.set_behaviour(removed_meanwhile)
+        assert deliver_batch(clean_db, ctx, settings, destination, [delivery_id]).retrying == 1
+    else:
+        with clean_db.connect() as conn:
+            record = claims.load_destination(conn, destination)
+        assert record is not None
+        batch = BatchDelivery(clean_db, ctx, settings, record)
+        (claimed,) = batch.claim([delivery_id])
+        _remove(clean_db, destination)
+        if way_back == "handed back":
+            batch.flush([], release=[claimed])
+        else:
+            outcome = Outcome.deferred(0.0, "rate limit")
+            batch.flush([AttemptResult(claimed, outcome, datetime.now(UTC), 0)])
+    assert rows(clean_db, "SELECT status FROM deliveries")[0].status == "pending"
+    Scheduler(settings, clean_db, dispatcher).tick()
+    (state,) = rows(clean_db, "SELECT * FROM deliveries WHERE id = :id", id=delivery_id)
+    assert (state.status, state.last_error) == ("cancelled", "destination removed")
+    assert dispatcher.calls == []

@@ -21,8 +21,8 @@ from tests.helpers import RecordingDispatcher, Seed, control_for, rows, scalar
 @pytest.fixture
 def service(settings: Settings, clean_db: Engine, dispatcher: RecordingDispatcher) -> RouterService:
     svc = RouterService(settings, engine=clean_db, dispatcher=dispatcher, consumer="t")
-    svc.ensure_group()
-    svc.refresh_routing_table()
+    svc.reader.ensure_group()
+    svc.store.refresh_routing_table()
     return svc
 
 
@@ -72,7 +72,7 @@ def test_a_failed_delivery_emits_delivery_failed_and_admins_get_it(
     admin.subscriptions.add(
         SubscriptionIn(name="ops", channels=["delivery:failed"], destinations=["admins"])
     )
-    service.refresh_routing_table()
+    service.store.refresh_routing_table()
     event = seed.event("payment:failed", env="production")
     delivery = seed.delivery(event, hook)
     fail(clean_db, delivery)
@@ -132,6 +132,18 @@ def attempts(engine: Engine, delivery_id: int, outcomes: list[tuple[str, float]]
             )
 
 
+def created_ago(engine: Engine, destination_id: int, hours: float) -> None:
+    """Backdate a destination, so attempt rows made up in the past could have happened."""
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "UPDATE destinations SET created_at = now() - make_interval(secs => :h * 3600), "
+                "enabled_since = now() - make_interval(secs => :h * 3600) WHERE id = :id"
+            ),
+            {"id": destination_id, "h": hours},
+        )
+
+
 @pytest.fixture
 def scheduler(settings: Settings, clean_db: Engine, dispatcher: RecordingDispatcher) -> Scheduler:
     tuned = settings.model_copy(
@@ -144,6 +156,7 @@ def test_a_destination_failing_for_the_whole_window_is_disabled_and_recoverable(
     scheduler: Scheduler, seed: Seed, clean_db: Engine, admin: Control
 ) -> None:
     _, hook, _ = seed.route(".*", "http://127.0.0.1:9/hook", name="hook")
+    created_ago(clean_db, hook, 48)
     old = seed.delivery(seed.event(), hook, status="failed")
     attempts(
         clean_db, old, [("retry", 23.9), ("retry", 20), ("retry", 10), ("retry", 2), ("failed", 1)]
@@ -172,9 +185,67 @@ def test_destinations_not_failing_for_the_window_stay_enabled(
     scheduler: Scheduler, seed: Seed, clean_db: Engine, outcomes: list[tuple[str, float]]
 ) -> None:
     _, hook, _ = seed.route(".*", "http://127.0.0.1:9/hook")
+    created_ago(clean_db, hook, 48)
     attempts(clean_db, seed.delivery(seed.event(), hook), outcomes)
     assert scheduler.disable_failing_destinations() == []
     assert scalar(clean_db, "SELECT enabled FROM destinations") is True
+
+
+def test_enabling_an_auto_disabled_destination_gives_it_a_whole_new_window(
+    scheduler: Scheduler, seed: Seed, clean_db: Engine, admin: Control, service: RouterService
+) -> None:
+    """The failures that disabled it are not counted again: before, it was disabled again
+    at the next check, cancelling what `retry --failed` had just queued."""
+    _, hook, _ = seed.route(".*", "http://127.0.0.1:9/hook", name="hook")
+    created_ago(clean_db, hook, 48)
+    old = seed.delivery(seed.event(), hook, status="failed")
+    attempts(
+        clean_db, old, [("retry", 23.9), ("retry", 20), ("retry", 10), ("retry", 2), ("failed", 1)]
+    )
+    assert scheduler.disable_failing_destinations() == [hook]
+    service.emit_system_events()
+
+    admin.destinations.set_enabled("hook", True)
+    assert admin.deliveries.retry_failed(destination="hook") == [old]
+    assert scheduler.disable_failing_destinations() == []
+    assert scalar(clean_db, "SELECT enabled FROM destinations") is True
+    assert scalar(clean_db, "SELECT status FROM deliveries WHERE id = :i", i=old) == "pending"
+    service.emit_system_events()
+    assert [e.name for e in system_events(clean_db)] == ["destination:disabled"]
+
+
+SINCE_ENABLED = "SELECT now() - enabled_since FROM destinations WHERE id = :id"
+
+
+def test_enabled_since_is_set_by_every_path_that_enables(seed: Seed, clean_db: Engine) -> None:
+    hook = seed.destination(enabled=False)
+    created_ago(clean_db, hook, 48)
+    with clean_db.begin() as conn:  # plain SQL, not the CLI: the trigger sets it
+        conn.execute(text("UPDATE destinations SET enabled = true WHERE id = :id"), {"id": hook})
+    since = scalar(clean_db, SINCE_ENABLED, id=hook)
+    assert since.total_seconds() < 60
+    with clean_db.begin() as conn:  # already enabled: an update keeps the restart point
+        conn.execute(
+            text("UPDATE destinations SET enabled = true, enabled_since = now() - interval '1 day'")
+        )
+        conn.execute(text("UPDATE destinations SET enabled = true WHERE id = :id"), {"id": hook})
+    since = scalar(clean_db, SINCE_ENABLED, id=hook)
+    assert since.total_seconds() > 23 * 3600
+
+
+def test_failures_since_the_last_enable_still_disable(
+    scheduler: Scheduler, seed: Seed, clean_db: Engine
+) -> None:
+    _, hook, _ = seed.route(".*", "http://127.0.0.1:9/hook")
+    created_ago(clean_db, hook, 48)
+    with clean_db.begin() as conn:
+        conn.execute(text("UPDATE destinations SET enabled_since = now() - interval '25 hours'"))
+    attempts(
+        clean_db,
+        seed.delivery(seed.event(), hook),
+        [("retry", 23.9), ("retry", 20), ("retry", 10), ("retry", 2), ("retry", 1)],
+    )
+    assert scheduler.disable_failing_destinations() == [hook]
 
 
 # -- SSRF guard at creation ---------------------------------------------------------------------

@@ -5,6 +5,8 @@ Real Redis and Postgres; Celery is replaced by a recorder whose queue length the
 
 from __future__ import annotations
 
+import socket
+import time
 from typing import Any
 
 import pytest
@@ -12,11 +14,12 @@ import redis
 from sqlalchemy import Engine
 
 import eventrouter
-from eventrouter.router import service as service_module
-from eventrouter.router.dispatch import Dispatcher
-from eventrouter.router.service import GROUP, RouterService
+from eventrouter.router import stream as stream_module
+from eventrouter.router.dispatch import BrokerGuard, Dispatcher
+from eventrouter.router.service import RouterService
 from eventrouter.router.settings import Settings
-from tests.helpers import RecordingDispatcher, Seed
+from eventrouter.router.stream import GROUP
+from tests.helpers import RecordingDispatcher, Seed, rows
 
 
 class QueueDispatcher(RecordingDispatcher):
@@ -43,7 +46,7 @@ def _service(settings: Settings, engine: Engine, dispatcher: Any, **changes: Any
     service = RouterService(
         settings.model_copy(update=changes), engine=engine, dispatcher=dispatcher, consumer="t"
     )
-    service.ensure_group()
+    service.reader.ensure_group()
     return service
 
 
@@ -90,7 +93,7 @@ def test_celery_dispatcher_counts_its_waiting_tasks(settings: Settings) -> None:
         dispatcher.dispatch([(1, 7), (2, 7), (3, 8)])
         assert dispatcher.waiting() == 2
     finally:
-        dispatcher.close()
+        dispatcher._celery.close()
 
 
 def test_in_a_flow_the_router_lingers_to_batch_what_follows(
@@ -106,7 +109,7 @@ def test_in_a_flow_the_router_lingers_to_batch_what_follows(
             [("payment:failed", {"late": i}) for i in range(2)], settings=settings
         )
 
-    monkeypatch.setattr(service_module.time, "sleep", sleep_while_more_arrive)
+    monkeypatch.setattr(stream_module.time, "sleep", sleep_while_more_arrive)
     eventrouter.publish("payment:failed", {"n": 1}, settings=settings)
     assert service.step() == 1  # a lone event: stored at once
     eventrouter.publish("payment:failed", {"n": 2}, settings=settings)
@@ -120,8 +123,54 @@ def test_linger_zero_never_waits(
 ) -> None:
     service = _service(settings, clean_db, RecordingDispatcher(), router_linger_ms=0)
     slept: list[float] = []
-    monkeypatch.setattr(service_module.time, "sleep", slept.append)
+    monkeypatch.setattr(stream_module.time, "sleep", slept.append)
     for _ in range(3):
         eventrouter.publish("payment:failed", {}, settings=settings)
         assert service.step() == 1
     assert slept == []
+
+
+# -- the Celery broker unreachable ------------------------------------------------------------
+def _closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_with_the_broker_down_events_are_still_stored(
+    settings: Settings, clean_db: Engine, redis_conn: redis.Redis, routed: None
+) -> None:
+    """A separate broker (EVENTROUTER_BROKER_URL) that is down used to make the queue
+    check raise at every step: the router stored nothing from the stream."""
+    down = settings.model_copy(
+        update={"broker_url": f"redis://127.0.0.1:{_closed_port()}/0", "max_queued_tasks": 5}
+    )
+    service = RouterService(down, engine=clean_db, consumer="t")
+    service.reader.ensure_group()
+    ids = eventrouter.publish_many([("payment:failed", {"i": i}) for i in range(3)], settings=down)
+    began = time.monotonic()
+    assert service.step() == 3
+    assert time.monotonic() - began < 5  # no long connection retries on the hot path
+    assert {str(r.id) for r in rows(clean_db, "SELECT id FROM events")} == set(ids)
+    states = rows(clean_db, "SELECT status, dispatched_at FROM deliveries")
+    # Left for the scheduler: not marked dispatched, so it sends them once the broker is back.
+    assert [(s.status, s.dispatched_at) for s in states] == [("pending", None)] * 3
+    assert redis_conn.xlen(down.stream) == 0
+
+
+def test_deliveries_stored_while_the_broker_was_down_go_out_once_it_is_back(
+    settings: Settings, clean_db: Engine, routed: None
+) -> None:
+    recorder = RecordingDispatcher()
+    recorder.fail = ConnectionError("broker down")
+    broker = BrokerGuard(recorder, retry_seconds=0.2)
+    service = _service(settings, clean_db, broker)
+    eventrouter.publish_many([("payment:failed", {"i": i}) for i in range(3)], settings=settings)
+    assert service.step() == 3
+    assert recorder.calls == []
+    recorder.fail = None
+    time.sleep(0.25)
+    service._next_tick = 0.0  # the scheduler ticks every scheduler_interval_seconds
+    service.step()
+    # At the first tick after it is back, not after dispatch_grace_seconds.
+    assert sorted(recorder.delivery_ids) == [1, 2, 3]

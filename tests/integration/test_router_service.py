@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 import redis
@@ -14,8 +16,10 @@ from sqlalchemy.exc import DBAPIError
 
 import eventrouter
 from eventrouter.router.events import STREAM_FIELD, build_envelope, new_event_id
-from eventrouter.router.service import GROUP, RouterService
+from eventrouter.router.service import RouterService
 from eventrouter.router.settings import Settings
+from eventrouter.router.stream import GROUP
+from tests.cut_proxy import CutProxy
 from tests.helpers import RecordingDispatcher, Seed, rows, scalar
 from tests.receiver import wait_for
 
@@ -31,7 +35,7 @@ def make_service(
         kwargs.setdefault("dispatcher", dispatcher)
         kwargs.setdefault("consumer", "test-router")
         service = RouterService(kwargs.pop("settings", settings), **kwargs)
-        service.ensure_group()
+        service.reader.ensure_group()
         return service
 
     return make
@@ -355,7 +359,7 @@ def test_replayed_entry_in_a_later_batch_plans_nothing_new(
     dispatcher.clear()
 
     redis_conn.xadd(settings.stream, {STREAM_FIELD: entry})
-    entries = service._read()
+    entries = service.reader.read()
     result = service.handle(entries)
     assert (result.events, result.replayed, result.deliveries) == (0, 1, [])
     assert scalar(clean_db, "SELECT count(*) FROM events") == 1
@@ -414,23 +418,23 @@ def test_duplicates_within_one_batch_point_at_the_first(
 def test_config_changes_are_picked_up_by_refresh(
     service: RouterService, settings: Settings, seed: Seed, clean_db: Engine
 ) -> None:
-    assert service.refresh_routing_table() is True
-    assert service.refresh_routing_table() is False  # nothing changed
+    assert service.store.refresh_routing_table() is True
+    assert service.store.refresh_routing_table() is False  # nothing changed
     eventrouter.publish("payment:failed", settings=settings)
     drain(service)
     assert deliveries(clean_db) == []
 
     _, hook, _ = seed.route("payment:.*", "http://127.0.0.1:9/hook")
-    assert service.refresh_routing_table() is True
+    assert service.store.refresh_routing_table() is True
     second = eventrouter.publish("payment:failed", settings=settings)
-    service.handle(service._read())
+    service.handle(service.reader.read())
     assert [(d.event_id, d.destination_id) for d in deliveries(clean_db)] == [(second, hook)]
 
     with clean_db.begin() as conn:
         conn.exec_driver_sql("UPDATE destinations SET enabled = false")
-    assert service.refresh_routing_table() is True
+    assert service.store.refresh_routing_table() is True
     eventrouter.publish("payment:failed", settings=settings)
-    service.handle(service._read())
+    service.handle(service.reader.read())
     assert len(deliveries(clean_db)) == 1
 
 
@@ -460,7 +464,7 @@ def test_postgres_failure_leaves_entries_pending_for_replay(
     broken_engine = make_engine(database_url.rsplit("/", 1)[0] + "/er_test_does_not_exist")
     try:
         broken = make_service(engine=broken_engine)
-        entries = broken._read()
+        entries = broken.reader.read()
         assert len(entries) == 2
         with pytest.raises(DBAPIError):
             broken.handle(entries)
@@ -590,7 +594,7 @@ def test_a_stored_pattern_that_does_not_compile_stops_only_its_channel(
     seed.route("payment:.*", "http://127.0.0.1:9/hook")
     event_id = eventrouter.publish("payment:failed", settings=settings)
     drain(service)
-    assert service.table.broken  # reported, and routing goes on
+    assert service.store.table.broken  # reported, and routing goes on
     assert [d.event_id for d in deliveries(service.engine)] == [event_id]
 
 
@@ -598,10 +602,66 @@ def test_an_entry_deleted_before_it_was_stored_is_rejected_and_acked(
     service: RouterService, redis_conn: redis.Redis, settings: Settings
 ) -> None:
     entry_id = xadd_raw(redis_conn, settings.stream, {STREAM_FIELD: raw_envelope()})
-    assert service._read()  # delivered to this consumer, then lost before the commit
+    assert service.reader.read()  # delivered to this consumer, then lost before the commit
     redis_conn.xdel(settings.stream, entry_id)
-    service._read_own_pending = True
+    service.reader.recover()
     drain(service)
     (row,) = rows(service.engine, "SELECT stream_id, reason FROM rejected_events")
     assert row.stream_id == entry_id and "deleted from the stream" in row.reason
+    assert stream_is_empty(redis_conn, settings)
+
+
+@pytest.mark.parametrize("removed", ["destinations", "subscriptions"])
+def test_config_removed_since_the_table_was_loaded_loses_no_event(
+    service: RouterService,
+    settings: Settings,
+    seed: Seed,
+    clean_db: Engine,
+    redis_conn: redis.Redis,
+    removed: str,
+) -> None:
+    """The routing table may be a refresh old. A destination or subscription removed
+    meanwhile gets nothing; the event and its other deliveries are stored, not rejected
+    (its delivery used to fail the batch on the foreign key)."""
+    _, gone, gone_sub = seed.route(".*", "http://127.0.0.1:9/gone")
+    _, kept, _ = seed.route(".*", "http://127.0.0.1:9/kept")
+    assert service.store.refresh_routing_table()
+    with clean_db.begin() as conn:
+        row_id = gone if removed == "destinations" else gone_sub
+        conn.exec_driver_sql(f"DELETE FROM {removed} WHERE id = %s", (row_id,))
+    event_id = eventrouter.publish("payment:failed", settings=settings)
+    service.handle(service.reader.read())  # still with the table from before the removal
+    assert [str(r.id) for r in rows(clean_db, "SELECT id FROM events")] == [event_id]
+    assert rows(clean_db, "SELECT * FROM rejected_events") == []
+    assert [d.destination_id for d in deliveries(clean_db)] == [kept]
+    assert stream_is_empty(redis_conn, settings)
+
+
+def test_an_ack_cut_short_leaves_no_entry_acknowledged_but_not_deleted(
+    make_service: MakeService,
+    settings: Settings,
+    clean_db: Engine,
+    redis_conn: redis.Redis,
+) -> None:
+    """Redis goes away between the acknowledgement and the delete (here the connection is
+    cut right before XDEL, and Redis stays unreachable past the client's retries). An
+    entry acknowledged but not deleted would never be read again, yet count against
+    stream_max_length forever; done in one MULTI, neither happens and the entry is
+    replayed (storing it again is a no-op) and then deleted."""
+    redis_port = urlsplit(settings.redis_url).port or 6379
+    with CutProxy(redis_port) as proxy:
+        through = settings.model_copy(
+            update={"redis_url": settings.redis_url.replace(f":{redis_port}/", f":{proxy.port}/")}
+        )
+        service = make_service(settings=through)
+        event_id = eventrouter.publish("payment:failed", settings=settings)
+        entries = service.reader.read()
+        proxy.cut_before(b"\r\nXDEL\r\n", frame_start=b"*", down_for=3.0)
+        with pytest.raises(redis.ConnectionError):
+            service.handle(entries)
+        assert proxy.cut.is_set()
+        time.sleep(3)
+        service.reader.recover()  # what the run loop does after a failure
+        drain(service)
+    assert [str(r.id) for r in rows(clean_db, "SELECT id FROM events")] == [event_id]
     assert stream_is_empty(redis_conn, settings)

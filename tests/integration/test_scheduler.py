@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine
 
+from eventrouter.router.durations import parse_schedule
 from eventrouter.router.scheduler import Scheduler
 from eventrouter.router.settings import Settings
 from tests.helpers import RecordingDispatcher, Seed, rows
@@ -168,3 +169,123 @@ def test_ticks_in_parallel_dispatch_each_row_once(
     dispatched = [i for r in recorders for i in r.delivery_ids]
     assert sum(counts) == len(dispatched) == 2000
     assert len(set(dispatched)) == 2000
+
+
+# -- a worker lost on every attempt ------------------------------------------------------------
+def _lost_before(engine: Engine, delivery_id: int, times: int) -> None:
+    """Attempt rows of ``times`` earlier attempts whose worker was lost."""
+    with engine.begin() as conn:
+        for number in range(1, times + 1):
+            conn.exec_driver_sql(
+                "INSERT INTO delivery_attempts (delivery_id, attempt_number, started_at, "
+                "duration_ms, outcome, error) VALUES (%s, %s, now(), 0, 'retry', "
+                "'worker lost during the attempt (lease expired); retrying')",
+                (delivery_id, number),
+            )
+
+
+def test_a_lease_lost_on_the_last_attempt_fails_the_delivery(
+    scheduler: Scheduler,
+    seed: Seed,
+    destination: int,
+    dispatcher: RecordingDispatcher,
+    clean_db: Engine,
+) -> None:
+    # The test schedule "1s,1s" allows 3 attempts; this was the third, and the worker
+    # was lost on the two before too.
+    poison = seed.delivery(
+        seed.event(), destination, status="delivering", attempt_count=3, lease_expires_in=-1
+    )
+    _lost_before(clean_db, poison, 2)
+    assert scheduler.tick() == 0
+    row = delivery(clean_db, poison)
+    assert row.status == "failed"
+    assert row.last_error == "worker lost 3 times (lease expired); gave up after 3 attempts"
+    assert dispatcher.calls == []
+    last = rows(
+        clean_db,
+        "SELECT * FROM delivery_attempts WHERE delivery_id = :id ORDER BY id DESC LIMIT 1",
+        id=poison,
+    )[0]
+    assert (last.attempt_number, last.outcome) == (3, "failed")
+    assert last.error.startswith("worker lost during the attempt")
+    (emitted,) = rows(clean_db, "SELECT name, payload FROM system_events")
+    assert emitted.name == "delivery:failed"
+    assert emitted.payload["delivery_id"] == poison
+    assert emitted.payload["error"] == row.last_error
+
+
+def test_a_lease_lost_with_attempts_left_is_retried_at_once(
+    scheduler: Scheduler,
+    seed: Seed,
+    destination: int,
+    dispatcher: RecordingDispatcher,
+    clean_db: Engine,
+) -> None:
+    lost = seed.delivery(
+        seed.event(), destination, status="delivering", attempt_count=2, lease_expires_in=-1
+    )
+    _lost_before(clean_db, lost, 1)
+    assert scheduler.tick() == 1
+    assert delivery(clean_db, lost).status == "pending"
+    assert dispatcher.delivery_ids == [lost]
+
+
+@pytest.mark.parametrize(
+    ("schedule", "attempts"),
+    [("", 1), ("5s", 2), (" 5s , ,1m,", 3), ("1s,1s,1s,1s", 5)],
+)
+def test_a_destinations_own_schedule_decides_when_a_lost_delivery_gives_up(
+    scheduler: Scheduler, seed: Seed, clean_db: Engine, schedule: str, attempts: int
+) -> None:
+    assert len(parse_schedule(schedule)) + 1 == attempts  # counted as the worker reads it
+    own = seed.destination(retry_schedule=schedule)
+    last = seed.delivery(
+        seed.event(), own, status="delivering", attempt_count=attempts, lease_expires_in=-1
+    )
+    before = seed.delivery(
+        seed.event(), own, status="delivering", attempt_count=attempts - 1, lease_expires_in=-1
+    )
+    scheduler.tick()
+    assert delivery(clean_db, last).status == "failed"
+    assert delivery(clean_db, last).last_error.startswith("worker lost once (lease expired)")
+    if attempts > 1:
+        assert delivery(clean_db, before).status == "pending"
+
+
+# -- deliveries whose destination was removed ----------------------------------------------
+def _remove(engine: Engine, destination_id: int) -> None:
+    with engine.begin() as conn:
+        conn.exec_driver_sql("DELETE FROM destinations WHERE id = %s", (destination_id,))
+
+
+def test_pending_rows_of_a_removed_destination_are_cancelled(
+    scheduler: Scheduler, seed: Seed, destination: int, clean_db: Engine
+) -> None:
+    orphans = [seed.delivery(seed.event(), destination, due_in=due) for due in (-1, 600)]
+    kept = seed.delivery(seed.event(), seed.destination())
+    _remove(clean_db, destination)
+    scheduler.tick()
+    for orphan in orphans:
+        row = delivery(clean_db, orphan)
+        assert (row.status, row.last_error) == ("cancelled", "destination removed")
+    assert delivery(clean_db, kept).status == "pending"
+
+
+def test_a_lost_lease_of_a_removed_destination_is_cancelled(
+    scheduler: Scheduler,
+    seed: Seed,
+    destination: int,
+    dispatcher: RecordingDispatcher,
+    clean_db: Engine,
+) -> None:
+    lost = seed.delivery(
+        seed.event(), destination, status="delivering", attempt_count=1, lease_expires_in=-1
+    )
+    _remove(clean_db, destination)
+    assert scheduler.tick() == 0
+    row = delivery(clean_db, lost)
+    assert (row.status, row.last_error) == ("cancelled", "destination removed")
+    (attempt,) = rows(clean_db, "SELECT * FROM delivery_attempts WHERE delivery_id = :id", id=lost)
+    assert attempt.error.startswith("worker lost")
+    assert dispatcher.calls == []

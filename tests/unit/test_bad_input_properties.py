@@ -36,7 +36,7 @@ from eventrouter.router.routing import (
     SubscriptionRule,
     compile_pattern,
 )
-from eventrouter.router.service import parse_entries
+from eventrouter.router.store import parse_entries
 
 json_scalars = st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20)
 json_values = st.recursive(

@@ -1,0 +1,178 @@
+"""What the router's store writes: events, planned deliveries, rejected entries, and the
+system-event outbox it drains.
+
+Bulk statements take parallel arrays and ``unnest`` them: one round trip per batch,
+whatever its size. Each is paired with the one function that builds its arrays from
+typed rows, so the order of the arrays is written down in one place. ``CAST(:x AS
+type[])`` is used instead of ``::`` so SQLAlchemy's bind-parameter parsing stays
+unambiguous.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any, NamedTuple
+
+from sqlalchemy import Connection, text
+
+from eventrouter.router.db.engine import pg_text
+from eventrouter.router.events import Event, encode_payload
+
+# Originals already stored for idempotency keys seen in a batch.
+EXISTING_IDEMPOTENCY_KEYS = text(
+    """
+    SELECT org, idempotency_key, id FROM events
+    WHERE idempotency_key = ANY(CAST(:keys AS text[])) AND duplicate_of IS NULL
+    """
+)
+
+# A replayed stream entry carries an id that already exists: DO NOTHING makes it a no-op,
+# and RETURNING tells which events are new (only those get deliveries). Publish times
+# travel as epoch seconds and become timestamps here, not one datetime object per event.
+INSERT_EVENTS = text(
+    """
+    INSERT INTO events (id, name, org, env, payload, idempotency_key, duplicate_of, published_at)
+    SELECT i, n, o, e, p, k, d, to_timestamp(t) FROM unnest(
+        CAST(:ids AS uuid[]), CAST(:names AS text[]), CAST(:orgs AS text[]),
+        CAST(:envs AS text[]), CAST(:payloads AS jsonb[]), CAST(:keys AS text[]),
+        CAST(:duplicate_of AS uuid[]), CAST(:published_at AS float8[]))
+        AS v(i, n, o, e, p, k, d, t)
+    ON CONFLICT DO NOTHING
+    RETURNING id
+    """
+)
+EXISTING_EVENT_IDS = text("SELECT id FROM events WHERE id = ANY(CAST(:ids AS uuid[]))")
+
+# The routing table may be up to one config refresh old: a destination or subscription
+# removed since then is skipped here, instead of failing the batch on its foreign key
+# (which turned every event of the batch planned for it into a rejected entry).
+# Deliveries go out at once after the commit (dispatched_at = now()) unless the broker
+# is known to be down; then they are left for the scheduler to dispatch when it is back.
+INSERT_DELIVERIES = text(
+    """
+    INSERT INTO deliveries (event_id, destination_id, subscription_id, dispatched_at)
+    SELECT t.e, t.d, t.s, CASE WHEN CAST(:dispatching AS boolean) THEN now() END FROM unnest(
+        CAST(:event_ids AS uuid[]), CAST(:destination_ids AS int[]),
+        CAST(:subscription_ids AS int[])) AS t(e, d, s)
+    WHERE EXISTS (SELECT 1 FROM destinations WHERE id = t.d)
+      AND EXISTS (SELECT 1 FROM subscriptions WHERE id = t.s)
+    ON CONFLICT (event_id, destination_id) DO NOTHING
+    RETURNING id, destination_id
+    """
+)
+
+INSERT_REJECTED = text(
+    """
+    INSERT INTO rejected_events (stream_id, reason, raw)
+    SELECT * FROM unnest(CAST(:stream_ids AS text[]), CAST(:reasons AS text[]),
+                         CAST(:raws AS text[]))
+    """
+)
+
+# The outbox of system events; each row is taken by exactly one router (SKIP LOCKED) and
+# turned into an event in the same transaction that deletes it.
+TAKE_SYSTEM_EVENTS = text(
+    """
+    DELETE FROM system_events
+    WHERE id IN (SELECT id FROM system_events ORDER BY id LIMIT :limit FOR UPDATE SKIP LOCKED)
+    RETURNING id, org, env, name, payload, created_at
+    """
+)
+
+
+class PlannedRow(NamedTuple):
+    """One delivery the routing table planned for a stored event."""
+
+    event_id: str
+    destination_id: int
+    subscription_id: int
+
+
+class Rejection(NamedTuple):
+    """A stream entry that is not an event: its id, why, and (a bounded excerpt of) it."""
+
+    stream_id: str
+    reason: str
+    raw: str
+
+
+class SystemEventRow(NamedTuple):
+    org: str
+    env: str | None
+    name: str
+    payload: dict[str, Any]
+    created_at: datetime
+
+
+def originals_of(conn: Connection, keys: Sequence[str]) -> dict[tuple[str, str], str]:
+    """``(org, idempotency_key) → event id`` of the stored originals among ``keys``."""
+    rows = conn.execute(EXISTING_IDEMPOTENCY_KEYS, {"keys": list(keys)})
+    return {(row.org, row.idempotency_key): str(row.id) for row in rows}
+
+
+def insert_events(
+    conn: Connection, events: Sequence[Event], duplicate_of: Mapping[str, str]
+) -> set[str]:
+    """Store ``events`` (those in ``duplicate_of`` as duplicates of the event it names);
+    return the ids that were new. A payload the router validated is stored as the text
+    that validation produced; it is not encoded again."""
+    return {
+        str(row.id)
+        for row in conn.execute(
+            INSERT_EVENTS,
+            {
+                "ids": [e.id for e in events],
+                "names": [e.name for e in events],
+                "orgs": [e.org for e in events],
+                "envs": [e.env for e in events],
+                "payloads": [e.payload_json or encode_payload(e.payload) for e in events],
+                "keys": [e.idempotency_key for e in events],
+                "duplicate_of": [duplicate_of.get(e.id) for e in events],
+                "published_at": [e.published_at for e in events],
+            },
+        )
+    }
+
+
+def existing_event_ids(conn: Connection, ids: Sequence[str]) -> set[str]:
+    return {str(row.id) for row in conn.execute(EXISTING_EVENT_IDS, {"ids": list(ids)})}
+
+
+def insert_deliveries(
+    conn: Connection, rows: Sequence[PlannedRow], *, dispatching: bool = True
+) -> list[tuple[int, int]]:
+    """Store planned deliveries; return ``(delivery_id, destination_id)`` of the new ones."""
+    if not rows:
+        return []
+    event_ids, destination_ids, subscription_ids = zip(*rows, strict=True)
+    result = conn.execute(
+        INSERT_DELIVERIES,
+        {
+            "event_ids": list(event_ids),
+            "destination_ids": list(destination_ids),
+            "subscription_ids": list(subscription_ids),
+            "dispatching": dispatching,
+        },
+    )
+    return [(row.id, row.destination_id) for row in result]
+
+
+def insert_rejected(conn: Connection, rows: Sequence[Rejection]) -> None:
+    """Record entries that are not events; their text is made storable, never refused."""
+    if not rows:
+        return
+    conn.execute(
+        INSERT_REJECTED,
+        {
+            "stream_ids": [r.stream_id for r in rows],
+            "reasons": [pg_text(r.reason) for r in rows],
+            "raws": [pg_text(r.raw) for r in rows],
+        },
+    )
+
+
+def take_system_events(conn: Connection, limit: int) -> list[SystemEventRow]:
+    """Delete and return up to ``limit`` outbox rows, oldest first; commit with their events."""
+    rows = conn.execute(TAKE_SYSTEM_EVENTS, {"limit": limit})
+    return [SystemEventRow(r.org, r.env, r.name, r.payload, r.created_at) for r in rows]
