@@ -55,9 +55,16 @@ def validate_config(kind: str, config: dict[str, Any]) -> BaseModel:
         return model.model_validate(config)
     except ValidationError as exc:
         first = exc.errors()[0]
-        where = ".".join(str(part) for part in first["loc"]) or kind
-        message = str(first["msg"]).removeprefix("Value error, ")
+        where = ".".join(_field_name(part) for part in first["loc"]) or kind
+        message = " ".join(str(first["msg"]).removeprefix("Value error, ").split())
         raise ConfigError(f"invalid {kind} destination {where}: {message}") from None
+
+
+def _field_name(part: object) -> str:
+    """A config key as an error message shows it: as is when it reads plainly, else quoted
+    (a key may be any text, line breaks included, and a message is one line)."""
+    text = str(part)
+    return text if text.isprintable() and text.strip() == text and text else repr(text)
 
 
 def secret_paths(kind: str, config: Any = None) -> list[fields.Path]:

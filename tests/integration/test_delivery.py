@@ -13,7 +13,8 @@ from sqlalchemy import Engine
 from eventrouter.router.destinations import SendContext
 from eventrouter.router.destinations.transport import http_client
 from eventrouter.router.settings import Settings
-from eventrouter.workers.delivery import BatchSummary, deliver_batch
+from eventrouter.workers.bookkeeping import BatchSummary
+from eventrouter.workers.delivery import deliver_batch
 from tests.helpers import Seed, rows, scalar
 from tests.receiver import (
     Receiver,

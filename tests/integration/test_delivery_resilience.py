@@ -20,7 +20,8 @@ from eventrouter.router.db import claims, destination_state, schedule
 from eventrouter.router.destinations import KINDS, Outcome, SendContext
 from eventrouter.router.scheduler import Scheduler
 from eventrouter.router.settings import Settings
-from eventrouter.workers.delivery import AttemptResult, BatchDelivery, deliver_batch
+from eventrouter.workers.bookkeeping import AttemptResult
+from eventrouter.workers.delivery import BatchDelivery, deliver_batch
 from eventrouter.workers.pacing import SlowDestinations
 from tests.helpers import RecordingDispatcher, Seed, rows
 from tests.receiver import Receiver, Request, Response, always, ok, slow

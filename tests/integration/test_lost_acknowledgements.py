@@ -20,7 +20,8 @@ from eventrouter.router.db.claims import load_destination
 from eventrouter.router.destinations import Outcome, SendContext
 from eventrouter.router.destinations.transport import http_client
 from eventrouter.router.settings import Settings
-from eventrouter.workers.delivery import AttemptResult, BatchDelivery, deliver_batch
+from eventrouter.workers.bookkeeping import AttemptResult
+from eventrouter.workers.delivery import BatchDelivery, deliver_batch
 from tests.cut_proxy import CutProxy
 from tests.helpers import Seed, rows
 from tests.receiver import Receiver, ok
