@@ -52,6 +52,15 @@ class ChannelIn(Input):
     description: str = ""
 
 
+class ChannelUpdate(Input):
+    """What to change in a channel; only the fields given change (``env=None`` given
+    explicitly means every environment)."""
+
+    pattern: str | None = None
+    env: str | None = None
+    description: str | None = None
+
+
 class Channel(Model):
     name: str
     pattern: str
@@ -74,6 +83,15 @@ class DestinationIn(Input):
     """Delays between attempts, e.g. ``10s,1m,10m``; the server's default when unset."""
     generate_secret: bool = False
     """Make a signing secret (kinds that sign: webhook); it is returned once, on creation."""
+
+
+class DestinationUpdate(Input):
+    """What to change in a destination; only the fields given change. ``config`` is merged
+    into the stored config key by key (nested objects too); a key set to ``None`` is removed.
+    ``retry_schedule=None`` given explicitly returns to the server's default schedule."""
+
+    config: dict[str, Any] = Field(default_factory=dict)
+    retry_schedule: str | None = None
 
 
 class Destination(Model):
@@ -125,6 +143,19 @@ class SubscriptionIn(Input):
     destinations: list[str]
     env: str | None = None
     """Only events of this environment; all environments when unset."""
+
+
+class SubscriptionUpdate(Input):
+    """What to change in a subscription; only the fields given change. ``channels`` /
+    ``destinations`` replace the lists; ``add_*`` / ``remove_*`` edit them."""
+
+    env: str | None = None
+    channels: list[str] | None = None
+    destinations: list[str] | None = None
+    add_channels: list[str] = Field(default_factory=list)
+    remove_channels: list[str] = Field(default_factory=list)
+    add_destinations: list[str] = Field(default_factory=list)
+    remove_destinations: list[str] = Field(default_factory=list)
 
 
 class Subscription(Model):

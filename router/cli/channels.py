@@ -5,8 +5,9 @@ from __future__ import annotations
 import click
 
 from eventrouter.router.cli.context import Context, pass_ctx
-from eventrouter.router.cli.output import json_option, listing, report
-from eventrouter.router.models import ChannelIn
+from eventrouter.router.cli.output import env_change, given, json_option, listing, report
+from eventrouter.router.errors import ConfigError
+from eventrouter.router.models import ChannelIn, ChannelUpdate
 
 
 @click.group()
@@ -41,6 +42,38 @@ def channels_list(ctx: Context, as_json: bool) -> None:
         as_json,
         ["name", "pattern", "env", "subscriptions", "description"],
         "no channels",
+    )
+
+
+@channels.command("update")
+@click.argument("name")
+@click.option("--pattern", default=None, help="New RE2 regex, matched against the whole name.")
+@click.option("--env", default=None, help="Only events of this environment.")
+@click.option("--all-envs", is_flag=True, help="Events of every environment (drops --env).")
+@click.option("--description", default=None, help="New free text shown in listings.")
+@json_option
+@pass_ctx
+def channels_update(
+    ctx: Context,
+    name: str,
+    pattern: str | None,
+    env: str | None,
+    all_envs: bool,
+    description: str | None,
+    as_json: bool,
+) -> None:
+    """Change a channel in place; its subscriptions keep it, running routers follow."""
+    change = ChannelUpdate.model_validate(
+        given(pattern=pattern, description=description) | env_change(env, all_envs)
+    )
+    if not change.model_fields_set:
+        raise ConfigError("nothing to change: give --pattern, --env, --all-envs or --description")
+    channel = ctx.control.channels.update(name, change)
+    report(
+        as_json,
+        channel,
+        f"channel {name} updated (pattern {channel.pattern}, "
+        f"{'env ' + channel.env if channel.env else 'all environments'})",
     )
 
 

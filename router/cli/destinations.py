@@ -21,10 +21,10 @@ from eventrouter.router.cli.output import (
     listing,
     printable,
 )
-from eventrouter.router.destinations import COMMON, KINDS, Option, build_config
+from eventrouter.router.destinations import COMMON, KINDS, Option, build_changes, build_config
 from eventrouter.router.durations import parse_duration
 from eventrouter.router.errors import ConfigError
-from eventrouter.router.models import Destination, DestinationIn
+from eventrouter.router.models import Destination, DestinationIn, DestinationUpdate
 
 _TYPES: dict[str, Any] = {
     "text": click.STRING,
@@ -134,6 +134,64 @@ destinations.add_command(
                 is_flag=True,
                 default=False,
                 help="webhook: make a Standard Webhooks signing secret (printed once).",
+            ),
+            *kind_options(),
+            click.Option(["--json", "as_json"], is_flag=True, help="Print one JSON document."),
+        ],
+    )
+)
+
+
+@click.pass_context
+def destinations_update(click_ctx: click.Context, /, **options: Any) -> None:
+    """Change a destination in place: give only what changes (its type cannot). Open
+    deliveries and history stay; the next attempt uses the new settings.
+
+    Repeatable options replace the stored list (--to); --header adds or replaces one
+    header, and --header 'Name:' (no value) removes it.
+    """
+    ctx = click_ctx.find_object(Context)
+    assert ctx is not None
+    name: str = options["name"]
+    own = {"name", "retry_schedule", "default_retry_schedule", "as_json"}
+    config_options = {k: v for k, v in _given(click_ctx).items() if k not in own}
+    change: dict[str, Any] = {}
+    if config_options:
+        kind = ctx.control.destinations.get(name).type
+        change["config"] = build_changes(kind, config_options)
+    if options["retry_schedule"] is not None and options["default_retry_schedule"]:
+        raise ConfigError("give --retry-schedule or --default-retry-schedule, not both")
+    if options["retry_schedule"] is not None:
+        change["retry_schedule"] = options["retry_schedule"]
+    if options["default_retry_schedule"]:
+        change["retry_schedule"] = None
+    if not change:
+        raise ConfigError(
+            f"nothing to change: give the options to change (see 'eventrouter destinations "
+            f"update --help'), e.g. eventrouter destinations update {name} --timeout 5"
+        )
+    destination = ctx.control.destinations.update(name, DestinationUpdate.model_validate(change))
+    if options["as_json"]:
+        emit_json(destination)
+        return
+    click.echo(f"destination {name} updated ({destination.type}: {destination.target})")
+
+
+destinations.add_command(
+    click.Command(
+        "update",
+        callback=destinations_update,
+        help=destinations_update.__doc__,
+        params=[
+            click.Argument(["name"]),
+            click.Option(
+                ["--retry-schedule"], default=None, help="New delays between attempts (1s,5s,1m)."
+            ),
+            click.Option(
+                ["--default-retry-schedule"],
+                is_flag=True,
+                default=False,
+                help="Use EVENTROUTER_RETRY_SCHEDULE again.",
             ),
             *kind_options(),
             click.Option(["--json", "as_json"], is_flag=True, help="Print one JSON document."),
@@ -256,8 +314,14 @@ def destinations_disable(ctx: Context, name: str) -> None:
 
 @destinations.command("remove")
 @click.argument("name")
+@click.option("--force", is_flag=True, help="Also detach it from the subscriptions using it.")
 @pass_ctx
-def destinations_remove(ctx: Context, name: str) -> None:
-    """Remove a destination; its open deliveries are cancelled, history is kept."""
-    ctx.control.destinations.remove(name)
-    click.echo(f"destination {name} removed")
+def destinations_remove(ctx: Context, name: str, force: bool) -> None:
+    """Remove a destination; its open deliveries are cancelled, history is kept.
+
+    Refused while a subscription sends to it, unless --force (which detaches it)."""
+    detached = ctx.control.destinations.remove(name, force=force)
+    click.echo(
+        f"destination {name} removed"
+        + (f" (detached from subscription(s) {', '.join(detached)})" if detached else "")
+    )

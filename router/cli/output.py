@@ -14,6 +14,8 @@ from typing import Any, NoReturn
 import click
 from pydantic import BaseModel
 
+from eventrouter.router.errors import ConfigError
+
 USAGE_EXIT = 2
 SERVICE_EXIT = 1
 
@@ -100,3 +102,17 @@ def fail(message: str, code: int) -> NoReturn:
 
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
+
+
+def given(**options: Any) -> dict[str, Any]:
+    """The options a person gave (click leaves the others ``None``), for an ``…Update``."""
+    return {name: value for name, value in options.items() if value is not None}
+
+
+def env_change(env: str | None, all_envs: bool) -> dict[str, Any]:
+    """``--env E`` / ``--all-envs`` as the ``env`` field of an ``…Update`` (or nothing)."""
+    if env is not None and all_envs:
+        raise ConfigError("give --env or --all-envs, not both")
+    if all_envs:
+        return {"env": None}
+    return {} if env is None else {"env": env}

@@ -5,8 +5,9 @@ from __future__ import annotations
 import click
 
 from eventrouter.router.cli.context import Context, pass_ctx
-from eventrouter.router.cli.output import json_option, listing, report
-from eventrouter.router.models import SubscriptionIn
+from eventrouter.router.cli.output import env_change, given, json_option, listing, report
+from eventrouter.router.errors import ConfigError
+from eventrouter.router.models import Subscription, SubscriptionIn, SubscriptionUpdate
 
 
 @click.group()
@@ -37,13 +38,12 @@ def subscriptions_add(
             name=name, channels=list(channel_names), destinations=list(destination_names), env=env
         )
     )
-    scope = f"env {env}" if env else "all environments"
-    report(
-        as_json,
-        sub,
-        f"subscription {name} added: {', '.join(channel_names)} → "
-        f"{', '.join(destination_names)} ({scope})",
-    )
+    report(as_json, sub, f"subscription {name} added: {describe(sub)}")
+
+
+def describe(sub: Subscription) -> str:
+    scope = f"env {sub.env}" if sub.env else "all environments"
+    return f"{', '.join(sub.channels)} → {', '.join(sub.destinations) or '-'} ({scope})"
 
 
 @subscriptions.command("list")
@@ -57,6 +57,54 @@ def subscriptions_list(ctx: Context, as_json: bool) -> None:
         ["name", "env", "channels", "destinations", "enabled"],
         "no subscriptions",
     )
+
+
+@subscriptions.command("update")
+@click.argument("name")
+@click.option("--channel", "channels", multiple=True, help="Replace the channels (repeatable).")
+@click.option(
+    "--destination", "destinations", multiple=True, help="Replace the destinations (repeatable)."
+)
+@click.option("--add-channel", multiple=True, help="Also match this channel (repeatable).")
+@click.option("--remove-channel", multiple=True, help="Stop matching this channel (repeatable).")
+@click.option("--add-destination", multiple=True, help="Also send here (repeatable).")
+@click.option("--remove-destination", multiple=True, help="Stop sending here (repeatable).")
+@click.option("--env", default=None, help="Only events of this environment.")
+@click.option("--all-envs", is_flag=True, help="Events of every environment (drops --env).")
+@json_option
+@pass_ctx
+def subscriptions_update(
+    ctx: Context,
+    name: str,
+    channels: tuple[str, ...],
+    destinations: tuple[str, ...],
+    add_channel: tuple[str, ...],
+    remove_channel: tuple[str, ...],
+    add_destination: tuple[str, ...],
+    remove_destination: tuple[str, ...],
+    env: str | None,
+    all_envs: bool,
+    as_json: bool,
+) -> None:
+    """Change a subscription in place; running routers follow within a second."""
+    change = SubscriptionUpdate.model_validate(
+        given(
+            channels=list(channels) or None,
+            destinations=list(destinations) or None,
+            add_channels=list(add_channel) or None,
+            remove_channels=list(remove_channel) or None,
+            add_destinations=list(add_destination) or None,
+            remove_destinations=list(remove_destination) or None,
+        )
+        | env_change(env, all_envs)
+    )
+    if not change.model_fields_set:
+        raise ConfigError(
+            "nothing to change: give --channel, --destination, --add-channel, "
+            "--remove-channel, --add-destination, --remove-destination, --env or --all-envs"
+        )
+    sub = ctx.control.subscriptions.update(name, change)
+    report(as_json, sub, f"subscription {name} updated: {describe(sub)}")
 
 
 @subscriptions.command("enable")

@@ -7,7 +7,7 @@ from eventrouter.router.control.service import Service
 from eventrouter.router.control.validation import check_env, check_object_name
 from eventrouter.router.db import config as store
 from eventrouter.router.errors import ConfigError, Conflict, NotFound
-from eventrouter.router.models import Channel, ChannelIn
+from eventrouter.router.models import Channel, ChannelIn, ChannelUpdate
 from eventrouter.router.routing import compile_pattern
 
 
@@ -41,12 +41,43 @@ class Channels(Service):
         except ValueError as exc:
             raise ConfigError(str(exc)) from None
         with self.transaction() as conn:
+            taken = store.find_channels(conn, self.org, [spec.name]).get(spec.name)
+            if taken is not None and taken.is_system:
+                raise Conflict(
+                    f"channel name {spec.name!r} is reserved for the built-in system channel; "
+                    f"subscribe to it directly (--channel {spec.name}) or pick another name"
+                )
             new_id = store.insert_channel(
                 conn, self.org, spec.name, spec.pattern, spec.env, spec.description
             )
             if new_id is None:
                 raise Conflict(f"channel {spec.name!r} already exists; pick another name")
             return store.list_channels(conn, self.org, spec.name)[0]
+
+    def update(self, name: str, change: ChannelUpdate) -> Channel:
+        """Change a channel in place: its subscriptions keep it, and running routers match
+        the new pattern from their next config refresh (no gap, no restart)."""
+        self.caller.require(Role.ADMIN, "changing a channel")
+        with self.transaction() as conn:
+            current = store.list_channels(conn, self.org, name)
+            if not current:
+                raise no_channel(name)
+            channel = current[0]
+            if channel.is_system:
+                raise ConfigError(f"channel {name!r} is a built-in system channel and read-only")
+            given = change.model_fields_set
+            pattern = change.pattern if change.pattern is not None else channel.pattern
+            env = change.env if "env" in given else channel.env
+            description = (
+                change.description if change.description is not None else channel.description
+            )
+            check_env(env)
+            try:
+                compile_pattern(pattern)
+            except ValueError as exc:
+                raise ConfigError(str(exc)) from None
+            store.update_channel(conn, channel.id, pattern, env, description)
+            return store.list_channels(conn, self.org, name)[0]
 
     def remove(self, name: str) -> None:
         """Remove a channel no subscription uses (system channels are read-only)."""

@@ -18,6 +18,7 @@ from eventrouter.router.db.destination_state import cancel_open_deliveries
 from eventrouter.router.destinations import (
     describe_target,
     kind_named,
+    merge_patch,
     redact,
     secret_paths,
     validate_config,
@@ -25,10 +26,18 @@ from eventrouter.router.destinations import (
 from eventrouter.router.destinations.signing import generate_secret
 from eventrouter.router.durations import format_duration, parse_schedule
 from eventrouter.router.errors import ConfigError, Conflict
-from eventrouter.router.models import Destination, DestinationIn, SecretRotation, TestResult
+from eventrouter.router.models import (
+    Destination,
+    DestinationIn,
+    DestinationUpdate,
+    SecretRotation,
+    TestResult,
+)
 from eventrouter.router.netguard import UnsafeDestination, check_endpoints, parse_networks
 
 DEFAULT_GRACE_SECONDS = 24 * 3600.0
+Names = list[str]
+"""Subscription names (named: the ``list`` method shadows the builtin inside the class)."""
 
 
 class Destinations(Service):
@@ -95,15 +104,49 @@ class Destinations(Service):
             if not enabled:
                 cancel_open_deliveries(conn, found, "destination disabled")
 
-    def remove(self, name: str) -> None:
-        """Remove it; its open deliveries are cancelled, its history kept."""
+    def update(self, name: str, change: DestinationUpdate) -> Destination:
+        """Change a destination in place (``change.config`` is a merge patch of its config):
+        its deliveries, open ones included, and its history stay; workers send with the new
+        config from their next attempt and routers see it at their next refresh."""
+        self.caller.require(Role.ADMIN, "changing a destination")
+        with self.transaction() as conn:
+            row = store.lock_destination(conn, self.org, name)
+            if row is None:
+                raise no_destination(name)
+            if "type" in change.config:
+                raise ConfigError(
+                    f"the type of destination {name!r} cannot change; add a new destination"
+                )
+            config = merge_patch(reveal(row.config, self.settings), change.config)
+            stored = validate_config(row.kind, config).model_dump(mode="json", exclude_none=True)
+            schedule = row.retry_schedule
+            if "retry_schedule" in change.model_fields_set:
+                schedule = self._normalised_schedule(change.retry_schedule)
+            self._check_reachable(stored)
+            store.update_destination(conn, row.id, self._seal(row.kind, stored), schedule)
+            updated = store.list_destinations(conn, self.org, [name])[0]
+        return self._shown(updated)
+
+    def remove(self, name: str, *, force: bool = False) -> Names:
+        """Remove it; its open deliveries are cancelled, its history kept. One that a
+        subscription still sends to is refused unless ``force``, which detaches it from them
+        (their names are returned)."""
         self.caller.require(Role.ADMIN, "removing a destination")
         with self.transaction() as conn:
             rows = store.list_destinations(conn, self.org, [name])
             if not rows:
                 raise no_destination(name)
+            users = store.destination_users(conn, rows[0].id)
+            if users and not force:
+                raise ConfigError(
+                    f"destination {name!r} is used by subscription(s) {', '.join(users)}; "
+                    "remove it from them first ('subscriptions update S --remove-destination "
+                    f"{name}'), or give --force to detach it and remove it"
+                )
+            store.unlink_destination(conn, rows[0].id)
             cancel_open_deliveries(conn, rows[0].id, "destination removed")
             store.delete_destination(conn, rows[0].id)
+        return users
 
     def rotate_secret(
         self,

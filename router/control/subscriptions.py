@@ -12,7 +12,7 @@ from eventrouter.router.control.service import Service
 from eventrouter.router.control.validation import check_env, check_object_name
 from eventrouter.router.db import config as store
 from eventrouter.router.errors import ConfigError, Conflict, NotFound
-from eventrouter.router.models import Subscription, SubscriptionIn
+from eventrouter.router.models import Subscription, SubscriptionIn, SubscriptionUpdate
 
 
 def no_destination(*names: str) -> NotFound:
@@ -32,6 +32,21 @@ def destination_ids(conn: Connection, org: str, names: Sequence[str]) -> list[in
 
 def no_subscription(name: str) -> NotFound:
     return NotFound(f"no subscription named {name!r}; see 'eventrouter subscriptions list'")
+
+
+def edited(
+    noun: str, current: Sequence[str], add: Sequence[str], remove: Sequence[str]
+) -> list[str]:
+    """``current`` plus ``add`` minus ``remove``; a subscription keeps at least one."""
+    unknown = [name for name in remove if name not in current and name not in add]
+    if unknown:
+        raise ConfigError(
+            f"the subscription has no {noun} {', '.join(map(repr, unknown))} to remove"
+        )
+    names = [n for n in dict.fromkeys([*current, *add]) if n not in set(remove)]
+    if not names:
+        raise ConfigError(f"a subscription needs at least one {noun}; add one before removing")
+    return names
 
 
 class Subscriptions(Service):
@@ -74,6 +89,41 @@ class Subscriptions(Service):
             if new_id is None:
                 raise Conflict(f"subscription {spec.name!r} already exists; pick another name")
             return store.list_subscriptions(conn, self.org, spec.name)[0]
+
+    def update(self, name: str, change: SubscriptionUpdate) -> Subscription:
+        """Change a subscription in place: its env, and which channels and destinations it
+        links (replaced, or added and removed). Deliveries already planned are untouched."""
+        self.caller.require(Role.ADMIN, "changing a subscription")
+        with self.transaction() as conn:
+            subscription_id = store.lock_subscription(conn, self.org, name)
+            if subscription_id is None:
+                raise no_subscription(name)
+            current = store.list_subscriptions(conn, self.org, name)[0]
+            channels = edited(
+                "channel",
+                change.channels if change.channels is not None else current.channels,
+                change.add_channels,
+                change.remove_channels,
+            )
+            destinations = edited(
+                "destination",
+                change.destinations if change.destinations is not None else current.destinations,
+                change.add_destinations,
+                change.remove_destinations,
+            )
+            found = store.find_channels(conn, self.org, channels)
+            missing = [c for c in channels if c not in found]
+            if missing:
+                raise no_channel(*missing)
+            store.replace_subscription_links(
+                conn,
+                subscription_id,
+                [found[c].id for c in channels],
+                destination_ids(conn, self.org, destinations),
+            )
+            if "env" in change.model_fields_set:
+                store.set_subscription_env(conn, subscription_id, check_env(change.env))
+            return store.list_subscriptions(conn, self.org, name)[0]
 
     def set_enabled(self, name: str, enabled: bool) -> None:
         self.caller.require(Role.ADMIN, "enabling or disabling a subscription")

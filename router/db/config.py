@@ -71,6 +71,13 @@ _CHANNEL_USERS = text(
     """
 )
 _DELETE_CHANNEL = text("DELETE FROM channels WHERE id = :id")
+# One statement, so a router reloading between two changes never sees half an edit.
+_UPDATE_CHANNEL = text(
+    """
+    UPDATE channels SET pattern = :pattern, env = :env, description = :description
+    WHERE id = :id AND NOT is_system
+    """
+)
 
 
 def insert_channel(
@@ -109,6 +116,13 @@ def delete_channel(conn: Connection, channel_id: int) -> None:
     conn.execute(_DELETE_CHANNEL, {"id": channel_id})
 
 
+def update_channel(
+    conn: Connection, channel_id: int, pattern: str, env: str | None, description: str
+) -> None:
+    params = {"id": channel_id, "pattern": pattern, "env": env, "description": description}
+    conn.execute(_UPDATE_CHANNEL, params)
+
+
 # -- destinations -----------------------------------------------------------------------
 _INSERT_DESTINATION = text(
     """
@@ -142,6 +156,21 @@ _SET_DESTINATION_ENABLED = text(
     """
 )
 _DELETE_DESTINATION = text("DELETE FROM destinations WHERE id = :id")
+# Config and schedule in one statement; the row (and so its deliveries and history) stays.
+_UPDATE_DESTINATION = text(
+    """
+    UPDATE destinations
+    SET config = CAST(:config AS jsonb), retry_schedule = :retry_schedule, updated_at = now()
+    WHERE id = :id
+    """
+)
+_DESTINATION_USERS = text(
+    """
+    SELECT s.name FROM subscription_destinations sd
+    JOIN subscriptions s ON s.id = sd.subscription_id
+    WHERE sd.destination_id = :id ORDER BY s.name
+    """
+)
 # Key rotation: every org's destinations, locked, so no config is rewritten twice at once.
 _ALL_DESTINATION_CONFIGS = text("SELECT id, kind, config FROM destinations ORDER BY id FOR UPDATE")
 _UPDATE_DESTINATION_CONFIG = text(
@@ -210,6 +239,25 @@ def delete_destination(conn: Connection, destination_id: int) -> None:
     conn.execute(_DELETE_DESTINATION, {"id": destination_id})
 
 
+def update_destination(
+    conn: Connection,
+    destination_id: int,
+    sealed_config: dict[str, Any],
+    retry_schedule: str | None,
+) -> None:
+    params = {
+        "id": destination_id,
+        "config": json.dumps(sealed_config),
+        "retry_schedule": retry_schedule,
+    }
+    conn.execute(_UPDATE_DESTINATION, params)
+
+
+def destination_users(conn: Connection, destination_id: int) -> list[str]:
+    """Names of the subscriptions that send to the destination."""
+    return [row.name for row in conn.execute(_DESTINATION_USERS, {"id": destination_id})]
+
+
 def all_destination_configs(conn: Connection) -> list[tuple[int, str, dict[str, Any]]]:
     """``(id, kind, sealed config)`` of every destination of every org, locked."""
     return [(row.id, row.kind, row.config) for row in conn.execute(_ALL_DESTINATION_CONFIGS)]
@@ -263,6 +311,44 @@ _SET_SUBSCRIPTION_ENABLED = text(
     WHERE org = :org AND name = :name RETURNING id
     """
 )
+# FOR UPDATE: an edit reads the links, changes them and writes back in one transaction.
+_LOCK_SUBSCRIPTION = text(
+    "SELECT id FROM subscriptions WHERE org = :org AND name = :name FOR UPDATE"
+)
+_SET_SUBSCRIPTION_ENV = text(
+    "UPDATE subscriptions SET env = :env, updated_at = now() WHERE id = :id"
+)
+# Set-based replacement of the links: drop those not wanted, add those missing, so links
+# that stay are never touched (and an edit that changes nothing writes nothing).
+_UNLINK_OTHER_CHANNELS = text(
+    """
+    DELETE FROM subscription_channels
+    WHERE subscription_id = :id AND NOT channel_id = ANY(CAST(:channel_ids AS int[]))
+    """
+)
+_LINK_MISSING_CHANNELS = text(
+    """
+    INSERT INTO subscription_channels (subscription_id, channel_id)
+    SELECT :id, unnest(CAST(:channel_ids AS int[]))
+    ON CONFLICT DO NOTHING
+    """
+)
+_UNLINK_OTHER_DESTINATIONS = text(
+    """
+    DELETE FROM subscription_destinations
+    WHERE subscription_id = :id AND NOT destination_id = ANY(CAST(:destination_ids AS int[]))
+    """
+)
+_LINK_MISSING_DESTINATIONS = text(
+    """
+    INSERT INTO subscription_destinations (subscription_id, destination_id)
+    SELECT :id, unnest(CAST(:destination_ids AS int[]))
+    ON CONFLICT DO NOTHING
+    """
+)
+_UNLINK_DESTINATION_EVERYWHERE = text(
+    "DELETE FROM subscription_destinations WHERE destination_id = :id"
+)
 _DELETE_SUBSCRIPTION = text(
     "DELETE FROM subscriptions WHERE org = :org AND name = :name RETURNING id"
 )
@@ -298,3 +384,32 @@ def set_subscription_enabled(conn: Connection, org: str, name: str, enabled: boo
 
 def delete_subscription(conn: Connection, org: str, name: str) -> bool:
     return conn.execute(_DELETE_SUBSCRIPTION, {"org": org, "name": name}).scalar() is not None
+
+
+def lock_subscription(conn: Connection, org: str, name: str) -> int | None:
+    found = conn.execute(_LOCK_SUBSCRIPTION, {"org": org, "name": name}).scalar()
+    return None if found is None else int(found)
+
+
+def set_subscription_env(conn: Connection, subscription_id: int, env: str | None) -> None:
+    conn.execute(_SET_SUBSCRIPTION_ENV, {"id": subscription_id, "env": env})
+
+
+def replace_subscription_links(
+    conn: Connection,
+    subscription_id: int,
+    channel_ids: Sequence[int],
+    destination_ids: Sequence[int],
+) -> None:
+    """Make the subscription's channels and destinations exactly these."""
+    channels = {"id": subscription_id, "channel_ids": list(channel_ids)}
+    conn.execute(_UNLINK_OTHER_CHANNELS, channels)
+    conn.execute(_LINK_MISSING_CHANNELS, channels)
+    destinations = {"id": subscription_id, "destination_ids": list(destination_ids)}
+    conn.execute(_UNLINK_OTHER_DESTINATIONS, destinations)
+    conn.execute(_LINK_MISSING_DESTINATIONS, destinations)
+
+
+def unlink_destination(conn: Connection, destination_id: int) -> None:
+    """Detach the destination from every subscription that names it."""
+    conn.execute(_UNLINK_DESTINATION_EVERYWHERE, {"id": destination_id})

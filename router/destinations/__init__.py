@@ -10,7 +10,7 @@ from pydantic import BaseModel, ValidationError
 from eventrouter.router.destinations import fields
 from eventrouter.router.destinations.base import DestinationKind, Outcome, OutcomeKind, SendContext
 from eventrouter.router.destinations.email import Email
-from eventrouter.router.destinations.options import COMMON, Option
+from eventrouter.router.destinations.options import COMMON, Option, assemble
 from eventrouter.router.destinations.pagerduty import PagerDuty
 from eventrouter.router.destinations.slack import Slack
 from eventrouter.router.destinations.webhook import Webhook
@@ -31,6 +31,38 @@ def kind_named(kind: str) -> DestinationKind:
 def build_config(kind: str, given: Mapping[str, Any]) -> dict[str, Any]:
     """A config from the options a person gave (``destinations add --type KIND …``); options
     of another kind are refused rather than silently ignored."""
+    return _check_options(kind, given).config_from_options(given)
+
+
+def build_changes(kind: str, given: Mapping[str, Any]) -> dict[str, Any]:
+    """A merge patch (RFC 7396) of a stored config from the options a person gave
+    (``destinations update``): what is given replaces what is stored; an empty value in a
+    repeatable ``Name: value`` option (``--header 'X-Team:'``) removes that entry."""
+    found = _check_options(kind, given)
+    patch = assemble(found.options, given, partial=True)
+    for option in found.options:
+        key = option.config_path[0]
+        if option.multiple and option.name in given and isinstance(patch.get(key), dict):
+            patch[key] = {k: (None if v == "" else v) for k, v in patch[key].items()}
+    return patch
+
+
+def merge_patch(target: Mapping[str, Any], patch: Mapping[str, Any]) -> dict[str, Any]:
+    """``target`` with ``patch`` applied as RFC 7396 says: objects merge key by key, ``None``
+    removes a key, anything else replaces."""
+    merged = dict(target)
+    for key, value in patch.items():
+        if value is None:
+            merged.pop(key, None)
+        elif isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
+            merged[key] = merge_patch(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _check_options(kind: str, given: Mapping[str, Any]) -> DestinationKind:
+    """The kind, once every option given is known to belong to it."""
     found = kind_named(kind)
     own = {option.name for option in (*COMMON, *found.options)}
     for name in given:
@@ -40,7 +72,7 @@ def build_config(kind: str, given: Mapping[str, Any]) -> dict[str, Any]:
             raise ConfigError(
                 f"{flag} does not apply to --type {kind} (it is for {', '.join(users)})"
             )
-    return found.config_from_options(given)
+    return found
 
 
 def describe_target(kind: str, config: Mapping[str, Any]) -> str:
@@ -88,9 +120,11 @@ __all__ = [
     "Outcome",
     "OutcomeKind",
     "SendContext",
+    "build_changes",
     "build_config",
     "describe_target",
     "kind_named",
+    "merge_patch",
     "redact",
     "secret_paths",
     "validate_config",

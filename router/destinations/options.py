@@ -61,13 +61,16 @@ COMMON = (
 """Options every kind has (their config models all have ``timeout``)."""
 
 
-def assemble(options: tuple[Option, ...], given: Mapping[str, Any]) -> dict[str, Any]:
-    """The config dict for the ``given`` option values (only those a person gave)."""
+def assemble(
+    options: tuple[Option, ...], given: Mapping[str, Any], *, partial: bool = False
+) -> dict[str, Any]:
+    """The config dict for the ``given`` option values (only those a person gave).
+    ``partial``: a change to a stored config, whose other options are already there."""
     by_name = {option.name: option for option in (*COMMON, *options)}
     config: dict[str, Any] = {}
     for name, value in given.items():
         option = by_name[name]
-        if option.requires is not None and option.requires not in given:
+        if not partial and option.requires is not None and option.requires not in given:
             raise ConfigError(f"{option.cli_flag} needs {by_name[option.requires].cli_flag}")
         if option.parse is not None:
             value = option.parse(value)

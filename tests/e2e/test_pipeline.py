@@ -246,7 +246,7 @@ def test_a_destination_removed_while_a_delivery_is_in_flight(
     configure(fresh, receiver.url_for("/hook"))
     publish("payment:failed", {"n": 1}, settings=fresh.settings)
     assert arrived.wait(30), fresh.logs()
-    fresh.cli("destinations", "remove", "hook")
+    fresh.cli("destinations", "remove", "hook", "--force")
     release.set()
     wait_for(
         lambda: fresh.scalar("SELECT status FROM deliveries") == "cancelled",
