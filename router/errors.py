@@ -7,6 +7,7 @@
     ├── ConfigError         a channel, destination or subscription that cannot be saved
     │   ├── NotFound        a name or id that does not exist (in the caller's org)
     │   └── Conflict        the name is taken
+    ├── Unauthorized        no credentials, or a token that is unknown, revoked or expired
     ├── Forbidden           the caller's role does not allow the action
     └── ServiceUnavailable  Postgres or Redis cannot be reached (names the URL)
 
@@ -44,6 +45,10 @@ class NotFound(ConfigError, LookupError):
 
 class Conflict(ConfigError):
     """Another object of the same kind already has that name in the org."""
+
+
+class Unauthorized(EventRouterError):
+    """No token, or one that is malformed, unknown, revoked or expired (HTTP 401)."""
 
 
 class Forbidden(EventRouterError):

@@ -240,3 +240,61 @@ class Page(BaseModel, Generic[T]):
 
     items: list[T]
     next_cursor: str | None = None
+
+
+# -- people and tokens ------------------------------------------------------------------
+class UserIn(Input):
+    email: str
+    role: str
+    """``viewer``, ``developer`` or ``admin``."""
+    name: str = ""
+    timezone: str | None = None
+    """An IANA zone such as ``Europe/Paris``; UTC when unset."""
+
+
+class User(Model):
+    id: int
+    org: str
+    email: str
+    name: str
+    role: str
+    timezone: str | None
+    created_at: datetime
+
+
+class TokenIn(Input):
+    """A token for a user (acting with the user's role) or for a service (with ``role``)."""
+
+    user: str | None = None
+    """The user's email."""
+    service: str | None = None
+    """A service's name, for producers and scripts that act for no person."""
+    role: str | None = None
+    """A service token's role (``developer`` unless given); a user token takes the user's."""
+    name: str = ""
+    """A label to recognise it by in listings."""
+    expires_in: str | None = "90d"
+    """How long it is valid, e.g. ``30d`` or ``12h``; ``never`` for no expiry."""
+
+
+class Token(Model):
+    id: int
+    org: str
+    prefix: str
+    """The token's first characters (``er_`` and its public id): enough to recognise it,
+    useless to authenticate."""
+    name: str
+    user: str | None
+    """The user's email (``None`` for a service token)."""
+    service: str | None
+    role: str
+    """The role it acts with now (a user token follows the user's role)."""
+    created_at: datetime
+    expires_at: datetime | None
+    revoked_at: datetime | None
+    last_used_at: datetime | None
+
+
+class TokenCreated(Token):
+    token: str
+    """The bearer token itself: shown in this answer only, never stored or shown again."""

@@ -40,6 +40,8 @@ hypothesis.settings.register_profile("eventrouter", deadline=None)
 hypothesis.settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "eventrouter"))
 
 TABLES = (
+    "api_tokens",
+    "users",
     "delivery_attempts",
     "deliveries",
     "events",
@@ -102,7 +104,7 @@ _CLEAN_SQL = "; ".join(
     + [
         "SELECT setval(pg_get_serial_sequence(t, 'id'), 1, false) FROM unnest(ARRAY["
         "'delivery_attempts', 'deliveries', 'rejected_events', 'subscriptions', "
-        "'destinations', 'system_events']) AS t",
+        "'destinations', 'system_events', 'users', 'api_tokens']) AS t",
         # The built-in system channels stay; user channels number on after them.
         "SELECT setval(pg_get_serial_sequence('channels', 'id'), (SELECT max(id) FROM channels))",
     ]

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 
 import click
 
+from eventrouter.router.cli.api import run_api
 from eventrouter.router.cli.channels import channels
 from eventrouter.router.cli.context import Context
 from eventrouter.router.cli.database import db
@@ -19,6 +20,7 @@ from eventrouter.router.cli.deliveries import deliveries, retry
 from eventrouter.router.cli.destinations import destinations
 from eventrouter.router.cli.events import history, send, show
 from eventrouter.router.cli.output import SERVICE_EXIT, USAGE_EXIT, fail
+from eventrouter.router.cli.people import tokens, users
 from eventrouter.router.cli.processes import run_router, run_worker
 from eventrouter.router.cli.subscriptions import subscriptions
 from eventrouter.router.errors import (
@@ -45,6 +47,7 @@ for command in (
     db,
     run_router,
     run_worker,
+    run_api,
     channels,
     destinations,
     subscriptions,
@@ -53,6 +56,8 @@ for command in (
     show,
     deliveries,
     retry,
+    users,
+    tokens,
 ):
     cli.add_command(command)
 

@@ -18,6 +18,8 @@ from eventrouter.router.control.deliveries import Deliveries
 from eventrouter.router.control.destinations import Destinations
 from eventrouter.router.control.events import Events
 from eventrouter.router.control.subscriptions import Subscriptions
+from eventrouter.router.control.tokens import Tokens
+from eventrouter.router.control.users import Users
 from eventrouter.router.settings import Settings
 
 
@@ -31,6 +33,8 @@ class Control:
         self.subscriptions = Subscriptions(engine, settings, caller)
         self.events = Events(engine, settings, caller)
         self.deliveries = Deliveries(engine, settings, caller)
+        self.users = Users(engine, settings, caller)
+        self.tokens = Tokens(engine, settings, caller)
 
 
 __all__ = ["Caller", "Control", "Role"]

@@ -5,9 +5,14 @@ from __future__ import annotations
 
 import base64
 import json
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 
 from eventrouter.router.errors import ConfigError
+from eventrouter.router.models import Page
+
+T = TypeVar("T")
+_INVALID = "invalid cursor: pass back the next_cursor of the previous page as is"
 
 MAX_PAGE = 10_000
 """The hard maximum of any page (the HTTP API allows less)."""
@@ -25,7 +30,7 @@ def decode(cursor: str, arity: int) -> list[Any]:
     except ValueError:
         key = None
     if not isinstance(key, list) or len(key) != arity:
-        raise ConfigError("invalid cursor: pass back the next_cursor of the previous page as is")
+        raise ConfigError(_INVALID)
     return key
 
 
@@ -33,3 +38,26 @@ def check_limit(limit: int, maximum: int = MAX_PAGE) -> int:
     if not 1 <= limit <= maximum:
         raise ConfigError(f"limit must be between 1 and {maximum}")
     return limit
+
+
+def page_of(
+    items: Sequence[T],
+    key: Callable[[T], list[Any]],
+    *,
+    limit: int,
+    cursor_token: str | None,
+    maximum: int = MAX_PAGE,
+) -> Page[T]:
+    """One page of a short list read whole (configuration objects), ordered by ``key``:
+    the cursor is the key of the last item shown, so a removal between pages skips nothing."""
+    check_limit(limit, maximum)
+    ordered = sorted(items, key=key)
+    if cursor_token is not None and ordered:
+        sample = key(ordered[0])
+        last = decode(cursor_token, len(sample))
+        if [type(v) for v in last] != [type(v) for v in sample]:
+            raise ConfigError(_INVALID)
+        ordered = [item for item in ordered if key(item) > last]
+    page = ordered[:limit]
+    next_cursor = encode(*key(page[-1])) if ordered[limit:] else None
+    return Page[T](items=page, next_cursor=next_cursor)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import secrets
 import signal
+import socket
 import subprocess
 import sys
 from collections.abc import Sequence
@@ -159,6 +160,18 @@ class Stack:
             ready=" ready.",
         )
 
+    def start_api(self, *extra: str) -> tuple[Process, str]:
+        """``eventrouter api`` on a free loopback port; the process and its base URL."""
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        process = self.spawn(
+            "api",
+            [str(BIN / "eventrouter"), "api", "--port", str(port), *extra],
+            ready="Application startup complete",
+        )
+        return process, f"http://127.0.0.1:{port}"
+
     def logs(self) -> str:
         return "\n".join(f"--- {p.name} ---\n{p.output()[-4000:]}" for p in self.processes)
 
@@ -220,7 +233,7 @@ class Stack:
                 text(
                     "TRUNCATE delivery_attempts, deliveries, events, rejected_events, "
                     "subscription_channels, subscription_destinations, subscriptions, "
-                    "destinations, system_events RESTART IDENTITY CASCADE; "
+                    "destinations, system_events, api_tokens, users RESTART IDENTITY CASCADE; "
                     "DELETE FROM channels WHERE NOT is_system"
                 )
             )

@@ -1,14 +1,24 @@
-"""Fixtures for integration tests: the CLI run in-process on the test services."""
+"""Fixtures for integration tests: the CLI and the HTTP API run in-process on the test
+services."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import secrets
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
+import httpx
 import pytest
+import uvicorn
 from sqlalchemy import Engine
 
+from eventrouter.router.api.app import create_app
 from eventrouter.router.cli import main
+from eventrouter.router.control import Caller, Control, Role
+from eventrouter.router.models import TokenIn, UserIn
 from eventrouter.router.settings import Settings
 
 
@@ -45,3 +55,47 @@ def run(
         return Result(code, captured.out, captured.err)
 
     return invoke
+
+
+# -- the HTTP API, served from a thread ---------------------------------------------------
+@dataclass
+class ApiClient:
+    """An httpx client on a real uvicorn server of ``create_app`` (loopback, own thread), and
+    a way to mint tokens of any role and org."""
+
+    http: httpx.Client
+    engine: Engine
+    settings: Settings
+
+    def token(self, role: str = "admin", *, org: str = "default", email: str | None = None) -> str:
+        """A fresh token for a new user of ``role`` in ``org``."""
+        control = Control(self.engine, self.settings, Caller(org=org, role=Role.ADMIN))
+        email = email or f"{role}-{secrets.token_hex(4)}@example.com"
+        control.users.add(UserIn(email=email, role=role))
+        return control.tokens.create(TokenIn(user=email)).token
+
+    def headers(self, role: str = "admin", *, org: str = "default") -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token(role, org=org)}"}
+
+
+@pytest.fixture
+def api(settings: Settings, clean_db: Engine) -> Iterator[ApiClient]:
+    """The API on the test database and Redis, served by uvicorn on a loopback port."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    config = uvicorn.Config(create_app(settings, engine=clean_db), log_level="warning")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        assert time.monotonic() < deadline, "the API server did not start within 10 s"
+        time.sleep(0.01)
+    try:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as http:
+            yield ApiClient(http, clean_db, settings)
+    finally:
+        server.should_exit = True
+        thread.join(10)
+        sock.close()

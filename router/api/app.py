@@ -1,0 +1,72 @@
+"""``create_app()``: the FastAPI application, one router per resource.
+
+    from eventrouter.router.api.app import create_app
+    app = create_app()                # settings from EVENTROUTER_* variables
+    app.include_router(my_router)     # the dashboard and Slack's endpoints mount theirs
+
+Stateless: run as many processes as you like behind a load balancer (``eventrouter api``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from sqlalchemy import Engine
+
+from eventrouter.router.api import health, problems
+from eventrouter.router.api.limits import BodyLimit
+from eventrouter.router.api.routers import channels, tokens, users
+from eventrouter.router.api.state import AppState
+from eventrouter.router.db import make_engine
+from eventrouter.router.redis_conn import redis_client
+from eventrouter.router.settings import Settings
+
+API_POOL_SIZE = 10
+"""Postgres connections per API process (plus as many overflow): endpoints run in a thread
+pool, and each holds one connection only for the length of its transaction."""
+
+DESCRIPTION = """\
+Publish events, read the delivery log, retry deliveries, send test notifications and manage
+channels, destinations, subscriptions, users and tokens.
+
+Every request but the health checks carries `Authorization: Bearer er_…` (a token from
+`eventrouter tokens create`). Roles: **viewer** reads; **developer** also publishes, retries
+and sends tests; **admin** also changes configuration, users and tokens. A token sees only
+its org: another org's objects are 404. Errors are `application/problem+json` (RFC 9457).
+Lists are paged: `limit` (default 20, at most 100) and `cursor` (the `next_cursor` of the
+previous page).
+"""
+
+
+def create_app(settings: Settings | None = None, *, engine: Engine | None = None) -> FastAPI:
+    """The API for ``settings`` (default: from the environment); ``engine`` to share one."""
+    settings = settings or Settings()
+    own_engine = engine is None
+    state = AppState(
+        settings=settings,
+        engine=engine or make_engine(settings.database_url, pool_size=API_POOL_SIZE),
+        redis=redis_client(settings.redis_url),
+    )
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        if own_engine:
+            state.engine.dispose()
+
+    app = FastAPI(
+        title="eventrouter",
+        version="1",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        responses=problems.ERROR_RESPONSES,
+    )
+    app.state.eventrouter = state
+    problems.install(app)
+    app.add_middleware(BodyLimit)
+    app.include_router(health.router)
+    for resource in (users, tokens, channels):
+        app.include_router(resource.router, prefix="/v1")
+    return app

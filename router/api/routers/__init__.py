@@ -1,0 +1,1 @@
+"""One router per resource; each endpoint translates HTTP to one service call."""

@@ -1,0 +1,124 @@
+"""Users: the people of an org and the role each acts with (admins manage them)."""
+
+from __future__ import annotations
+
+import re
+import zoneinfo
+
+from eventrouter.router.control import cursor
+from eventrouter.router.control.caller import Role
+from eventrouter.router.control.service import Service
+from eventrouter.router.db import users as store
+from eventrouter.router.errors import ConfigError, Conflict, NotFound
+from eventrouter.router.models import Page, User, UserIn
+
+EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s.]+")
+MAX_EMAIL = 254
+MAX_NAME = 200
+
+
+def parse_role(text: str) -> Role:
+    """``text`` as a ``Role``; a ``ConfigError`` listing the roles otherwise."""
+    try:
+        return Role(text)
+    except ValueError:
+        roles = ", ".join(role.value for role in Role)
+        raise ConfigError(f"unknown role {text!r}; use one of {roles}") from None
+
+
+def check_email(email: str) -> str:
+    if len(email) > MAX_EMAIL or not EMAIL.fullmatch(email):
+        raise ConfigError(f"{email!r} is not an email address (name@example.com)")
+    return email
+
+
+def check_timezone(zone: str | None) -> str | None:
+    """An IANA time zone such as ``Europe/Paris`` (``None``: UTC)."""
+    if zone is None:
+        return None
+    try:
+        zoneinfo.ZoneInfo(zone)
+    except (ValueError, zoneinfo.ZoneInfoNotFoundError):
+        raise ConfigError(
+            f"unknown time zone {zone!r}; use an IANA name such as Europe/Paris or UTC"
+        ) from None
+    return zone
+
+
+def no_user(email: str) -> NotFound:
+    return NotFound(f"no user {email!r}; see 'eventrouter users list'")
+
+
+class Users(Service):
+    def add(self, spec: UserIn) -> User:
+        self.caller.require(Role.ADMIN, "adding a user")
+        check_email(spec.email)
+        role = parse_role(spec.role)
+        if len(spec.name) > MAX_NAME or any(ch < " " for ch in spec.name):
+            raise ConfigError(f"a user's name is at most {MAX_NAME} printable characters")
+        timezone = check_timezone(spec.timezone)
+        with self.transaction() as conn:
+            user = store.insert_user(conn, self.org, spec.email, spec.name, role.value, timezone)
+        if user is None:
+            raise Conflict(f"user {spec.email!r} already exists in org {self.org!r}")
+        return user
+
+    def list(self, *, limit: int = 20, cursor_token: str | None = None) -> Page[User]:
+        """The org's users in the order they were added."""
+        self.caller.require(Role.ADMIN, "listing users")
+        cursor.check_limit(limit)
+        after_id = int(cursor.decode(cursor_token, 1)[0]) if cursor_token else 0
+        with self.transaction() as conn:
+            rows = store.list_users(conn, self.org, after_id=after_id, limit=limit + 1)
+        page = rows[:limit]
+        next_cursor = cursor.encode(page[-1].id) if rows[limit:] else None
+        return Page[User](items=page, next_cursor=next_cursor)
+
+    def get(self, email: str) -> User:
+        self.caller.require(Role.ADMIN, "reading a user")
+        with self.transaction() as conn:
+            user = store.find_user(conn, self.org, email)
+        if user is None:
+            raise no_user(email)
+        return user
+
+    def me(self) -> User:
+        """The user behind the caller (a service token or the CLI has none)."""
+        self.caller.require(Role.VIEWER, "reading your own user")
+        if self.caller.user_id is None:
+            raise NotFound("this caller is not a user (a service token or the CLI)")
+        with self.transaction() as conn:
+            user = store.find_user_by_id(conn, self.org, self.caller.user_id)
+        if user is None:
+            raise NotFound("your user was removed")
+        return user
+
+    def set_role(self, email: str, role: str) -> User:
+        """Change a user's role; their tokens act with the new one from the next request."""
+        self.caller.require(Role.ADMIN, "changing a user's role")
+        new_role = parse_role(role)
+        with self.transaction() as conn:
+            current = store.find_user(conn, self.org, email)
+            if current is None:
+                raise no_user(email)
+            if new_role is not Role.ADMIN:
+                self._keep_an_admin(current, "lower the role of")
+            user = store.set_role(conn, self.org, email, new_role.value)
+        assert user is not None  # found above, in the same transaction
+        return user
+
+    def remove(self, email: str) -> None:
+        """Remove a user and every token they hold."""
+        self.caller.require(Role.ADMIN, "removing a user")
+        with self.transaction() as conn:
+            current = store.find_user(conn, self.org, email)
+            if current is None:
+                raise no_user(email)
+            self._keep_an_admin(current, "remove")
+            store.delete_user(conn, self.org, email)
+
+    def _keep_an_admin(self, target: User, action: str) -> None:
+        """An admin acting through a token cannot lock themselves out; the CLI, which
+        reaches the database directly, always can recover, so it is not stopped."""
+        if target.id == self.caller.user_id:
+            raise ConfigError(f"you cannot {action} yourself; ask another admin, or use the CLI")

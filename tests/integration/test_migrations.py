@@ -1,0 +1,47 @@
+"""Every migration goes down as well as up: base → head → base → head on a fresh database."""
+
+from __future__ import annotations
+
+import secrets
+
+import psycopg
+from alembic import command
+from psycopg import sql as pgsql
+
+from eventrouter.router.db import make_engine
+from eventrouter.router.db.migrate import (
+    alembic_config,
+    create_database_if_missing,
+    current_revision,
+    upgrade,
+)
+from tests.conftest import POSTGRES_SERVER_URL, _maintenance_dsn
+
+
+def _downgrade(url: str, revision: str) -> None:
+    engine = make_engine(url, pool_size=1)
+    try:
+        with engine.begin() as connection:
+            config = alembic_config()
+            config.attributes["connection"] = connection
+            command.downgrade(config, revision)
+    finally:
+        engine.dispose()
+
+
+def test_the_schema_downgrades_to_nothing_and_upgrades_again() -> None:
+    name = f"er_test_mig_{secrets.token_hex(4)}"
+    url = f"{POSTGRES_SERVER_URL}/{name}"
+    create_database_if_missing(url)
+    try:
+        upgrade(url)
+        head = current_revision(url)
+        _downgrade(url, "base")
+        assert current_revision(url) is None
+        upgrade(url)
+        assert current_revision(url) == head
+    finally:
+        with psycopg.connect(_maintenance_dsn(url), autocommit=True) as conn:
+            conn.execute(
+                pgsql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(pgsql.Identifier(name))
+            )
