@@ -4,7 +4,7 @@ from eventrouter import publish
 publish("payment:failed", {"invoice": "in_123", "amount": 4200})
 """
 
-from eventrouter.router.client import publish, publish_many
+from eventrouter.router.client import apublish, apublish_many, publish, publish_many
 from eventrouter.router.errors import (
     ConfigError,
     EventRouterError,
@@ -24,6 +24,8 @@ __all__ = [
     "PublishError",
     "ServiceUnavailable",
     "Settings",
+    "apublish",
+    "apublish_many",
     "StreamFull",
     "publish",
     "publish_many",

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import math
-import os
+import random
 import re
 import time
 import uuid
@@ -32,16 +32,33 @@ _MAX_TIMESTAMP = 253_402_300_799.0  # 9999-12-31T23:59:59Z
 
 
 def new_event_id() -> str:
-    """A UUIDv7: time-ordered, so ids sort by publish time and index well."""
+    """A UUIDv7: time-ordered, so ids sort by publish time and index well.
+
+    The 74 random bits come from ``random`` (reseeded in a forked child), not
+    ``os.urandom``: ids must not collide, they need not be unpredictable, and a system
+    call per event is a fifth of ``publish()``'s own CPU.
+    """
     millis = time.time_ns() // 1_000_000
-    rand = int.from_bytes(os.urandom(10), "big")
-    value = (millis & ((1 << 48) - 1)) << 80
-    value |= 0x7 << 76  # version
-    value |= (rand >> 68) << 64  # 12 random bits
-    value |= 0b10 << 62  # variant
-    value |= rand & ((1 << 62) - 1)
-    digits = f"{value:032x}"  # str(uuid.UUID(int=value)), without building the object
-    return f"{digits[:8]}-{digits[8:12]}-{digits[12:16]}-{digits[16:20]}-{digits[20:]}"
+    rand = random.getrandbits(74)
+    high = (millis & ((1 << 48) - 1)) << 16 | 0x7000 | rand >> 62  # time, version, 12 bits
+    low = 0b10 << 62 | rand & ((1 << 62) - 1)  # variant, 62 bits
+    return "%08x-%04x-%04x-%04x-%012x" % (  # noqa: UP031 (the fastest spelling)
+        high >> 32,
+        high >> 16 & 0xFFFF,
+        high & 0xFFFF,
+        low >> 48,
+        low & 0xFFFF_FFFF_FFFF,
+    )
+
+
+_KEYED_NAMESPACE = uuid.UUID("5b0c1f0e-8a55-4d6f-9d4e-2f1d0c6a7e10")
+
+
+def keyed_event_id(org: str, idempotency_key: str) -> str:
+    """The id of the event with this idempotency key in ``org``: a UUIDv5 of the two, so
+    every publish of the key returns the first one's id without asking anyone, and a
+    repeat that reaches the router is recognised by its id alone."""
+    return str(uuid.uuid5(_KEYED_NAMESPACE, f"{org}\x00{idempotency_key}"))
 
 
 def check_name(name: object) -> str:
@@ -189,14 +206,14 @@ def build_envelope(
     check_scope("env", env)
     check_idempotency_key(idempotency_key)
     payload_json = encode_payload(payload)
-    event_id = new_event_id()
+    event_id = new_event_id() if idempotency_key is None else keyed_event_id(org, idempotency_key)
     # Assembled by hand so the payload is encoded only once. Name, org and env were just
     # checked against patterns of JSON-safe characters, so they need no escaping.
     env_json = "null" if env is None else f'"{env}"'
     key_json = "null" if idempotency_key is None else json.dumps(idempotency_key)
     return event_id, (
         f'{{"id":"{event_id}","name":"{name}","org":"{org}","env":{env_json},'
-        f'"idempotency_key":{key_json},"published_at":{round(time.time(), 6)!r},'
+        f'"idempotency_key":{key_json},"published_at":{time.time():.6f},'
         f'"payload":{payload_json}}}'
     )
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from functools import cached_property
+from typing import Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -101,13 +102,41 @@ class Settings(BaseSettings):
     publish_retries: int = Field(default=3, ge=0, le=10)
     """How many times publish() retries a failed Redis call before raising PublishError."""
 
+    publisher_queue_size: int = Field(default=10_000, ge=1, le=1_000_000)
+    """Events a background ``Publisher`` holds in memory; at this many, the caller moves
+    them to the spool in one write, so memory stays bounded while Redis is slow or down."""
+    publisher_batch_size: int = Field(default=500, ge=1, le=10_000)
+    """Events the background thread sends per round trip (one ``publish_many`` call)."""
+    publisher_flush_interval: float = Field(default=0.2, gt=0, le=60)
+    """Seconds between the background thread's moves of queued events to the spool while
+    Redis is down: ``kill -9`` loses at most the events published in this interval."""
+    publisher_exit_timeout: float = Field(default=5.0, ge=0, le=300)
+    """Seconds a ``Publisher`` spends sending what it holds at interpreter exit (or on
+    ``close()``); what is left stays in the spool for the next one."""
+    spool_dir: str = "~/.local/state/eventrouter/spool"
+    """Directory of the background publisher's disk spool (one SQLite file)."""
+    spool_max_bytes: int = Field(default=256 * 2**20, ge=1024)
+    """Most bytes of events the spool holds (256 MiB); beyond it ``spool_full_policy``."""
+    spool_full_policy: Literal["drop_new", "drop_oldest", "block"] = "drop_new"
+    """What a full spool does: refuse new events (``drop_new``), delete the oldest
+    (``drop_oldest``), or make ``publish()`` wait for room (``block``). Drops are counted
+    in ``Publisher.stats()`` and logged."""
+    spool_sync: Literal["normal", "full"] = "normal"
+    """``normal``: a spooled event survives ``kill -9`` of the producer; ``full``: also a
+    power loss (an fsync per write, slower)."""
+    idempotency_key_ttl: str = "24h"
+    """How long Redis remembers an idempotency key: a repeat within it is answered with
+    the first event's id and never enters the stream. After it, a repeat still gets the
+    first id (ids of keyed events derive from org and key) and the router stores nothing
+    for it while the first event is kept. ``0`` remembers nothing in Redis."""
+
     @field_validator("retry_schedule")
     @classmethod
     def _schedule_parses(cls, value: str) -> str:
         parse_schedule(value)
         return value
 
-    @field_validator("auto_disable_after")
+    @field_validator("auto_disable_after", "idempotency_key_ttl")
     @classmethod
     def _window_parses(cls, value: str) -> str:
         parse_duration(value)
@@ -124,6 +153,10 @@ class Settings(BaseSettings):
     @property
     def auto_disable_after_seconds(self) -> float:
         return parse_duration(self.auto_disable_after)
+
+    @property
+    def idempotency_key_ttl_seconds(self) -> float:
+        return parse_duration(self.idempotency_key_ttl)
 
     @cached_property
     def retry_delays(self) -> tuple[float, ...]:

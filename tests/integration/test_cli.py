@@ -252,3 +252,12 @@ def test_missing_schema_says_run_db_upgrade(
 def test_bad_setting_is_one_line(run, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("EVENTROUTER_RETRY_SCHEDULE", "soon")
     assert_usage_error(run("channels", "list"), "EVENTROUTER")
+
+
+def test_send_with_a_used_idempotency_key_prints_the_first_events_id(run) -> None:
+    first = run("send", "charge", "--payload", '{"n": 1}', "--idempotency-key", "k-cli")
+    again = run("send", "charge", "--payload", '{"n": 2}', "--idempotency-key", "k-cli")
+    assert first.code == again.code == 0
+    assert again.out == first.out and len(first.out.strip()) == 36
+    other = run("--org", "acme", "send", "charge", "--idempotency-key", "k-cli")
+    assert other.code == 0 and other.out != first.out

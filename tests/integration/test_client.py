@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import os
 import re
 import time
 import uuid
 
 import pytest
 import redis
-from redis.connection import Connection
 
 import eventrouter
-from eventrouter import InvalidEvent, PublishError, Settings
+from eventrouter import InvalidEvent, PublishError, Settings, StreamFull
+from eventrouter.router.client import MAX_BATCH_EVENTS
 from eventrouter.router.events import STREAM_FIELD
+from eventrouter.router.wire import WireConnection
 
 
 def entries(conn: redis.Redis, stream: str) -> list[dict[str, object]]:
@@ -31,7 +34,7 @@ def test_publish_returns_the_id_of_the_entry_it_appended(
         idempotency_key="charge-1",
         settings=settings,
     )
-    assert uuid.UUID(event_id).version == 7
+    assert uuid.UUID(event_id).version == 5  # keyed: derived from org and key
     raw = redis_conn.xrange(settings.stream)
     assert len(raw) == 1
     _, fields = raw[0]
@@ -108,19 +111,19 @@ def test_publish_many_sends_the_batch_in_one_round_trip(
     settings: Settings, redis_conn: redis.Redis, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     eventrouter.publish("warm:up", settings=settings)  # connect (and handshake) outside the count
-    sends: list[int] = []
-    original = Connection.send_packed_command
+    sends: list[object] = []
+    original = WireConnection.call
 
-    def counting(self: Connection, command: object, check_health: bool = True) -> None:
-        sends.append(1)
-        original(self, command, check_health)  # type: ignore[arg-type]
+    def counting(self: WireConnection, *args: str | bytes | int | float) -> object:
+        sends.append(args[0])
+        return original(self, *args)
 
-    monkeypatch.setattr(Connection, "send_packed_command", counting)
+    monkeypatch.setattr(WireConnection, "call", counting)
     ids = eventrouter.publish_many(
         [("batch:item", {"i": i}) for i in range(200)], settings=settings
     )
     monkeypatch.undo()
-    assert len(sends) == 1
+    assert sends == ["EVALSHA"]
     assert redis_conn.xlen(settings.stream) == 201
     assert [e["id"] for e in entries(redis_conn, settings.stream)[1:]] == ids
 
@@ -170,3 +173,115 @@ def test_publish_error_hides_the_redis_password(settings: Settings) -> None:
         eventrouter.publish("a", settings=dead)
     assert "hunter2" not in str(info.value)
     assert "127.0.0.1:1" in str(info.value)
+
+
+# -- idempotency keys ---------------------------------------------------------------------
+def test_every_publish_of_a_key_returns_the_first_events_id(
+    settings: Settings, redis_conn: redis.Redis
+) -> None:
+    first = eventrouter.publish("charge", {"n": 1}, idempotency_key="k-1", settings=settings)
+    assert (
+        eventrouter.publish("charge", {"n": 2}, idempotency_key="k-1", settings=settings) == first
+    )
+    (many,) = eventrouter.publish_many(
+        [{"name": "charge", "idempotency_key": "k-1"}], settings=settings
+    )
+    assert many == first
+    assert (
+        asyncio.run(eventrouter.apublish("charge", idempotency_key="k-1", settings=settings))
+        == first
+    )
+    other_org = eventrouter.publish("charge", org="acme", idempotency_key="k-1", settings=settings)
+    assert other_org != first
+    # Only the first of each (org, key) entered the stream, with its own payload.
+    stored = entries(redis_conn, settings.stream)
+    assert [(e["id"], e["payload"]) for e in stored] == [(first, {"n": 1}), (other_org, {})]
+    ttl = redis_conn.pttl(f"{settings.stream}:idempotency:{first}")
+    assert 23 * 3600 * 1000 < ttl <= 24 * 3600 * 1000  # EVENTROUTER_IDEMPOTENCY_KEY_TTL
+
+
+def test_the_key_is_remembered_for_the_configured_time(
+    settings: Settings, redis_conn: redis.Redis
+) -> None:
+    brief = settings.model_copy(update={"idempotency_key_ttl": "1s"})
+    first = eventrouter.publish("charge", idempotency_key="k-2", settings=brief)
+    assert 0 < redis_conn.pttl(f"{brief.stream}:idempotency:{first}") <= 1000
+    assert eventrouter.publish("charge", idempotency_key="k-2", settings=brief) == first
+    assert redis_conn.xlen(brief.stream) == 1
+    deadline = time.monotonic() + 5
+    while redis_conn.exists(f"{brief.stream}:idempotency:{first}") and time.monotonic() < deadline:
+        time.sleep(0.05)
+    # Forgotten by Redis: appended again, with the same id (the router stores it once).
+    assert eventrouter.publish("charge", idempotency_key="k-2", settings=brief) == first
+    assert [e["id"] for e in entries(redis_conn, brief.stream)] == [first, first]
+
+
+def test_a_bad_key_ttl_names_the_setting() -> None:
+    with pytest.raises(ValueError, match="idempotency_key_ttl"):
+        Settings(idempotency_key_ttl="soon")
+
+
+# -- batch limits -------------------------------------------------------------------------
+def test_a_batch_over_the_limit_is_refused_whole(
+    settings: Settings, redis_conn: redis.Redis
+) -> None:
+    too_many = [("batch:item", {}) for _ in range(MAX_BATCH_EVENTS + 1)]
+    with pytest.raises(InvalidEvent, match=r"at most 10,000 events .* split it"):
+        eventrouter.publish_many(too_many, settings=settings)
+    big = {"blob": "x" * 200_000}
+    with pytest.raises(InvalidEvent, match="64 MiB"):
+        eventrouter.publish_many([("batch:big", big)] * 400, settings=settings)
+    assert redis_conn.exists(settings.stream) == 0
+    assert len(eventrouter.publish_many(too_many[:-1], settings=settings)) == MAX_BATCH_EVENTS
+
+
+# -- asyncio --------------------------------------------------------------------------------
+def test_apublish_has_publishs_contract(settings: Settings, redis_conn: redis.Redis) -> None:
+    async def main() -> tuple[str, list[str], list[str]]:
+        one = await eventrouter.apublish("async:one", {"a": 1}, env="prod", settings=settings)
+        concurrent = await asyncio.gather(
+            *(eventrouter.apublish("async:many", {"i": i}, settings=settings) for i in range(50))
+        )
+        batch = await eventrouter.apublish_many(
+            [("async:batch", {"i": i}) for i in range(3)], settings=settings
+        )
+        return one, list(concurrent), batch
+
+    one, concurrent, batch = asyncio.run(main())
+    stored = entries(redis_conn, settings.stream)
+    assert stored[0]["id"] == one and stored[0]["env"] == "prod"
+    assert sorted(e["id"] for e in stored[1:51]) == sorted(concurrent)
+    assert [e["id"] for e in stored[51:]] == batch
+    with pytest.raises(InvalidEvent, match="payload must be a JSON object"):
+        asyncio.run(eventrouter.apublish("bad", [1], settings=settings))  # type: ignore[arg-type]
+
+
+@pytest.mark.timeout(20)
+def test_apublish_to_unreachable_redis_raises_publish_error(settings: Settings) -> None:
+    dead = settings.model_copy(update={"redis_url": "redis://127.0.0.1:1/0", "publish_retries": 1})
+    with pytest.raises(PublishError, match=re.escape("redis://127.0.0.1:1/0")):
+        asyncio.run(eventrouter.apublish("a", settings=dead))
+
+
+def test_apublish_raises_stream_full(settings: Settings, redis_conn: redis.Redis) -> None:
+    small = settings.model_copy(update={"stream_max_length": 2})
+    asyncio.run(eventrouter.apublish_many([("a", {}), ("b", {})], settings=small))
+    with pytest.raises(StreamFull):
+        asyncio.run(eventrouter.apublish("c", settings=small))
+    assert redis_conn.xlen(small.stream) == 2
+
+
+def test_a_forked_child_publishes_on_its_own_connection(
+    settings: Settings, redis_conn: redis.Redis
+) -> None:
+    eventrouter.publish("parent:before", settings=settings)  # the parent's socket is open
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child
+        try:
+            eventrouter.publish("child", settings=settings)
+        finally:
+            os._exit(0)
+    os.waitpid(pid, 0)
+    eventrouter.publish("parent:after", settings=settings)
+    names = [e["name"] for e in entries(redis_conn, settings.stream)]
+    assert names == ["parent:before", "child", "parent:after"]

@@ -368,17 +368,18 @@ def test_replayed_entry_in_a_later_batch_plans_nothing_new(
     assert stream_is_empty(redis_conn, settings)
 
 
-def test_idempotency_key_duplicates_are_recorded_without_deliveries(
+def test_a_repeated_idempotency_key_returns_the_first_id_and_is_delivered_once(
     service: RouterService,
     settings: Settings,
     seed: Seed,
     clean_db: Engine,
+    redis_conn: redis.Redis,
     dispatcher: RecordingDispatcher,
 ) -> None:
     seed.route(".*", "http://127.0.0.1:9/hook")
     first = eventrouter.publish("charge", {"n": 1}, idempotency_key="charge-42", settings=settings)
     drain(service)
-    # One duplicate in a later batch, two in the same batch, and one in another org.
+    # One repeat in a later call, two in one batch, and the same key in another org.
     again = eventrouter.publish("charge", {"n": 2}, idempotency_key="charge-42", settings=settings)
     batch = eventrouter.publish_many(
         [
@@ -388,25 +389,53 @@ def test_idempotency_key_duplicates_are_recorded_without_deliveries(
         ],
         settings=settings,
     )
+    assert again == batch[0] == batch[1] == first
+    assert batch[2] != first  # keys are per org
+    assert redis_conn.xlen(settings.stream) == 1  # Redis remembered the key: only acme's
     drain(service)
     stored = {str(r.id): r for r in rows(clean_db, "SELECT * FROM events")}
-    assert len(stored) == 5
-    assert stored[first].duplicate_of is None
-    for duplicate in (again, batch[0], batch[1]):
-        assert str(stored[duplicate].duplicate_of) == first
-    assert stored[batch[2]].duplicate_of is None  # keys are per org
-    planned = {d.event_id for d in deliveries(clean_db)}
-    assert planned == {first}  # acme has no subscription; duplicates get none
+    assert set(stored) == {first, batch[2]}
+    assert stored[first].payload == {"n": 1}  # the first event is the one kept
+    assert [d.event_id for d in deliveries(clean_db)] == [first]  # acme has no subscription
     assert len(dispatcher.pairs) == 1
 
 
-def test_duplicates_within_one_batch_point_at_the_first(
-    service: RouterService, settings: Settings, seed: Seed, clean_db: Engine
+def test_a_repeat_after_redis_forgot_the_key_is_recognised_by_its_id(
+    service: RouterService,
+    settings: Settings,
+    seed: Seed,
+    clean_db: Engine,
+    redis_conn: redis.Redis,
+    dispatcher: RecordingDispatcher,
 ) -> None:
     seed.route(".*", "http://127.0.0.1:9/hook")
-    ids = eventrouter.publish_many(
-        [{"name": "charge", "idempotency_key": "k"} for _ in range(3)], settings=settings
-    )
+    forgetful = settings.model_copy(update={"idempotency_key_ttl": "0"})
+    first = eventrouter.publish("charge", idempotency_key="k", settings=forgetful)
+    drain(service)
+    again = eventrouter.publish("charge", idempotency_key="k", settings=forgetful)
+    assert again == first
+    assert redis_conn.xlen(forgetful.stream) == 1  # it reached the stream this time
+    result = service.handle(service.reader.read())
+    assert (result.events, result.replayed) == (0, 1)
+    assert scalar(clean_db, "SELECT count(*) FROM events") == 1
+    assert len(dispatcher.pairs) == 1
+
+
+def test_entries_of_older_producers_sharing_a_key_point_at_the_first(
+    service: RouterService,
+    settings: Settings,
+    seed: Seed,
+    clean_db: Engine,
+    redis_conn: redis.Redis,
+) -> None:
+    """Producers from before keyed ids gave every event a fresh id: the router still
+    stores their repeats as duplicates of the first, without deliveries."""
+    seed.route(".*", "http://127.0.0.1:9/hook")
+    ids = [new_event_id() for _ in range(3)]
+    for event_id in ids:
+        _, entry = build_envelope("charge", {}, org="default", env=None, idempotency_key="k")
+        entry = json.dumps({**json.loads(entry), "id": event_id})
+        redis_conn.xadd(settings.stream, {STREAM_FIELD: entry})
     drain(service)
     stored = {str(r.id): r.duplicate_of for r in rows(clean_db, "SELECT * FROM events")}
     assert stored[ids[0]] is None

@@ -1,0 +1,398 @@
+"""``Publisher``: publish without waiting for Redis, and lose nothing while it is down.
+
+``publish()`` validates the event and assigns its id in the caller (``InvalidEvent``
+still reaches it), appends it to an in-memory queue and returns. A background thread
+sends what is queued in batches, one round trip each (the ``publish_many`` path). While
+Redis is unreachable (or the stream is full) the thread moves queued events to the disk
+spool every ``publisher_flush_interval`` and retries with backoff; when Redis is back
+the spool drains, oldest first, before newer events are sent. When the queue reaches
+``publisher_queue_size`` the caller moves it to the spool itself, so memory stays
+bounded even if the thread is stuck.
+
+What can be lost: on ``kill -9``, only events still in memory, i.e. published within the
+last flush interval; on a Redis outage, nothing while the spool has room; beyond it, what
+the spool's policy drops, counted in ``stats()`` and logged. A replayed event (sent, then
+spooled again because the answer was lost) is harmless: the router stores an id once.
+"""
+
+from __future__ import annotations
+
+import atexit
+import collections
+import logging
+import os
+import random
+import threading
+import time
+import weakref
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from eventrouter.router.client import Envelope, _settings, append, envelope
+from eventrouter.router.errors import PublishError
+from eventrouter.router.settings import Settings
+from eventrouter.router.spool import Spool, SpoolError
+
+log = logging.getLogger("eventrouter.publisher")
+RETRY_CAP_SECONDS = 5.0
+"""Longest wait between two attempts to reach Redis."""
+DROP_LOG_SECONDS = 10.0
+"""At most one "dropped" log line this often (every drop is counted regardless)."""
+
+
+@dataclass(frozen=True)
+class PublisherStats:
+    queued: int
+    """Events in memory, waiting for the background thread."""
+    in_flight: int
+    """Events in the batch being sent (or spooled) right now."""
+    spooled: int
+    """Events waiting in the disk spool."""
+    sent: int
+    """Events Redis accepted from this publisher (since it started, or since a fork)."""
+    dropped: int
+    """Events this publisher dropped because the spool was full."""
+    redis_up: bool
+    last_error: str | None
+
+
+class Publisher:
+    """A background publisher; thread-safe, fork-safe, flushed at interpreter exit.
+
+    Arguments default to the ``EVENTROUTER_PUBLISHER_*`` and ``EVENTROUTER_SPOOL_*``
+    settings. The thread starts on the first ``publish()``.
+    """
+
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        *,
+        spool_dir: str | os.PathLike[str] | None = None,
+        spool_max_bytes: int | None = None,
+        on_spool_full: str | None = None,
+        queue_size: int | None = None,
+        batch_size: int | None = None,
+        flush_interval: float | None = None,
+        install_atexit: bool = True,
+    ) -> None:
+        config = _settings(settings)
+        self.settings = config
+        self.policy = on_spool_full or config.spool_full_policy
+        if self.policy not in ("drop_new", "drop_oldest", "block"):
+            raise ValueError(
+                f"on_spool_full {self.policy!r} is invalid: use drop_new, drop_oldest or block"
+            )
+        self.spool = Spool(
+            os.fspath(spool_dir or config.spool_dir),
+            max_bytes=spool_max_bytes or config.spool_max_bytes,
+            sync=config.spool_sync,
+        )
+        self.queue_size = queue_size or config.publisher_queue_size
+        self.batch_size = batch_size or config.publisher_batch_size
+        self.flush_interval = flush_interval or config.publisher_flush_interval
+        self._reset()
+        self._closed = False
+        reference = weakref.ref(self)
+        os.register_at_fork(after_in_child=lambda: _call(reference, "_reset"))
+        if install_atexit:
+            atexit.register(_call, reference, "_at_exit")
+
+    def _reset(self) -> None:
+        """Fresh state: at construction, and in a forked child, whose thread does not
+        exist and whose queue holds the parent's events (the parent sends those)."""
+        self._cond = threading.Condition(threading.Lock())
+        self._queue: collections.deque[Envelope] = collections.deque()
+        self._thread: threading.Thread | None = None
+        self._stopping = False
+        self._sender_waiting = False
+        self._in_flight = 0
+        self._spooled = -1  # unknown until the thread looks at the spool
+        self._sent = 0
+        self._dropped = 0
+        self._redis_up = True
+        self._last_error: str | None = None
+        self._next_attempt = 0.0
+        self._failures = 0
+        self._last_drop_log = 0.0
+        self._dropped_since_log = 0
+
+    # -- the caller's side --------------------------------------------------------------
+    def publish(
+        self,
+        name: str,
+        payload: Mapping[str, Any] | None = None,
+        *,
+        env: str | None = None,
+        org: str | None = None,
+        idempotency_key: str | None = None,
+    ) -> str:
+        """Validate the event (``InvalidEvent``), queue it, return its id at once.
+
+        With an ``idempotency_key``, the id is the first event's with that key, as from
+        ``publish()``. Blocks only under the ``block`` policy with a full spool.
+        """
+        built = envelope(
+            self.settings, name, payload, org=org, env=env, idempotency_key=idempotency_key
+        )
+        overflow: list[Envelope] | None = None
+        with self._cond:
+            if self._closed:
+                raise PublishError("this Publisher is closed; create a new one")
+            if self._thread is None:
+                self._start()
+            queue = self._queue
+            queue.append(built)
+            if len(queue) >= self.queue_size:
+                overflow = list(queue)
+                queue.clear()
+            elif self._sender_waiting:
+                self._sender_waiting = False
+                self._cond.notify()
+        if overflow is not None:
+            self._spool_from_caller(overflow)
+        return built[0]
+
+    def _spool_from_caller(self, events: list[Envelope]) -> None:
+        """The queue is full (Redis slow or down): move it to disk in one transaction."""
+        while events:
+            spooled, _ = self._spool(events)
+            events = events[spooled:] if self.policy == "block" else []
+            if events:  # block: wait until the thread made room, then spool the rest
+                with self._cond:
+                    self._cond.wait(self.flush_interval)
+                    if self._closed:
+                        self._queue.extendleft(reversed(events))
+                        return
+        with self._cond:
+            if self._sender_waiting:
+                self._sender_waiting = False
+                self._cond.notify()
+
+    def flush(self, timeout: float | None = None) -> bool:
+        """Wait until everything queued or spooled was accepted by Redis; ``False`` when
+        ``timeout`` seconds passed first (the events stay queued or spooled)."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self._cond:
+            while self._queue or self._in_flight or self._spooled:
+                if self._thread is None:
+                    if self._spooled == 0 or self._closed:
+                        return not self._queue
+                    self._start()
+                remaining = None if deadline is None else deadline - time.monotonic()
+                if remaining is not None and remaining <= 0:
+                    return False
+                if self._sender_waiting:
+                    self._sender_waiting = False
+                    self._cond.notify_all()
+                self._cond.wait(min(0.05, remaining) if remaining is not None else 0.05)
+        return True
+
+    def close(self, timeout: float | None = None) -> bool:
+        """Flush (within ``timeout``), stop the thread, and spool whatever is still in
+        memory, so a later ``Publisher`` on the same spool sends it. Returns whether
+        everything was sent."""
+        timeout = self.settings.publisher_exit_timeout if timeout is None else timeout
+        flushed = self.flush(timeout)
+        with self._cond:
+            self._closed = True
+            self._stopping = True
+            self._cond.notify_all()
+            thread = self._thread
+        if thread is not None:
+            thread.join(max(1.0, self.flush_interval * 2))
+        with self._cond:
+            leftover = list(self._queue)
+            self._queue.clear()
+        if leftover:
+            self._spool(leftover)
+        self.spool.close()
+        return flushed
+
+    def _at_exit(self) -> None:
+        if not self._closed and not self.close():
+            log.warning(
+                "eventrouter: exiting with events not yet accepted by Redis; they wait "
+                "in the spool at %s for the next Publisher",
+                self.spool.path,
+            )
+
+    def stats(self) -> PublisherStats:
+        with self._cond:
+            return PublisherStats(
+                queued=len(self._queue),
+                in_flight=self._in_flight,
+                spooled=max(0, self._spooled),
+                sent=self._sent,
+                dropped=self._dropped,
+                redis_up=self._redis_up,
+                last_error=self._last_error,
+            )
+
+    # -- the background thread ----------------------------------------------------------
+    def _start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="eventrouter-publisher", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            self._spooled = self.spool.count()
+        except SpoolError as exc:
+            log.error("%s", exc)
+            self._spooled = 0
+        while True:
+            batch = self._next_batch()
+            if batch is None:
+                return
+            try:
+                self._handle(batch)
+            except SpoolError as exc:  # the disk refused: keep the events in memory
+                log.error("%s", exc)
+                with self._cond:
+                    self._queue.extendleft(reversed(batch))
+                    self._in_flight = 0
+                    self._cond.wait(self.flush_interval)
+            except Exception:  # never let the thread die: events would silently pile up
+                log.exception("eventrouter publisher: unexpected error; retrying")
+                with self._cond:
+                    self._queue.extendleft(reversed(batch))
+                    self._in_flight = 0
+                    self._cond.wait(self.flush_interval)
+
+    def _next_batch(self) -> list[Envelope] | None:
+        """The next events to handle (maybe none, when only the spool has work); ``None``
+        when stopping. While Redis is down the queue is gathered for a flush interval, so
+        it reaches the disk in one transaction, not one per event."""
+        with self._cond:
+            while True:
+                if self._stopping:
+                    return None
+                now = time.monotonic()
+                if now < self._next_attempt:
+                    self._cond.wait(min(self.flush_interval, self._next_attempt - now))
+                    if self._queue or time.monotonic() >= self._next_attempt:
+                        break
+                    continue
+                if self._queue or self._spooled:
+                    break
+                self._sender_waiting = True
+                self._cond.wait(self.flush_interval)
+                self._sender_waiting = False
+            queue = self._queue
+            batch = [queue.popleft() for _ in range(min(len(queue), self.batch_size))]
+            self._in_flight = len(batch)
+            return batch
+
+    def _handle(self, batch: list[Envelope]) -> None:
+        redis_down = time.monotonic() < self._next_attempt
+        if redis_down or self._spooled:
+            # Older events wait on disk: these go behind them, to keep the order.
+            if batch:
+                self._spool(batch)
+            self._done(0)
+            if not redis_down:
+                self._drain_spool()
+            return
+        if self._send(batch):
+            self._done(len(batch))
+        else:
+            self._spool(batch)
+            self._done(0)
+
+    def _drain_spool(self) -> None:
+        """Send the spool's oldest batch; on success the next loop sends the next one."""
+        events = self.spool.head(self.batch_size)
+        if not events:
+            with self._cond:
+                self._spooled = 0
+                self._cond.notify_all()
+            return
+        with self._cond:
+            self._in_flight = len(events)
+        if self._send([e.envelope for e in events]):
+            self.spool.remove(events)
+            with self._cond:
+                self._spooled = remaining = max(0, self._spooled - len(events))
+            if not remaining:
+                log.warning("eventrouter: spool drained; publishing directly again")
+            self._done(len(events))
+        else:
+            self._done(0)
+
+    def _send(self, batch: list[Envelope]) -> bool:
+        """One round trip for ``batch``; on failure, note it and schedule the retry."""
+        try:
+            append(self.settings, batch, retries=0)
+        except PublishError as exc:
+            self._failures += 1
+            delay = random.uniform(0.5, 1.0) * min(RETRY_CAP_SECONDS, 0.1 * 2**self._failures)
+            with self._cond:
+                if self._redis_up:
+                    log.warning(
+                        "eventrouter: %s; spooling events to %s and retrying", exc, self.spool.path
+                    )
+                self._redis_up = False
+                self._last_error = str(exc)
+                self._next_attempt = time.monotonic() + delay
+            return False
+        if not self._redis_up:
+            log.warning("eventrouter: Redis accepts events again; draining the spool")
+        with self._cond:
+            self._failures = 0
+            self._redis_up = True
+            self._next_attempt = 0.0
+        return True
+
+    def _done(self, sent: int) -> None:
+        with self._cond:
+            self._sent += sent
+            self._in_flight = 0
+            self._cond.notify_all()
+
+    def _spool(self, events: list[Envelope]) -> tuple[int, int]:
+        """Put ``events`` in the spool under the policy; count and log what it dropped."""
+        spooled, dropped = self.spool.put(events, self.policy)
+        with self._cond:
+            if self._spooled <= 0 and spooled:
+                log.warning(
+                    "eventrouter: Redis is not accepting events; spooling to %s", self.spool.path
+                )
+            self._spooled = max(0, self._spooled) + spooled
+            self._dropped += dropped
+            self._dropped_since_log += dropped
+            now = time.monotonic()
+            if self._dropped_since_log and now - self._last_drop_log >= DROP_LOG_SECONDS:
+                log.error(
+                    "eventrouter: the spool at %s is full (%d bytes): dropped %d events "
+                    "(policy %s), %d in all; raise EVENTROUTER_SPOOL_MAX_BYTES or bring "
+                    "Redis back",
+                    self.spool.path,
+                    self.spool.max_bytes,
+                    self._dropped_since_log,
+                    self.policy,
+                    self._dropped,
+                )
+                self._last_drop_log = now
+                self._dropped_since_log = 0
+        return spooled, dropped
+
+
+def _call(reference: weakref.ref[Publisher], method: str) -> None:
+    publisher = reference()
+    if publisher is not None:
+        getattr(publisher, method)()
+
+
+_default: Publisher | None = None
+_default_lock = threading.Lock()
+
+
+def default_publisher() -> Publisher:
+    """The process's shared ``Publisher`` (from ``EVENTROUTER_*`` settings), made on
+    first use; after a fork the child's is its own (same spool)."""
+    global _default
+    if _default is None:
+        with _default_lock:
+            if _default is None:
+                _default = Publisher()
+    return _default
