@@ -2,6 +2,11 @@
 
 from eventrouter import publish
 publish("payment:failed", {"invoice": "in_123", "amount": 4200})
+
+Without waiting for Redis (a background thread and a disk spool; see ``Publisher``):
+
+from eventrouter import publisher
+publisher().publish("epoch:done", {"loss": 0.12})
 """
 
 from eventrouter.router.client import apublish, apublish_many, publish, publish_many
@@ -14,6 +19,8 @@ from eventrouter.router.errors import (
     ServiceUnavailable,
     StreamFull,
 )
+from eventrouter.router.publisher import Publisher, PublisherStats
+from eventrouter.router.publisher import default_publisher as publisher
 from eventrouter.router.settings import Settings
 
 __all__ = [
@@ -22,11 +29,14 @@ __all__ = [
     "InvalidEvent",
     "NotFound",
     "PublishError",
+    "Publisher",
+    "PublisherStats",
     "ServiceUnavailable",
     "Settings",
+    "StreamFull",
     "apublish",
     "apublish_many",
-    "StreamFull",
     "publish",
     "publish_many",
+    "publisher",
 ]

@@ -37,6 +37,8 @@ from eventrouter.router.spool import Spool, SpoolError
 log = logging.getLogger("eventrouter.publisher")
 RETRY_CAP_SECONDS = 5.0
 """Longest wait between two attempts to reach Redis."""
+SPOOL_RECHECK_SECONDS = 5.0
+"""An idle publisher looks this often for events other processes left in its spool."""
 DROP_LOG_SECONDS = 10.0
 """At most one "dropped" log line this often (every drop is counted regardless)."""
 
@@ -114,6 +116,7 @@ class Publisher:
         self._last_error: str | None = None
         self._next_attempt = 0.0
         self._failures = 0
+        self._next_recount = 0.0
         self._last_drop_log = 0.0
         self._dropped_since_log = 0
 
@@ -142,6 +145,8 @@ class Publisher:
             if self._thread is None:
                 self._start()
             queue = self._queue
+            while self.policy == "block" and len(queue) >= self.queue_size and not self._closed:
+                self._cond.wait(self.flush_interval)  # the spool is full: wait for room
             queue.append(built)
             if len(queue) >= self.queue_size:
                 overflow = list(queue)
@@ -154,17 +159,13 @@ class Publisher:
         return built[0]
 
     def _spool_from_caller(self, events: list[Envelope]) -> None:
-        """The queue is full (Redis slow or down): move it to disk in one transaction."""
-        while events:
-            spooled, _ = self._spool(events)
-            events = events[spooled:] if self.policy == "block" else []
-            if events:  # block: wait until the thread made room, then spool the rest
-                with self._cond:
-                    self._cond.wait(self.flush_interval)
-                    if self._closed:
-                        self._queue.extendleft(reversed(events))
-                        return
+        """The queue is full (Redis slow or down): move it to disk in one transaction.
+        Under ``block``, what does not fit goes back to the front of the queue, and
+        callers wait at the queue's bound until the thread makes room."""
+        spooled, _ = self._spool(events)
         with self._cond:
+            if self.policy == "block" and spooled < len(events):
+                self._queue.extendleft(reversed(events[spooled:]))
             if self._sender_waiting:
                 self._sender_waiting = False
                 self._cond.notify()
@@ -174,6 +175,8 @@ class Publisher:
         ``timeout`` seconds passed first (the events stay queued or spooled)."""
         deadline = None if timeout is None else time.monotonic() + timeout
         with self._cond:
+            if not self._spooled and not self._closed:
+                self._spooled = self._count_spool()  # events other processes left, too
             while self._queue or self._in_flight or self._spooled:
                 if self._thread is None:
                     if self._spooled == 0 or self._closed:
@@ -204,10 +207,28 @@ class Publisher:
         with self._cond:
             leftover = list(self._queue)
             self._queue.clear()
-        if leftover:
-            self._spool(leftover)
+        self._spool_leftover(leftover, time.monotonic() + timeout)
         self.spool.close()
         return flushed
+
+    def _spool_leftover(self, events: list[Envelope], deadline: float) -> None:
+        """At close: spool what is left. Under ``block`` wait for room until ``deadline``
+        (another process may be draining); what still does not fit is dropped, counted
+        and logged like any drop."""
+        while events:
+            spooled, _ = self._spool(events)
+            events = events[spooled:] if self.policy == "block" else []
+            if events and time.monotonic() >= deadline:
+                with self._cond:
+                    self._dropped += len(events)
+                log.error(
+                    "eventrouter: closing with the spool at %s full: dropped %d events",
+                    self.spool.path,
+                    len(events),
+                )
+                return
+            if events:
+                time.sleep(self.flush_interval)
 
     def _at_exit(self) -> None:
         if not self._closed and not self.close():
@@ -234,12 +255,15 @@ class Publisher:
         self._thread = threading.Thread(target=self._run, name="eventrouter-publisher", daemon=True)
         self._thread.start()
 
-    def _run(self) -> None:
+    def _count_spool(self) -> int:
         try:
-            self._spooled = self.spool.count()
+            return self.spool.count()
         except SpoolError as exc:
             log.error("%s", exc)
-            self._spooled = 0
+            return 0
+
+    def _run(self) -> None:
+        self._spooled = self._count_spool()
         while True:
             batch = self._next_batch()
             if batch is None:
@@ -275,6 +299,11 @@ class Publisher:
                     continue
                 if self._queue or self._spooled:
                     break
+                if now >= self._next_recount:
+                    # Another process sharing the spool may have left events in it.
+                    self._next_recount = now + SPOOL_RECHECK_SECONDS
+                    self._spooled = self._count_spool()
+                    continue
                 self._sender_waiting = True
                 self._cond.wait(self.flush_interval)
                 self._sender_waiting = False
@@ -287,17 +316,26 @@ class Publisher:
         redis_down = time.monotonic() < self._next_attempt
         if redis_down or self._spooled:
             # Older events wait on disk: these go behind them, to keep the order.
-            if batch:
-                self._spool(batch)
-            self._done(0)
+            self._spool_in_thread(batch)
             if not redis_down:
                 self._drain_spool()
             return
         if self._send(batch):
             self._done(len(batch))
         else:
-            self._spool(batch)
-            self._done(0)
+            self._spool_in_thread(batch)
+
+    def _spool_in_thread(self, batch: list[Envelope]) -> None:
+        """Spool ``batch``; under ``block`` what did not fit goes back to the front of
+        the queue (callers then wait at the queue's bound), so nothing is dropped."""
+        spooled, _ = self._spool(batch) if batch else (0, 0)
+        with self._cond:
+            if self.policy == "block" and spooled < len(batch):
+                self._queue.extendleft(reversed(batch[spooled:]))
+                self._in_flight = 0
+                self._cond.notify_all()
+                self._cond.wait(self.flush_interval)  # room comes from a drain, not a spin
+        self._done(0)
 
     def _drain_spool(self) -> None:
         """Send the spool's oldest batch; on success the next loop sends the next one."""
@@ -312,7 +350,11 @@ class Publisher:
         if self._send([e.envelope for e in events]):
             self.spool.remove(events)
             with self._cond:
-                self._spooled = remaining = max(0, self._spooled - len(events))
+                remaining = max(0, self._spooled - len(events))
+            if not remaining:  # another process may have spooled meanwhile: look
+                remaining = self.spool.count()
+            with self._cond:
+                self._spooled = remaining
             if not remaining:
                 log.warning("eventrouter: spool drained; publishing directly again")
             self._done(len(events))

@@ -16,7 +16,11 @@ from eventrouter.router.errors import InvalidEvent
 @click.argument("event_name")
 @click.option("--payload", default=None, help='JSON object, e.g. \'{"invoice": "in_1"}\'.')
 @click.option("--env", default=None, help="Environment of the event.")
-@click.option("--idempotency-key", default=None, help="A key used before in the org: prints the first event's id, sends nothing.")
+@click.option(
+    "--idempotency-key",
+    default=None,
+    help="A key used before in the org: prints the first event's id, sends nothing.",
+)
 @pass_ctx
 def send(
     ctx: Context,
