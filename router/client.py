@@ -149,7 +149,7 @@ def envelopes(
                     )
                 )
         except InvalidEvent as exc:
-            raise InvalidEvent(f"event #{index}: {exc}") from None
+            raise type(exc)(f"event #{index}: {exc}") from None  # PayloadTooLarge stays one
         except (TypeError, ValueError):
             raise InvalidEvent(
                 f"event #{index}: expected (name, payload) or a mapping with 'name'"

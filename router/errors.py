@@ -2,6 +2,7 @@
 
     EventRouterError
     ├── InvalidEvent        a name or payload publish() refuses (fix the call)
+    │   └── PayloadTooLarge a payload (or a request body) over its size limit
     ├── PublishError        Redis did not accept the event (nothing was published)
     │   └── StreamFull      back-pressure: too many unrouted events; retry later
     ├── ConfigError         a channel, destination or subscription that cannot be saved
@@ -24,6 +25,10 @@ class EventRouterError(Exception):
 
 class InvalidEvent(EventRouterError, ValueError):
     """The event name or payload breaks a rule; the message says which."""
+
+
+class PayloadTooLarge(InvalidEvent):
+    """The payload is over 256 KiB encoded (or an HTTP request body is over its limit)."""
 
 
 class PublishError(EventRouterError):

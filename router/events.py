@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
-from eventrouter.router.errors import InvalidEvent
+from eventrouter.router.errors import InvalidEvent, PayloadTooLarge
 
 NAME_PATTERN = re.compile(r"[A-Za-z0-9:._\-/]{1,200}")
 SCOPE_PATTERN = re.compile(r"[A-Za-z0-9:._\-/]{1,100}")
@@ -98,7 +98,7 @@ def encode_payload(payload: object) -> str:
     except UnicodeEncodeError:
         raise InvalidEvent("payload contains a lone surrogate, which is not valid UTF-8") from None
     if size > MAX_PAYLOAD_BYTES:
-        raise InvalidEvent(
+        raise PayloadTooLarge(
             f"payload is {size} bytes encoded; the limit is {MAX_PAYLOAD_BYTES} (256 KiB)"
         )
     # A worker loads payloads back through json.loads on a deeper stack than the router's,

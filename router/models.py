@@ -168,6 +168,18 @@ class Subscription(Model):
     created_at: datetime
 
 
+# -- events ----------------------------------------------------------------------------
+class EventIn(Input):
+    """One event to publish, as ``publish()`` takes it (the org is the caller's)."""
+
+    name: str
+    payload: dict[str, Any] | None = None
+    env: str | None = None
+    idempotency_key: str | None = None
+    """An event whose key was already seen in the org is stored as a duplicate of the first
+    and not delivered again: retry a publish whose answer was lost with the same key."""
+
+
 # -- the delivery log -------------------------------------------------------------------
 class EventSummary(Model):
     id: str
@@ -206,6 +218,14 @@ class EventDelivery(Model):
     created_at: datetime
     updated_at: datetime
     attempts: list[Attempt] = Field(default_factory=list)
+
+
+class DeliveryDetail(EventDelivery):
+    """One delivery with its event's id, name and environment, and every attempt."""
+
+    event_id: str
+    event: str
+    env: str | None
 
 
 class EventDetail(Model):

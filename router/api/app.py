@@ -17,7 +17,15 @@ from sqlalchemy import Engine
 
 from eventrouter.router.api import health, problems
 from eventrouter.router.api.limits import BodyLimit
-from eventrouter.router.api.routers import channels, tokens, users
+from eventrouter.router.api.routers import (
+    channels,
+    deliveries,
+    destinations,
+    events,
+    subscriptions,
+    tokens,
+    users,
+)
 from eventrouter.router.api.state import AppState
 from eventrouter.router.db import make_engine
 from eventrouter.router.redis_conn import redis_client
@@ -67,6 +75,6 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     problems.install(app)
     app.add_middleware(BodyLimit)
     app.include_router(health.router)
-    for resource in (users, tokens, channels):
+    for resource in (events, deliveries, channels, destinations, subscriptions, users, tokens):
         app.include_router(resource.router, prefix="/v1")
     return app

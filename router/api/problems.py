@@ -23,6 +23,7 @@ from eventrouter.router.errors import (
     EventRouterError,
     Forbidden,
     NotFound,
+    PayloadTooLarge,
     PublishError,
     ServiceUnavailable,
     StreamFull,
@@ -48,10 +49,6 @@ class Problem(BaseModel):
     status: int
     detail: str
     errors: list[InvalidParam] | None = None
-
-
-class PayloadTooLarge(EventRouterError):
-    """A request body over the limit of its endpoint (413)."""
 
 
 # The most specific class first: Conflict and NotFound are ConfigErrors (422 otherwise).

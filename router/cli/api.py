@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import signal
+
 import click
 
 from eventrouter.router.cli.context import Context, pass_ctx
@@ -36,6 +38,10 @@ def run_api(
     import uvicorn
 
     _ = ctx.settings  # a bad EVENTROUTER_* setting fails here, in one line
+    # uvicorn drains on SIGTERM/SIGINT, then raises the signal again under the handler it
+    # found: with this one the drained process exits 0, like the router and the worker.
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, _drained)
     uvicorn.run(
         APP_FACTORY,
         factory=True,
@@ -47,3 +53,7 @@ def run_api(
         proxy_headers=False,
         server_header=False,
     )
+
+
+def _drained(_signum: int, _frame: object) -> None:
+    """Nothing left to do: uvicorn has already finished the requests in flight."""

@@ -13,7 +13,7 @@ from eventrouter.router.control.service import Service
 from eventrouter.router.control.subscriptions import destination_ids
 from eventrouter.router.db import history as store
 from eventrouter.router.errors import ConfigError, NotFound
-from eventrouter.router.models import DeliveryLogEntry, DeliveryStatus, Page
+from eventrouter.router.models import DeliveryDetail, DeliveryLogEntry, DeliveryStatus, Page
 
 STATUSES = tuple(status.value for status in DeliveryStatus)
 RETRYABLE = ("failed", "cancelled")
@@ -56,6 +56,15 @@ class Deliveries(Service):
         next_cursor = cursor.encode(page[-1].id) if rows[limit:] else None
         return Page[DeliveryLogEntry](items=page, next_cursor=next_cursor)
 
+    def show(self, delivery_id: int) -> DeliveryDetail:
+        """One delivery with every attempt."""
+        self.caller.require(Role.VIEWER, "reading a delivery")
+        with self.transaction() as conn:
+            found = store.delivery_detail(conn, self.org, delivery_id)
+        if found is None:
+            raise NotFound(f"no delivery with id {delivery_id}")
+        return found
+
     def _destination_id(self, conn: Connection, name: str | None) -> int | None:
         return destination_ids(conn, self.org, [name])[0] if name else None
 
@@ -76,14 +85,27 @@ class Deliveries(Service):
             return store.retry_by_id(conn, self.org, ids)
 
     def retry_failed(
-        self, *, destination: str | None = None, since_seconds: float | None = None
+        self,
+        *,
+        destination: str | None = None,
+        since_seconds: float | None = None,
+        status: str | None = None,
     ) -> Ids:
-        """Put every failed or cancelled delivery (optionally filtered) back to ``pending``."""
+        """Put every failed or cancelled delivery (optionally only those of ``status``, of one
+        destination, or updated in the last ``since_seconds``) back to ``pending``."""
         self.caller.require(Role.DEVELOPER, "retrying deliveries")
+        if status is not None and status not in RETRYABLE:
+            raise ConfigError(f"only {' or '.join(RETRYABLE)} deliveries can be retried")
+        if since_seconds is not None and not 0 < since_seconds < 10 * 365 * 86400:
+            raise ConfigError("since must be a positive duration such as 1h or 7d")
         with self.transaction() as conn:
             destination_id = (
                 destination_ids(conn, self.org, [destination])[0] if destination else None
             )
             return store.retry_failed(
-                conn, self.org, destination_id=destination_id, since_seconds=since_seconds
+                conn,
+                self.org,
+                destination_id=destination_id,
+                since_seconds=since_seconds,
+                status=status,
             )

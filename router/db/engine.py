@@ -10,7 +10,7 @@ import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from sqlalchemy import Engine, create_engine, make_url
+from sqlalchemy import Connection, Engine, create_engine, make_url, text
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from eventrouter.router.errors import ServiceUnavailable, first_line
@@ -64,8 +64,28 @@ def pg_text(value: str | None) -> str | None:
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
+QUERY_CANCELLED = "57014"
+"""SQLSTATE of a statement cancelled by ``statement_timeout``."""
+
+
+def is_query_cancelled(exc: BaseException) -> bool:
+    """True when ``exc`` is a statement cancelled by its timeout (Postgres is fine)."""
+    return getattr(getattr(exc, "orig", None), "sqlstate", None) == QUERY_CANCELLED
+
+
+def set_statement_timeout(conn: Connection, milliseconds: int) -> None:
+    """Bound every later statement of this transaction (``SET LOCAL``): for queries whose
+    cost a caller's input decides, such as a regex over event names."""
+    conn.execute(
+        text("SELECT set_config('statement_timeout', :value, true)"),
+        {"value": f"{int(milliseconds)}ms"},
+    )
+
+
 def is_connection_error(exc: BaseException) -> bool:
     """True when ``exc`` means the database is unreachable rather than the query is wrong."""
+    if is_query_cancelled(exc):
+        return False
     if isinstance(exc, OperationalError):
         return True
     return isinstance(exc, DBAPIError) and bool(exc.connection_invalidated)

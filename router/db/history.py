@@ -16,6 +16,7 @@ from sqlalchemy import Connection, text
 
 from eventrouter.router.models import (
     Attempt,
+    DeliveryDetail,
     DeliveryLogEntry,
     EventDelivery,
     EventDetail,
@@ -118,6 +119,7 @@ _RETRY_FAILED = text(
     FROM events e
     WHERE e.id = d.event_id AND e.org = :org
       AND d.status IN ('failed', 'cancelled') AND d.destination_id IS NOT NULL
+      AND (CAST(:status AS text) IS NULL OR d.status = CAST(:status AS text))
       AND (CAST(:destination_id AS int) IS NULL
            OR d.destination_id = CAST(:destination_id AS int))
       AND (CAST(:since AS double precision) IS NULL
@@ -204,6 +206,38 @@ def deliveries(
     ]
 
 
+_SHOW_DELIVERY = text(
+    """
+    SELECT d.id, CAST(d.event_id AS text) AS event_id, e.name AS event, e.env, d.status,
+           d.attempt_count, d.next_attempt_at, d.last_error, d.created_at, d.updated_at,
+           dest.name AS destination, dest.kind AS type, s.name AS subscription
+    FROM deliveries d
+    JOIN events e ON e.id = d.event_id
+    LEFT JOIN destinations dest ON dest.id = d.destination_id
+    LEFT JOIN subscriptions s ON s.id = d.subscription_id
+    WHERE d.id = :id AND e.org = :org
+    """
+)
+_DELIVERY_ATTEMPTS = text(
+    """
+    SELECT attempt_number, started_at, duration_ms, outcome, http_status, error, response_body
+    FROM delivery_attempts WHERE delivery_id = :id ORDER BY attempt_number, id
+    """
+)
+
+
+def delivery_detail(conn: Connection, org: str, delivery_id: int) -> DeliveryDetail | None:
+    """One delivery of ``org`` with every attempt; ``None`` when there is none."""
+    row = conn.execute(_SHOW_DELIVERY, {"org": org, "id": delivery_id}).one_or_none()
+    if row is None:
+        return None
+    attempts = [
+        Attempt.model_validate(a._mapping)
+        for a in conn.execute(_DELIVERY_ATTEMPTS, {"id": delivery_id})
+    ]
+    return DeliveryDetail.model_validate({**row._mapping, "attempts": attempts})
+
+
 def delivery_states(conn: Connection, org: str, ids: Sequence[int]) -> dict[int, str]:
     rows = conn.execute(_DELIVERY_STATES, {"org": org, "ids": list(ids)})
     return {row.id: row.status for row in rows}
@@ -216,10 +250,20 @@ def retry_by_id(conn: Connection, org: str, ids: Sequence[int]) -> list[int]:
 
 
 def retry_failed(
-    conn: Connection, org: str, *, destination_id: int | None, since_seconds: float | None
+    conn: Connection,
+    org: str,
+    *,
+    destination_id: int | None,
+    since_seconds: float | None,
+    status: str | None = None,
 ) -> list[int]:
     """Every failed or cancelled delivery of ``org`` (filtered) put back to ``pending``."""
-    params = {"org": org, "destination_id": destination_id, "since": since_seconds}
+    params = {
+        "org": org,
+        "destination_id": destination_id,
+        "since": since_seconds,
+        "status": status,
+    }
     return sorted(row.id for row in conn.execute(_RETRY_FAILED, params))
 
 

@@ -7,7 +7,7 @@ from fastapi import APIRouter, Response
 from eventrouter.router.api.auth import ControlDep
 from eventrouter.router.api.paging import MAX_LIMIT, Cursor, Limit
 from eventrouter.router.control.cursor import page_of
-from eventrouter.router.models import Channel, ChannelIn, Page
+from eventrouter.router.models import Channel, ChannelIn, ChannelUpdate, Page
 
 router = APIRouter(tags=["channels"])
 
@@ -32,6 +32,12 @@ def add_channel(spec: ChannelIn, control: ControlDep) -> Channel:
 @router.get("/channels/{name}", response_model=Channel)
 def get_channel(name: str, control: ControlDep) -> Channel:
     return control.channels.get(name)
+
+
+@router.patch("/channels/{name}", response_model=Channel)
+def update_channel(name: str, change: ChannelUpdate, control: ControlDep) -> Channel:
+    """Change a channel in place (only the fields given); routers follow within seconds."""
+    return control.channels.update(name, change)
 
 
 @router.delete("/channels/{name}", status_code=204)
