@@ -35,7 +35,7 @@ from eventrouter.router.settings import Settings
 from eventrouter.router.spool import Spool, SpoolError
 
 log = logging.getLogger("eventrouter.publisher")
-RETRY_CAP_SECONDS = 5.0
+RETRY_CAP_SECONDS = 2.0
 """Longest wait between two attempts to reach Redis."""
 SPOOL_RECHECK_SECONDS = 5.0
 """An idle publisher looks this often for events other processes left in its spool."""
@@ -308,7 +308,11 @@ class Publisher:
                 self._cond.wait(self.flush_interval)
                 self._sender_waiting = False
             queue = self._queue
-            batch = [queue.popleft() for _ in range(min(len(queue), self.batch_size))]
+            if time.monotonic() < self._next_attempt:  # to the spool: all in one write
+                batch = list(queue)
+                queue.clear()
+            else:
+                batch = [queue.popleft() for _ in range(min(len(queue), self.batch_size))]
             self._in_flight = len(batch)
             return batch
 
