@@ -27,7 +27,7 @@ from typing import Any
 import psycopg
 import redis
 
-from bench import clients, routes
+from bench import clients, producer, routes
 from bench.harness import QUICK, Bench, Sizes, sizes_dict
 from bench.report import render
 from bench.services import (
@@ -40,7 +40,19 @@ from bench.services import (
     running,
 )
 
-CASES = ("clients", "publish", "e2e", "latency", "fanout", "slow", "scale", "backlog", "profile")
+CASES = (
+    "clients",
+    "producer",
+    "publish",
+    "e2e",
+    "e2e_producer",
+    "latency",
+    "fanout",
+    "slow",
+    "scale",
+    "backlog",
+    "profile",
+)
 
 
 def machine_info(config: BenchConfig) -> dict[str, Any]:
@@ -140,6 +152,16 @@ def run(args: argparse.Namespace, log: Callable[[str], None]) -> dict[str, Any]:
                         f"  {name}: {figures['req_per_s']:.0f} req/s, "
                         f"{figures['cpu_ms_per_req']:.3f} ms CPU/req"
                     )
+            if "producer" in only:
+                log("producer: publish paths against a raw-socket XADD floor")
+                stream = f"{config.key_prefix}:producer-only"
+                figures = producer.run_all(
+                    config.settings(stream=stream), sizes.producer_events, args.runs
+                )
+                results["producer"] = figures
+                out = args.out.with_name(args.out.stem + "-producer.md")
+                out.write_text(producer.render(figures, sizes.producer_events, results["command"]))
+                log(f"  wrote {out}")
             fan_urls = [services.url(f"/fan/{i}") for i in range(routes.FANOUT)]
             for number in range(1, args.runs + 1):
                 log(f"run {number}/{args.runs}")
@@ -150,6 +172,15 @@ def run(args: argparse.Namespace, log: Callable[[str], None]) -> dict[str, Any]:
                     record("e2e", bench.throughput("bench.one", sizes.e2e, 1))
                     record(
                         "baseline_e2e",
+                        bench.baseline_throughput(sizes.baseline_e2e, [services.url("/one")]),
+                    )
+                if "e2e_producer" in only:
+                    record(
+                        "e2e_producer",
+                        bench.throughput("bench.one", sizes.e2e, 1, one_by_one=True),
+                    )
+                    record(
+                        "baseline_e2e_producer",
                         bench.baseline_throughput(sizes.baseline_e2e, [services.url("/one")]),
                     )
                 if "latency" in only:

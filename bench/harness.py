@@ -61,6 +61,7 @@ class Sizes:
     scale_events: int = 3_000
     backlog: int = 100_000
     client_requests: int = 5_000
+    producer_events: int = 20_000
     worker_concurrency: int | None = None
     """``eventrouter worker -c``; None runs its default (CPUs + 1)."""
 
@@ -81,6 +82,7 @@ QUICK = Sizes(
     scale_events=60,
     backlog=2_000,
     client_requests=200,
+    producer_events=300,
 )
 
 
@@ -292,14 +294,22 @@ class Bench:
             batch = [(name, _payload(i)) for i in range(start, min(count, start + 1000))]
             publish_many(batch, settings=self.settings)
 
-    def throughput(self, name: str, events: int, per_event: int) -> dict[str, Any]:
-        """Publish ``events`` (batches of 1,000) and time until every attempt row is
+    def throughput(
+        self, name: str, events: int, per_event: int, *, one_by_one: bool = False
+    ) -> dict[str, Any]:
+        """Publish ``events`` (batches of 1,000, or with ``one_by_one`` a ``publish()``
+        call per event from this thread, while the pipeline runs, the way the naive
+        baseline's producer calls ``.delay()``) and time until every attempt row is
         committed: from the first publish to the last commit."""
         self.reset()
         expected = events * per_event
         with CpuMeter(self) as cpu:
             began = time.perf_counter()
-            self._publish_backlog(name, events)
+            if one_by_one:
+                for i in range(events):
+                    publish(name, _payload(i), settings=self.settings)
+            else:
+                self._publish_backlog(name, events)
             self._wait_delivered(expected)
             ended = wait_until(
                 lambda: self._count_attempts() >= expected,

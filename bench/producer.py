@@ -20,6 +20,7 @@ import os
 import platform
 import socket
 import statistics
+import sys
 import tempfile
 import time
 import uuid
@@ -42,6 +43,7 @@ from eventrouter.router.events import STREAM_FIELD
 from eventrouter.router.publisher import Publisher
 from eventrouter.router.redis_conn import redis_client
 from eventrouter.router.settings import Settings
+from eventrouter.router.spool import Spool
 from eventrouter.router.wire import lean_address
 
 # The script publish() ran before it remembered idempotency keys, through redis-py.
@@ -234,6 +236,33 @@ def background(settings: Settings, n: int) -> Figures:
     }
 
 
+def spool_writes(sync: str, n: int, batch: int) -> Figures:
+    """Events/s into the disk spool, ``batch`` per transaction, under ``sync``."""
+    settings = Settings()
+    built = [
+        envelope(settings, "bench.one", PAYLOAD, org=None, env=None, idempotency_key=None)
+        for _ in range(batch)
+    ]
+    with tempfile.TemporaryDirectory() as directory:
+        spool = Spool(directory, max_bytes=2**34, sync=sync)
+        try:
+            rounds = max(1, n // batch)
+            cpu0, wall0 = time.process_time(), time.perf_counter()
+            for _ in range(rounds):
+                spool.put(built, "drop_new")
+            cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
+        finally:
+            spool.close()
+    return {"events_per_s": rounds * batch / wall, "cpu_us_per_event": cpu / (rounds * batch) * 1e6}
+
+
+SPOOL_CASES: dict[str, Callable[[int], Figures]] = {
+    "sync=normal, 500 per write (an outage)": lambda n: spool_writes("normal", n, 500),
+    "sync=full, 500 per write": lambda n: spool_writes("full", n, 500),
+    "sync=normal, 1 per write": lambda n: spool_writes("normal", n // 10, 1),
+    "sync=full, 1 per write": lambda n: spool_writes("full", n // 10, 1),
+}
+
 CASES: dict[str, Callable[[Settings, int], Figures]] = {
     "floor: raw socket + hiredis XADD": floor,
     "redis-py xadd": redis_py_xadd,
@@ -252,11 +281,14 @@ def run_all(settings: Settings, n: int, runs: int) -> dict[str, list[Figures]]:
     """Each case ``runs`` times, interleaved so load drifts touch every case alike."""
     client = redis.Redis.from_url(settings.redis_url)
     results: dict[str, list[Figures]] = {name: [] for name in CASES}
+    results.update({f"spool {name}": [] for name in SPOOL_CASES})
     try:
         for _ in range(runs):
             for name, case in CASES.items():
                 client.delete(settings.stream)
                 results[name].append(case(settings, n))
+            for name, spool_case in SPOOL_CASES.items():
+                results[f"spool {name}"].append(spool_case(n))
     finally:
         client.delete(settings.stream)
         client.close()
@@ -266,6 +298,13 @@ def run_all(settings: Settings, n: int, runs: int) -> dict[str, list[Figures]]:
 def _median(runs: list[Figures], key: str) -> tuple[float, float, float]:
     values = [run[key] for run in runs]
     return statistics.median(values), min(values), max(values)
+
+
+def _cells(runs: list[Figures]) -> tuple[str, str]:
+    """Events/s and CPU µs per event: median (min–max)."""
+    rate, rate_lo, rate_hi = _median(runs, "events_per_s")
+    cpu, cpu_lo, cpu_hi = _median(runs, "cpu_us_per_event")
+    return f"{rate:,.0f} ({rate_lo:,.0f}–{rate_hi:,.0f})", f"{cpu:.1f} ({cpu_lo:.1f}–{cpu_hi:.1f})"
 
 
 def render(results: dict[str, list[Figures]], n: int, command: str) -> str:
@@ -284,14 +323,12 @@ def render(results: dict[str, list[Figures]], n: int, command: str) -> str:
         "|---|---:|---:|---:|---:|",
     ]
     for name, runs in results.items():
-        rate, rate_lo, rate_hi = _median(runs, "events_per_s")
-        cpu, cpu_lo, cpu_hi = _median(runs, "cpu_us_per_event")
-        base = before_many if "many" in name else before_rate
-        lines.append(
-            f"| {name} | {rate:,.0f} ({rate_lo:,.0f}–{rate_hi:,.0f}) "
-            f"| {cpu:.1f} ({cpu_lo:.1f}–{cpu_hi:.1f}) | {cpu / floor_cpu:.2f} "
-            f"| {rate / base:.2f} |"
-        )
+        if not name.startswith("spool "):
+            base = before_many if "many" in name else before_rate
+            rate, cpu = _cells(runs)
+            ratios = f"{_median(runs, 'cpu_us_per_event')[0] / floor_cpu:.2f}"
+            ratios += f" | {_median(runs, 'events_per_s')[0] / base:.2f}"
+            lines.append(f"| {name} | {rate} | {cpu} | {ratios} |")
     background_runs = results["Publisher.publish() (background)"]
     caller = _median(background_runs, "caller_cpu_us_per_call")
     p99 = _median(background_runs, "call_p99_us")
@@ -302,7 +339,16 @@ def render(results: dict[str, list[Figures]], n: int, command: str) -> str:
         f"({p99[1]:.1f}–{p99[2]:.1f}). Its events/s above run until `flush()` returned, "
         "so they include the background thread's batches.",
         "",
+        "The disk spool (SQLite, WAL), written as the background thread does during an "
+        "outage (500 events per transaction) and one event per transaction for contrast:",
+        "",
+        "| spool writes | events/s | CPU µs/event |",
+        "|---|---:|---:|",
     ]
+    for name, runs in results.items():
+        if name.startswith("spool "):
+            lines.append(f"| {name.removeprefix('spool ')} | {' | '.join(_cells(runs))} |")
+    lines.append("")
     return "\n".join(lines)
 
 
@@ -322,7 +368,7 @@ def main() -> None:
     config = BenchConfig()
     settings = config.settings(stream=f"{config.key_prefix}:producer-only")
     results = run_all(settings, args.n, args.runs)
-    command = " ".join(["python -m bench.producer", *os.sys.argv[1:]])
+    command = " ".join(["python -m bench.producer", *sys.argv[1:]])
     args.out.write_text(render(results, args.n, command))
     print(args.out.read_text())
 

@@ -53,6 +53,17 @@ def test_quick_run_writes_results(tmp_path: Path, redis_url: str) -> None:
     assert set(cases["backlog"][0]["rss_mb"]) == {"router", "worker"}
     assert cases["publish"][0]["publish"] > 0 and cases["baseline_publish"][0]["delay"] > 0
     assert set(results["clients"]) >= {"httpx (default transport)", "http.client alone"}
+    (one_by_one,) = cases["e2e_producer"]
+    assert (one_by_one["deliveries"], one_by_one["duplicates"]) == (sizes["e2e"], 0)
+    assert cases["baseline_e2e_producer"][0]["deliveries"] == sizes["baseline_e2e"]
+    producer = results["producer"]
+    assert {
+        "floor: raw socket + hiredis XADD",
+        "publish()",
+        "Publisher.publish() (background)",
+    } <= set(producer)
+    assert all(run["events_per_s"] > 0 for runs in producer.values() for run in runs)
+    assert "× floor CPU" in (tmp_path / "RESULTS-producer.md").read_text()
 
     report = out.read_text()
     for heading in (
