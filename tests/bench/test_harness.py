@@ -63,7 +63,7 @@ def test_quick_run_writes_results(tmp_path: Path, redis_url: str) -> None:
         "Publisher.publish() (background)",
     } <= set(producer)
     assert all(run["events_per_s"] > 0 for runs in producer.values() for run in runs)
-    assert "× floor CPU" in (tmp_path / "RESULTS-producer.md").read_text()
+    assert "| publish() |" in (tmp_path / "RESULTS-producer.md").read_text()
 
     report = out.read_text()
     for heading in (
