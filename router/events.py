@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from eventrouter.router.errors import InvalidEvent, PayloadTooLarge
+from eventrouter.router.interactive import KEYS, read_interactions
 
 NAME_PATTERN = re.compile(r"[A-Za-z0-9:._\-/]{1,200}")
 SCOPE_PATTERN = re.compile(r"[A-Za-z0-9:._\-/]{1,100}")
@@ -206,6 +207,11 @@ def build_envelope(
     check_scope("env", env)
     check_idempotency_key(idempotency_key)
     payload_json = encode_payload(payload)
+    if isinstance(payload, dict) and KEYS & payload.keys():
+        try:
+            read_interactions(payload)
+        except ValueError as exc:
+            raise InvalidEvent(str(exc)) from None
     event_id = new_event_id() if idempotency_key is None else keyed_event_id(org, idempotency_key)
     # Assembled by hand so the payload is encoded only once. Name, org and env were just
     # checked against patterns of JSON-safe characters, so they need no escaping.

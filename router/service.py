@@ -21,6 +21,7 @@ import redis
 from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError
 
+from eventrouter.router.control.approvals import Approvals
 from eventrouter.router.db import make_engine
 from eventrouter.router.db.engine import safe_url
 from eventrouter.router.dispatch import BrokerGuard, Dispatch, Dispatcher, guarded
@@ -28,6 +29,7 @@ from eventrouter.router.errors import first_line
 from eventrouter.router.redis_conn import safe_redis_url
 from eventrouter.router.scheduler import Scheduler
 from eventrouter.router.settings import Settings
+from eventrouter.router.slack_sync import SlackSync
 from eventrouter.router.store import BatchResult, EventStore
 from eventrouter.router.stream import GROUP, Entry, StreamReader
 
@@ -71,6 +73,8 @@ class RouterService:
         self.store = EventStore(self.engine)
         self.broker = guarded(dispatcher or Dispatcher(settings))
         self.scheduler = Scheduler(settings, self.engine, self.broker)
+        self.approvals = Approvals(self.engine, settings)
+        self.slack_sync = SlackSync(self.approvals, settings)
         self._next_config_check = 0.0
         self._next_tick = 0.0
         self._next_health_check = time.monotonic() + HEALTH_CHECK_SECONDS
@@ -94,6 +98,7 @@ class RouterService:
                 self.reader.recover()
                 stop.wait(delay)
         self.reader.leave_group()
+        self.slack_sync.close()
         log.info("router %s stopped", self.reader.consumer)
 
     def _log_failure(self, exc: Exception, delay: float) -> None:
@@ -116,7 +121,9 @@ class RouterService:
             self._next_config_check = now + self.settings.config_refresh_seconds
         if now >= self._next_tick:
             self.scheduler.tick()
+            self.approvals.expire_due()
             self.emit_system_events()
+            self.slack_sync.poke()
             self._next_tick = time.monotonic() + self.settings.scheduler_interval_seconds
         if now >= self._next_health_check:
             self.scheduler.disable_failing_destinations()

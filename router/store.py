@@ -16,11 +16,13 @@ from dataclasses import dataclass, field
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 
-from eventrouter.router.db import ingest, is_connection_error
+from eventrouter.router.db import approvals, ingest, is_connection_error
+from eventrouter.router.db.approvals import ApprovalRow
 from eventrouter.router.db.ingest import PlannedRow, Rejection
 from eventrouter.router.db.routing import config_version, load_routing_table
 from eventrouter.router.errors import InvalidEvent, first_line
 from eventrouter.router.events import STREAM_FIELD, Event, new_event_id, parse_envelope
+from eventrouter.router.interactive import read_interactions
 from eventrouter.router.routing import RoutingTable
 from eventrouter.router.stream import Entry
 
@@ -193,6 +195,7 @@ class EventStore:
                 inserted |= ingest.insert_events(conn, raced, duplicate_of)
             result.replayed = len(missing) - len(raced)
         planned: list[PlannedRow] = []
+        requests: list[ApprovalRow] = []
         plan = self.table.plan
         for event in events:
             if event.id not in inserted:
@@ -205,8 +208,32 @@ class EventStore:
                 planned.append(
                     PlannedRow(event.id, delivery.destination_id, delivery.subscription_id)
                 )
+            if "approval" in event.payload:
+                request = approval_row(event)
+                if request is not None:
+                    requests.append(request)
         result.deliveries = ingest.insert_deliveries(conn, planned, dispatching=dispatching)
+        approvals.insert_approvals(conn, requests)
         return result
+
+
+def approval_row(event: Event) -> ApprovalRow | None:
+    """The approval request ``event`` carries; a malformed one (``publish()`` refuses those,
+    but anything can be written to the stream) is ignored: the event is routed without it."""
+    request = read_interactions(event.payload, strict=False).approval
+    if request is None:
+        log.warning("event %s has a malformed 'approval'; routed without it", event.id)
+        return None
+    return ApprovalRow(
+        event.id,
+        event.org,
+        event.env,
+        event.name,
+        request.prompt,
+        request.approvers,
+        request.on_timeout.value,
+        request.timeout_seconds,
+    )
 
 
 def _duplicates(conn: Connection, events: Sequence[Event]) -> dict[str, str]:

@@ -357,6 +357,7 @@ class BatchDelivery:
                     status,
                     next_at,
                     last_error,
+                    outcome.receipt,
                 )
             )
         return rows

@@ -90,9 +90,9 @@ RECORD_ATTEMPTS = text(
             CAST(:started_at AS timestamptz[]), CAST(:durations AS int[]),
             CAST(:outcomes AS text[]), CAST(:statuses AS int[]), CAST(:errors AS text[]),
             CAST(:bodies AS text[]), CAST(:states AS text[]), CAST(:next_at AS timestamptz[]),
-            CAST(:last_errors AS text[]))
+            CAST(:last_errors AS text[]), CAST(:receipts AS text[]))
         AS v(id, attempt, started_at, duration, outcome, http_status, error, body, state,
-             next_at, last_error)
+             next_at, last_error, receipt)
     ), updated AS (
         UPDATE deliveries d
         SET status = v.state,
@@ -104,8 +104,9 @@ RECORD_ATTEMPTS = text(
         RETURNING d.id
     )
     INSERT INTO delivery_attempts (delivery_id, attempt_number, started_at, duration_ms,
-                                   outcome, http_status, error, response_body)
-    SELECT v.id, v.attempt, v.started_at, v.duration, v.outcome, v.http_status, v.error, v.body
+                                   outcome, http_status, error, response_body, receipt)
+    SELECT v.id, v.attempt, v.started_at, v.duration, v.outcome, v.http_status, v.error, v.body,
+           v.receipt
     FROM v JOIN updated u ON u.id = v.id
     RETURNING delivery_id
     """
@@ -195,6 +196,8 @@ class AttemptRow(NamedTuple):
     status: str
     next_attempt_at: datetime | None
     last_error: str | None
+    receipt: str | None = None
+    """The provider's reference to what the attempt made (``Outcome.receipt``)."""
 
 
 class Deferral(NamedTuple):
@@ -270,6 +273,7 @@ def record_attempts(conn: Connection, token: str, rows: Sequence[AttemptRow]) ->
             "states": [r.status for r in rows],
             "next_at": [r.next_attempt_at for r in rows],
             "last_errors": [pg_text(r.last_error) for r in rows],
+            "receipts": [pg_text(r.receipt) for r in rows],
         },
     )
     return {row.delivery_id for row in written}

@@ -51,10 +51,19 @@ class Outcome:
     timed_out: bool = False
     """The request ran into its timeout: the destination counts as slow whatever the
     timeout (``workers.pacing``), since it held a worker for all of it."""
+    receipt: str | None = None
+    """The provider's reference to what it made, kept with the attempt: for Slack's Web API
+    ``"<channel> <ts>"`` of the posted message, which lets clicks and timeouts update it."""
 
     @classmethod
-    def succeeded(cls, http_status: int | None = None, response_body: str | None = None) -> Outcome:
-        return cls(OutcomeKind.SUCCEEDED, http_status, None, response_body)
+    def succeeded(
+        cls,
+        http_status: int | None = None,
+        response_body: str | None = None,
+        *,
+        receipt: str | None = None,
+    ) -> Outcome:
+        return cls(OutcomeKind.SUCCEEDED, http_status, None, response_body, receipt=receipt)
 
     @classmethod
     def retry(

@@ -17,12 +17,13 @@ import json
 import re
 import time
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
-from eventrouter.router.destinations.base import Outcome, SendContext, excerpt
+from eventrouter.router.destinations.base import Outcome, OutcomeKind, SendContext, excerpt
 from eventrouter.router.destinations.classify import (
     classify_http,
     describe_status,
@@ -31,15 +32,23 @@ from eventrouter.router.destinations.classify import (
 from eventrouter.router.destinations.fields import Secret, SecretURL, check_http_url
 from eventrouter.router.destinations.httpio import send_http
 from eventrouter.router.destinations.options import Option, assemble, read_template
-from eventrouter.router.destinations.slack_blocks import default_message, encode, enforce_limits
+from eventrouter.router.destinations.slack_blocks import (
+    INTERACTIVE_BLOCKS,
+    default_message,
+    encode,
+    enforce_limits,
+    interactive_blocks,
+)
 from eventrouter.router.destinations.templating import JsonTemplate, TemplateError
 from eventrouter.router.errors import ConfigError
 from eventrouter.router.events import Event
+from eventrouter.router.interactive import Resolution, read_interactions
 from eventrouter.router.settings import MAX_REQUEST_TIMEOUT_SECONDS
 
 DEFAULT_API_URL = "https://slack.com/api"
 _TOKEN = re.compile(r"xox[abpe]-[A-Za-z0-9-]+")
 _CODE = re.compile(r"[a-z][a-z0-9_]*")
+_SIGNING_SECRET = re.compile(r"[A-Za-z0-9]{16,128}")
 
 RETRYABLE_API_ERRORS = frozenset(
     {
@@ -85,6 +94,9 @@ class SlackConfig(BaseModel):
     """Bot token (``xoxb-…``) with the ``chat:write`` scope."""
     channel: str | None = None
     """Channel ID (``C…``) or name for the bot token."""
+    signing_secret: Secret | None = None
+    """The Slack app's signing secret: makes the destination interactive (buttons whose
+    clicks ``POST /v1/slack/interactions`` verifies with it)."""
     api_url: SecretURL = DEFAULT_API_URL
     """Slack Web API base URL."""
     template: str | None = None
@@ -108,6 +120,16 @@ class SlackConfig(BaseModel):
         if value is not None and not _TOKEN.fullmatch(value):
             raise ValueError(
                 "a Slack bot token looks like xoxb-…; copy it from OAuth & Permissions"
+            )
+        return value
+
+    @field_validator("signing_secret")
+    @classmethod
+    def _signing_secret(cls, value: str | None) -> str | None:
+        if value is not None and not _SIGNING_SECRET.fullmatch(value):
+            raise ValueError(
+                "a Slack signing secret is letters and digits (32 of them); copy it from "
+                "your app's Basic Information → App Credentials → Signing Secret"
             )
         return value
 
@@ -138,6 +160,10 @@ class SlackConfig(BaseModel):
             raise ValueError("a bot token needs --channel (the channel ID, e.g. C0123456789)")
         if self.webhook_url is not None and self.channel is not None:
             raise ValueError("--channel goes with --bot-token; a webhook posts to its own channel")
+        if self.webhook_url is not None and self.signing_secret is not None:
+            raise ValueError(
+                "--signing-secret needs --bot-token: buttons need messages the app can update"
+            )
         return self
 
     def model_post_init(self, context: Any, /) -> None:
@@ -150,16 +176,34 @@ class SlackConfig(BaseModel):
         target = self.webhook_url or f"{self.api_url}|{self.bot_token}|{self.channel}"
         return "slack:" + hashlib.sha256(target.encode()).hexdigest()[:32]
 
-    def message(self, event: Event, now: datetime) -> dict[str, Any]:
-        """The message to post, limits applied; ``TemplateError`` if a template misfires."""
+    @property
+    def interactive(self) -> bool:
+        return self.signing_secret is not None
+
+    def message(
+        self, event: Event, now: datetime, resolution: Resolution | None = None
+    ) -> dict[str, Any]:
+        """The message to post, limits applied; ``TemplateError`` if a template misfires.
+
+        An interactive destination adds the event's buttons (approval, acknowledge, links)
+        and, given a ``resolution``, shows what was decided in their place."""
         if self._compiled is None:
-            return enforce_limits(default_message(event, now))
-        rendered = self._compiled.render_value(event, now)
-        if not isinstance(rendered, dict):
-            raise TemplateError("the filled template is not a JSON object")
-        if "blocks" in rendered and not isinstance(rendered["blocks"], list):
-            raise TemplateError('the filled template\'s "blocks" is not a list')
-        return enforce_limits(rendered)
+            base = default_message(event, now)
+        else:
+            base = self._compiled.render_value(event, now)
+            if not isinstance(base, dict):
+                raise TemplateError("the filled template is not a JSON object")
+            if "blocks" in base and not isinstance(base["blocks"], list):
+                raise TemplateError('the filled template\'s "blocks" is not a list')
+        interactions = read_interactions(event.payload, strict=False)
+        if not (self.interactive and interactions.any):
+            return enforce_limits(base)
+        message = enforce_limits(base, reserve=INTERACTIVE_BLOCKS)
+        blocks = message.get("blocks") or [
+            {"type": "section", "text": {"type": "mrkdwn", "text": message.get("text") or "-"}}
+        ]
+        extra = interactive_blocks(event, interactions, resolution or Resolution())
+        return {**message, "blocks": [*blocks, *extra]}
 
 
 def _code(body: str) -> str | None:
@@ -254,6 +298,12 @@ class Slack:
         ),
         Option("bot_token", "Bot token (xoxb-…) with chat:write; needs --channel.", secret=True),
         Option("channel", "Channel ID (C0123456789) the bot token posts to."),
+        Option(
+            "signing_secret",
+            "The Slack app's signing secret: buttons (approvals, acknowledge, links) and "
+            "slash commands; needs --bot-token.",
+            secret=True,
+        ),
         Option("api_url", "Slack Web API base URL [default: https://slack.com/api]."),
         Option(
             "template",
@@ -313,4 +363,95 @@ class Slack:
         )
         if limiter is not None and result.status_code == 429:
             limiter.hold(config.rate_key, outcome.retry_after or 1.0)
+        if outcome.kind is OutcomeKind.SUCCEEDED and config.bot_token is not None:
+            outcome = replace(outcome, receipt=message_receipt(result.text))
         return outcome
+
+
+def message_receipt(answer: str) -> str | None:
+    """``"<channel> <ts>"`` of the message ``chat.postMessage`` made (from the whole answer,
+    not the stored excerpt, which may be cut before them)."""
+    try:
+        body = json.loads(answer)
+    except ValueError:
+        return None
+    channel, ts = (body.get("channel"), body.get("ts")) if isinstance(body, dict) else (0, 0)
+    if isinstance(channel, str) and isinstance(ts, str) and channel and ts:
+        return f"{channel} {ts}"
+    return None
+
+
+def call_api(ctx: SendContext, config: SlackConfig, method: str, body: dict[str, Any]) -> Outcome:
+    """One Web API call with the destination's bot token (``chat.update``, a thread reply),
+    classified like a post; it shares the destination's rate limit."""
+    limiter = ctx.rate_limiter
+    if limiter is not None:
+        permit = limiter.acquire(config.rate_key, rate=config.rate_limit, burst=config.burst)
+        if not permit.granted:
+            return Outcome.retry("held by the Slack rate limit", retry_after=permit.wait)
+        if permit.wait > 0:
+            time.sleep(permit.wait)
+    result = send_http(
+        ctx,
+        "POST",
+        config.api_url.rstrip("/") + "/" + method,
+        content=encode(body),
+        headers={
+            "authorization": f"Bearer {config.bot_token}",
+            "content-type": "application/json; charset=utf-8",
+        },
+        timeout=config.timeout or ctx.default_timeout,
+    )
+    if isinstance(result, Outcome):
+        return result
+    outcome = classify_api(
+        result.status_code, result.headers, excerpt(result.text, ctx.excerpt_bytes)
+    )
+    if limiter is not None and result.status_code == 429:
+        limiter.hold(config.rate_key, outcome.retry_after or 1.0)
+    return outcome
+
+
+def update_message(
+    ctx: SendContext,
+    config: SlackConfig,
+    event: Event,
+    receipt: str,
+    resolution: Resolution,
+    now: datetime,
+) -> Outcome:
+    """``chat.update`` the message ``receipt`` names: the buttons decided on give way to
+    the decision."""
+    channel, ts = receipt.split(" ", 1)
+    try:
+        message = config.message(event, now, resolution)
+    except TemplateError as exc:
+        return Outcome.failed(f"not updated: {exc}")
+    return call_api(ctx, config, "chat.update", {"channel": channel, "ts": ts, **message})
+
+
+def reply_in_thread(ctx: SendContext, config: SlackConfig, receipt: str, text: str) -> Outcome:
+    """Post ``text`` (mrkdwn) in the thread of the message ``receipt`` names."""
+    channel, ts = receipt.split(" ", 1)
+    return call_api(
+        ctx, config, "chat.postMessage", {"channel": channel, "thread_ts": ts, "text": text}
+    )
+
+
+def respond(ctx: SendContext, response_url: str, text: str) -> Outcome:
+    """An ephemeral note to the person who clicked, through the click's ``response_url``
+    (only they see it; the message itself stays as it is)."""
+    body = {"response_type": "ephemeral", "replace_original": False, "text": text}
+    result = send_http(
+        ctx,
+        "POST",
+        response_url,
+        content=encode(body),
+        headers={"content-type": "application/json; charset=utf-8"},
+        timeout=ctx.default_timeout,
+    )
+    if isinstance(result, Outcome):
+        return result
+    return classify_http(
+        result.status_code, result.headers, excerpt(result.text, ctx.excerpt_bytes)
+    )

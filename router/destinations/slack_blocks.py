@@ -10,11 +10,17 @@ are replaced by a note saying how many were left out.
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from eventrouter.router.destinations.templating import as_text
 from eventrouter.router.events import Event
+from eventrouter.router.interactive import (
+    Interactions,
+    Resolution,
+    iso,
+    resolution_lines,
+)
 
 MAX_BLOCKS = 50
 MAX_HEADER = 150
@@ -24,6 +30,9 @@ MAX_FIELD_TEXT = 2000
 MAX_CONTEXT_ELEMENTS = 10
 MAX_TEXT = 4000
 CUT = "… (truncated)"
+ACTION_PREFIX = "eventrouter_"
+"""Every button's ``action_id`` starts with this; the rest names the action."""
+APPROVE, REJECT, ACK = "approve", "reject", "ack"
 MESSAGE_KEYS = ("message", "summary", "text", "description")
 """Payload keys whose string value becomes the message's main text, first found wins."""
 
@@ -119,19 +128,87 @@ def _limit_block(block: Any) -> Any:
     return block
 
 
-def enforce_limits(message: dict[str, Any]) -> dict[str, Any]:
-    """``message`` with every Block Kit limit applied; cuts are visible in the message."""
+def enforce_limits(message: dict[str, Any], *, reserve: int = 0) -> dict[str, Any]:
+    """``message`` with every Block Kit limit applied; cuts are visible in the message.
+    ``reserve``: blocks kept free for what is appended after (buttons, a decision)."""
     out = dict(message)
     if "text" in out:
         out["text"] = cut(as_text(out["text"]), MAX_TEXT)
     blocks = out.get("blocks")
     if isinstance(blocks, list):
-        if len(blocks) > MAX_BLOCKS:
-            hidden = len(blocks) - (MAX_BLOCKS - 1)
+        room = MAX_BLOCKS - reserve
+        if len(blocks) > room:
+            hidden = len(blocks) - (room - 1)
             note = {"type": "context", "elements": [_mrkdwn(f"_…{hidden} more blocks not shown_")]}
-            blocks = [*blocks[: MAX_BLOCKS - 1], note]
+            blocks = [*blocks[: room - 1], note]
         out["blocks"] = [_limit_block(b) for b in blocks]
     return out
+
+
+INTERACTIVE_BLOCKS = 4
+"""At most: the prompt, its context line, the buttons, the decision."""
+
+
+def _button(text: str, action: str, value: str, style: str | None = None) -> dict[str, Any]:
+    button: dict[str, Any] = {
+        "type": "button",
+        "text": {"type": "plain_text", "text": text, "emoji": True},
+        "action_id": ACTION_PREFIX + action,
+        "value": value,
+    }
+    if style is not None:
+        button["style"] = style
+    return button
+
+
+def interactive_blocks(
+    event: Event, interactions: Interactions, resolution: Resolution
+) -> list[dict[str, Any]]:
+    """The approval prompt, the buttons still open, link buttons, and what was decided.
+
+    A button's value is the event id and nothing else: a reference looked up when clicked,
+    never data trusted from the click.
+    """
+    blocks: list[dict[str, Any]] = []
+    buttons: list[dict[str, Any]] = []
+    approval = interactions.approval
+    if approval is not None:
+        blocks.append(
+            {"type": "section", "text": _mrkdwn(f"*Approval requested:* {escape(approval.prompt)}")}
+        )
+        if resolution.decision is None:
+            expires = int(event.published_at + approval.timeout_seconds)
+            shown = iso(datetime.fromtimestamp(expires, UTC))
+            who = " ".join(f"<@{user}>" for user in approval.approvers or ())
+            blocks.append(
+                {
+                    "type": "context",
+                    "elements": [
+                        _mrkdwn(
+                            f"Expires <!date^{expires}^{{date_short_pretty}} {{time}}|{shown}> "
+                            f"(after {approval.timeout_text}); no answer means "
+                            f"*{approval.on_timeout.value}*"
+                            + (f" · approvers: {who}" if who else "")
+                        )
+                    ],
+                }
+            )
+            buttons += [
+                _button("Approve", APPROVE, event.id, "primary"),
+                _button("Reject", REJECT, event.id, "danger"),
+            ]
+    if interactions.ack and resolution.acked_by is None:
+        buttons.append(_button("Acknowledge", ACK, event.id))
+    for index, link in enumerate(interactions.links):
+        button = _button(link.text, f"link_{index}", event.id)
+        button["url"] = link.url
+        buttons.append(button)
+    if buttons:
+        blocks.append({"type": "actions", "block_id": "eventrouter", "elements": buttons})
+    lines = resolution_lines(interactions, resolution)
+    if lines:
+        blocks.append({"type": "section", "text": _mrkdwn("\n".join(lines))})
+    return blocks
 
 
 def encode(message: dict[str, Any]) -> bytes:

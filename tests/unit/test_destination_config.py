@@ -19,7 +19,12 @@ def test_every_credential_field_is_marked_secret() -> None:
         ("secret",),
         ("previous_secrets", "*", "secret"),
     ]
-    assert secret_paths("slack") == [("webhook_url",), ("bot_token",), ("api_url",)]
+    assert secret_paths("slack") == [
+        ("webhook_url",),
+        ("bot_token",),
+        ("signing_secret",),
+        ("api_url",),
+    ]
     assert secret_paths("pagerduty") == [("routing_key",), ("url",)]
     assert secret_paths("email") == [
         ("smtp", "password"),
