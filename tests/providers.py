@@ -9,8 +9,12 @@ script runs out every request gets ``default``. ``"slow"`` answers after ``delay
   of Slack's incoming-webhook error table (400 invalid_payload/no_text, 403
   action_prohibited, 404 channel_not_found, 410 channel_is_archived, 429 rate_limited,
   500 rollup_error).
-- Slack Web API ``chat.postMessage``: HTTP 200 JSON ``{"ok": true, ...}`` or
-  ``{"ok": false, "error": code}``; 429 with ``Retry-After`` when rate limited.
+- Slack Web API ``chat.postMessage`` (threads with ``thread_ts``) and ``chat.update``:
+  HTTP 200 JSON ``{"ok": true, ...}`` or ``{"ok": false, "error": code}`` (``chat.update`` of
+  a message it never posted: ``message_not_found``); 429 with ``Retry-After`` when rate
+  limited. Interaction ``response_url``s are its ``/respond/…`` paths (200 ``ok``).
+- ``SlackApp``: Slack's side of interactivity, sending signed clicks and slash commands
+  the way Slack does (form-encoded, ``X-Slack-Signature`` / ``X-Slack-Request-Timestamp``).
 - PagerDuty Events API v2 ``/v2/enqueue``: 202 ``{"status": "success", "message":
   "Event processed", "dedup_key": …}``; 400 ``{"status": "invalid event", "message":
   "Event object is invalid", "errors": [...]}``; 429; 5xx.
@@ -20,11 +24,15 @@ script runs out every request gets ``default``. ``"slow"`` answers after ``delay
 
 from __future__ import annotations
 
+import json
 import secrets
 import threading
 import time
 from collections.abc import Iterable
 from typing import Any
+from urllib.parse import urlencode
+
+from slack_sdk.signature import SignatureVerifier
 
 from tests.receiver import Request, Response
 
@@ -84,13 +92,23 @@ class SlackWebhook(Scripted):
 
 
 class SlackApi(Scripted):
+    """``chat.postMessage`` and ``chat.update`` for one bot token, keeping the messages it
+    posted (``messages``: ``(channel, ts) → latest body``), and ``/respond/…`` standing in for
+    interaction ``response_url``s."""
+
     def __init__(self, token: str, *args: Any, retry_after: str = "1", **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.token = token
         self.retry_after = retry_after
+        self.messages: dict[tuple[str, str], dict[str, Any]] = {}
+        self._ts = 0
+
+    METHODS = ("/api/chat.postMessage", "/api/chat.update")
 
     def answer(self, mode: str, request: Request) -> Response:
-        if request.path != "/api/chat.postMessage":
+        if request.path.startswith("/respond/"):
+            return self.response_url(request)
+        if request.path not in self.METHODS:
             return Response(404, {"ok": False, "error": "unknown_method"})
         if request.headers.get("authorization") != f"Bearer {self.token}":
             return Response(200, {"ok": False, "error": "invalid_auth"})
@@ -105,16 +123,48 @@ class SlackApi(Scripted):
             return Response(200, {"ok": False, "error": mode})
         if not body.get("text") and not body.get("blocks"):
             return Response(200, {"ok": False, "error": "no_text"})
-        ts = f"{time.time():.6f}"
+        if request.path == "/api/chat.update":
+            return self.update(body)
+        ts = self._next_ts()
+        with self._lock:
+            self.messages[(body["channel"], ts)] = body
+        message = {"type": "message", "text": body.get("text", ""), "ts": ts}
+        if body.get("thread_ts"):
+            message["thread_ts"] = body["thread_ts"]
+        return Response(200, {"ok": True, "channel": body["channel"], "ts": ts, "message": message})
+
+    def update(self, body: dict[str, Any]) -> Response:
+        """``chat.update``: only a message this app posted, in the channel it names."""
+        key = (body["channel"], str(body.get("ts")))
+        with self._lock:
+            if key not in self.messages:
+                return Response(200, {"ok": False, "error": "message_not_found"})
+            self.messages[key] = body
         return Response(
             200,
-            {
-                "ok": True,
-                "channel": body["channel"],
-                "ts": ts,
-                "message": {"type": "message", "text": body.get("text", ""), "ts": ts},
-            },
+            {"ok": True, "channel": key[0], "ts": key[1], "text": body.get("text", "")},
         )
+
+    def response_url(self, request: Request) -> Response:
+        """A click's ``response_url``: 200 ``ok`` or 404 ``expired_url`` (not our path)."""
+        body = request.json if isinstance(request.json, dict) else {}
+        if not body.get("text") and not body.get("blocks"):
+            return Response(400, "no_text")
+        return Response(200, "ok")
+
+    def _next_ts(self) -> str:
+        with self._lock:
+            self._ts += 1
+            return f"{int(time.time())}.{self._ts:06d}"
+
+    def thread(self, channel: str, ts: str) -> list[dict[str, Any]]:
+        """Replies posted in the thread of the message ``(channel, ts)``."""
+        with self._lock:
+            return [
+                m
+                for (c, _), m in self.messages.items()
+                if c == channel and m.get("thread_ts") == ts
+            ]
 
 
 class PagerDutyEvents(Scripted):
@@ -198,3 +248,81 @@ class SendGridMail(Scripted):
         if mode == "unavailable":
             return Response(503, b"")
         return Response(202, b"", {"X-Message-Id": "W2p0bXJ0c1ZTa0Rzd3NxX2RzLjE"})
+
+
+class SlackApp:
+    """Sends what Slack sends an app's Request URLs: signed, form-encoded interaction
+    payloads (``payload=<json>``) and slash commands. Signed with slack_sdk's own
+    ``SignatureVerifier`` algorithm, an independent check of ours."""
+
+    def __init__(self, signing_secret: str, api_url: str, *, team: str = "T0001") -> None:
+        self.secret = signing_secret
+        self.api_url = api_url.rstrip("/")
+        self.team = team
+
+    def headers(self, body: bytes, at: float | None = None) -> dict[str, str]:
+        ts = str(int(time.time() if at is None else at))
+        return {
+            "content-type": "application/x-www-form-urlencoded",
+            "x-slack-request-timestamp": ts,
+            "x-slack-signature": SignatureVerifier(self.secret).generate_signature(
+                timestamp=ts, body=body
+            ),
+        }
+
+    def click_body(
+        self, message: dict[str, Any], channel: str, ts: str, action_id: str, user: str
+    ) -> bytes:
+        """A ``block_actions`` payload for a click on the button ``action_id`` of a posted
+        ``message`` (its value is read from the message, as Slack does)."""
+        button = next(
+            element
+            for block in message.get("blocks", [])
+            if block.get("type") == "actions"
+            for element in block["elements"]
+            if element["action_id"] == action_id
+        )
+        payload = {
+            "type": "block_actions",
+            "user": {
+                "id": user,
+                "username": user.lower(),
+                "name": user.lower(),
+                "team_id": self.team,
+            },
+            "api_app_id": "A0001",
+            "token": "deprecated-verification-token",
+            "container": {"type": "message", "message_ts": ts, "channel_id": channel},
+            "trigger_id": "1.2.3",
+            "team": {"id": self.team, "domain": "acme"},
+            "channel": {"id": channel, "name": "ops"},
+            "message": {"type": "message", "ts": ts, **message},
+            "response_url": f"{self.api_url.removesuffix('/api')}/respond/{secrets.token_hex(4)}",
+            "actions": [
+                {
+                    "action_id": action_id,
+                    "block_id": "eventrouter",
+                    "text": button["text"],
+                    "value": button["value"],
+                    "type": "button",
+                    "action_ts": f"{time.time():.6f}",
+                }
+            ],
+        }
+        return urlencode({"payload": json.dumps(payload)}).encode()
+
+    def command_body(self, text: str, user: str = "U0ALICE") -> bytes:
+        return urlencode(
+            {
+                "token": "deprecated-verification-token",
+                "team_id": self.team,
+                "channel_id": "C0123456789",
+                "user_id": user,
+                "user_name": user.lower(),
+                "command": "/eventrouter",
+                "text": text,
+                "response_url": f"{self.api_url.removesuffix('/api')}/respond/cmd",
+                "trigger_id": "1.2.3",
+                "api_app_id": "A0001",
+            }
+        ).encode()

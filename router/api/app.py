@@ -22,6 +22,7 @@ from eventrouter.router.api.routers import (
     deliveries,
     destinations,
     events,
+    slack,
     subscriptions,
     tokens,
     users,
@@ -75,6 +76,15 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     problems.install(app)
     app.add_middleware(BodyLimit)
     app.include_router(health.router)
-    for resource in (events, deliveries, channels, destinations, subscriptions, users, tokens):
+    for resource in (
+        events,
+        deliveries,
+        channels,
+        destinations,
+        subscriptions,
+        users,
+        tokens,
+        slack,
+    ):
         app.include_router(resource.router, prefix="/v1")
     return app

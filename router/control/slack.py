@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -20,7 +21,7 @@ from sqlalchemy import Connection, Engine
 from eventrouter.router.control.approvals import publish_ack, publish_decision
 from eventrouter.router.crypto import reveal
 from eventrouter.router.db import approvals as store
-from eventrouter.router.db import history
+from eventrouter.router.db import history, translating_errors
 from eventrouter.router.db.approvals import EventRow
 from eventrouter.router.destinations import SendContext
 from eventrouter.router.destinations.slack import respond
@@ -82,11 +83,16 @@ class SlackRequests:
         self.engine = engine
         self.settings = settings
 
+    @contextmanager
+    def _transaction(self) -> Iterator[Connection]:
+        with translating_errors(self.settings.database_url), self.engine.begin() as conn:
+            yield conn
+
     # -- authentication ------------------------------------------------------------------
     def verify(self, headers: Mapping[str, str], body: bytes, now: float | None = None) -> Verified:
         """Which destinations' secret signed ``body``; ``BadRequest`` if none did, the
         timestamp is more than 5 minutes off, or no destination is interactive."""
-        with self.engine.begin() as conn:
+        with self._transaction() as conn:
             rows = store.interactive_destinations(conn)
         secrets: dict[str, list[tuple[int, str]]] = {}
         for destination_id, org, config in rows:
@@ -123,7 +129,7 @@ class SlackRequests:
         if click.action not in (APPROVE, REJECT, ACK):
             return None  # a link button: Slack opened its URL, nothing to do
         event_id = _uuid(click.reference)
-        with self.engine.begin() as conn:
+        with self._transaction() as conn:
             event = (
                 None
                 if event_id is None
@@ -222,7 +228,7 @@ class SlackRequests:
             return 'Say what was done, in quotes: `/eventrouter resolve EVENT_ID "disk replaced"`'
         if verb != "resolve" and rest:
             return USAGE
-        with self.engine.begin() as conn:
+        with self._transaction() as conn:
             event = store.event_in_orgs(conn, event_id, verified.orgs)
             if event is None:
                 return f"No event `{event_id}` here."
