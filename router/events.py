@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from eventrouter.router.errors import InvalidEvent, PayloadTooLarge
-from eventrouter.router.interactive import KEYS, read_interactions
+from eventrouter.router.interactive import check_approval
 
 NAME_PATTERN = re.compile(r"[A-Za-z0-9:._\-/]{1,200}")
 SCOPE_PATTERN = re.compile(r"[A-Za-z0-9:._\-/]{1,100}")
@@ -207,9 +207,9 @@ def build_envelope(
     check_scope("env", env)
     check_idempotency_key(idempotency_key)
     payload_json = encode_payload(payload)
-    if isinstance(payload, dict) and KEYS & payload.keys():
+    if isinstance(payload, dict) and "approval" in payload:
         try:
-            read_interactions(payload)
+            check_approval(payload["approval"])
         except ValueError as exc:
             raise InvalidEvent(str(exc)) from None
     event_id = new_event_id() if idempotency_key is None else keyed_event_id(org, idempotency_key)

@@ -5,8 +5,11 @@
 - ``"links": [{"text", "url"}, …]``: link buttons (at most 5, http(s) only).
 - ``"ack": true``: an Acknowledge button; a click publishes ``alert:acknowledged``.
 
-``publish()`` refuses a malformed one (``InvalidEvent``); the router, which must store
-whatever reaches it, treats a malformed part as absent (``read_interactions(strict=False)``).
+``publish()`` refuses a malformed ``approval`` (``InvalidEvent``): a request that never
+asks would leave its requester waiting. ``links`` and ``ack`` are ordinary payload keys in
+many producers' events, so a value that is not a valid link list or boolean just shows no
+button. The router, which must store whatever reaches it, treats a malformed part as
+absent (``read_interactions(strict=False)``).
 The decision events' payloads are built here too, so every path (click, slash command,
 timeout) publishes the same shape.
 """
@@ -98,6 +101,11 @@ def read_interactions(payload: Mapping[str, Any], *, strict: bool = True) -> Int
             if strict:
                 raise
     return Interactions(**parts)
+
+
+def check_approval(value: object) -> ApprovalRequest:
+    """The approval request ``value`` describes; ``ValueError`` naming what is wrong."""
+    return _approval(value)
 
 
 def _approval(value: object) -> ApprovalRequest:

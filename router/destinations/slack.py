@@ -327,7 +327,8 @@ class Slack:
 
     def describe(self, config: Mapping[str, Any]) -> str:
         if config.get("channel"):
-            return f"channel {config['channel']} (bot token {config.get('bot_token', '')})"
+            buttons = ", interactive" if config.get("signing_secret") else ""
+            return f"channel {config['channel']} (bot token {config.get('bot_token', '')}{buttons})"
         return f"incoming webhook {config.get('webhook_url', '')}"
 
     def send(self, event: Event, config: SlackConfig, attempt: int, ctx: SendContext) -> Outcome:

@@ -16,11 +16,14 @@ from sqlalchemy import Engine
 from eventrouter.router.control.approvals import Approvals
 from eventrouter.router.control.slack import SlackRequests
 from eventrouter.router.db import make_engine
+from eventrouter.router.destinations.context import make_send_context
 from eventrouter.router.destinations.slack_requests import BadRequest, signature
 from eventrouter.router.events import Event, new_event_id
 from eventrouter.router.settings import Settings
 from eventrouter.router.store import EventStore
 from tests.helpers import Seed, rows, scalar
+from tests.providers import SlackApi
+from tests.receiver import Receiver
 
 SECRET = "8f742231b10e8888abcd99edabcd00d1"
 OTHER_SECRET = "0f742231b10e8888abcd99edabcd00d2"
@@ -259,3 +262,37 @@ def test_slash_commands_resolve_once_and_report_status(seed: Seed, service: Slac
     assert run("status not-an-id").startswith("`not-an-id` is not an event id")
     assert run(f"status {new_event_id()}").startswith("No event")
     assert run("dance").startswith("Usage:")
+
+
+def test_message_updates_survive_slack_errors_and_lost_routers(
+    seed: Seed, settings: Settings
+) -> None:
+    """An update Slack refuses for now is tried again; one a killed router had leased is
+    due again after the lease; a thread reply is posted once."""
+    slack_api = SlackApi(TOKEN, ["fatal_error"])
+    with Receiver(slack_api) as slack:
+        config = {
+            "bot_token": TOKEN,
+            "channel": "C1",
+            "signing_secret": SECRET,
+            "api_url": slack.url_for("/api"),
+        }
+        dest = seed.destination(kind="slack", config=config)
+        event_id = request_event(seed.engine, seed, dest, {"approval": APPROVAL})
+        slack_api.messages[("C1", "1.000100")] = {"text": "the request"}
+        service = SlackRequests(seed.engine, settings)
+        assert clicked(service, click_body(event_id)) == []
+        approvals = Approvals(seed.engine, settings)
+        ctx = make_send_context(settings)
+        assert approvals.sync_messages(ctx) == 0  # Slack: fatal_error, retried later
+        [row] = rows(seed.engine, "SELECT attempts, last_error, replied FROM slack_message_updates")
+        assert row.attempts == 1 and "fatal_error" in row.last_error and not row.replied
+        with seed.engine.begin() as conn:  # as if the backoff passed
+            conn.exec_driver_sql("UPDATE slack_message_updates SET due_at = now()")
+        assert approvals.sync_messages(ctx) == 1
+        assert scalar(seed.engine, "SELECT count(*) FROM slack_message_updates") == 0
+        updated = slack_api.messages[("C1", "1.000100")]
+        assert "*Approved* by <@U1AB>" in updated["blocks"][-1]["text"]["text"]
+        assert len(slack_api.thread("C1", "1.000100")) == 1
+        paths = [r.path for r in slack.requests()]
+        assert paths == ["/api/chat.postMessage", "/api/chat.postMessage", "/api/chat.update"]

@@ -5,6 +5,7 @@ Block Kit of buttons and decisions (validated with slack_sdk's models)."""
 from __future__ import annotations
 
 import json
+import re
 import time
 from datetime import UTC, datetime
 from typing import Any
@@ -71,16 +72,33 @@ def test_approval_links_and_ack_are_read() -> None:
         ({"approval": {"prompt": "p", "on_timeout": "maybe"}}, '"approval.on_timeout"'),
         ({"approval": {"prompt": "p", "approvers": ["alice"]}}, '"approval.approvers"'),
         ({"approval": {"prompt": "p", "who": 1}}, "unknown field(s) who"),
-        ({"links": [{"text": "x", "url": "javascript:alert(1)"}]}, '"links[0].url"'),
-        ({"links": [{"text": "x", "url": "https://a.example"}] * 6}, "at most 5"),
-        ({"ack": "yes"}, '"ack" must be true or false'),
     ],
 )
-def test_publish_refuses_malformed_parts_in_one_line(payload: dict[str, Any], words: str) -> None:
-    with pytest.raises(InvalidEvent, match=None) as caught:
+def test_publish_refuses_a_malformed_approval_in_one_line(
+    payload: dict[str, Any], words: str
+) -> None:
+    with pytest.raises(InvalidEvent) as caught:
         build_envelope("deploy:scale", payload, org="acme", env=None, idempotency_key=None)
     assert words in str(caught.value) and "\n" not in str(caught.value)
     assert read_interactions(payload, strict=False).approval is None
+
+
+@pytest.mark.parametrize(
+    ("payload", "words"),
+    [
+        ({"links": [{"text": "x", "url": "javascript:alert(1)"}]}, '"links[0].url"'),
+        ({"links": [{"text": "x", "url": "https://a.example"}] * 6}, "at most 5"),
+        ({"links": ["https://a.example"]}, '"links[0]"'),
+        ({"ack": "yes"}, '"ack" must be true or false'),
+    ],
+)
+def test_links_and_ack_that_mean_something_else_show_no_button(
+    payload: dict[str, Any], words: str
+) -> None:
+    build_envelope("deploy:scale", payload, org="acme", env=None, idempotency_key=None)
+    assert read_interactions(payload, strict=False) == read_interactions({})
+    with pytest.raises(ValueError, match=re.escape(words)):
+        read_interactions(payload)
 
 
 def test_decision_payload_carries_the_request_minus_approval() -> None:
