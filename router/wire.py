@@ -206,16 +206,24 @@ class AsyncWireConnection:
         transport = protocol.transport
         if transport is None or protocol.lost is not None:
             raise WireError("connection closed")
-        future: asyncio.Future[object] = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[object] = loop.create_future()
         protocol.waiting.append(future)
         transport.write(hiredis.pack_command(args))  # type: ignore[arg-type]
+        # A timer, not asyncio.wait_for: that wraps every call in a task, which costs
+        # more CPU than the rest of the call.
+        timer = loop.call_later(self._timeout, self._expire, future, transport)
         try:
-            reply = await asyncio.wait_for(future, self._timeout)
-        except TimeoutError:
+            reply = await future
+        finally:
+            timer.cancel()
+        return _check(reply)
+
+    def _expire(self, future: asyncio.Future[object], transport: asyncio.Transport) -> None:
+        if not future.done():
+            future.set_exception(WireError(f"no reply within {self._timeout:g} s"))
             # Replies after this one would be matched to the wrong futures: drop the line.
             transport.abort()
-            raise WireError(f"no reply within {self._timeout:g} s") from None
-        return _check(reply)
 
     async def call(self, *args: str | bytes | int) -> object:
         return await self._send(await self._connected(), args)

@@ -6,6 +6,7 @@ import asyncio
 import json
 import os
 import re
+import socket
 import time
 import uuid
 
@@ -16,7 +17,7 @@ import eventrouter
 from eventrouter import InvalidEvent, PublishError, Settings, StreamFull
 from eventrouter.router.client import MAX_BATCH_EVENTS
 from eventrouter.router.events import STREAM_FIELD
-from eventrouter.router.wire import WireConnection
+from eventrouter.router.wire import Address, AsyncWireConnection, WireConnection, WireError
 
 
 def entries(conn: redis.Redis, stream: str) -> list[dict[str, object]]:
@@ -285,3 +286,26 @@ def test_a_forked_child_publishes_on_its_own_connection(
     eventrouter.publish("parent:after", settings=settings)
     names = [e["name"] for e in entries(redis_conn, settings.stream)]
     assert names == ["parent:before", "child", "parent:after"]
+
+
+def test_a_server_that_never_answers_times_out_both_connections() -> None:
+    """Connected, command written, no reply: the call fails within its timeout (and the
+    connection is dropped, so a late reply can never answer a later call)."""
+    with socket.create_server(("127.0.0.1", 0)) as silent:  # accepts, never replies
+        address = Address(port=silent.getsockname()[1])
+        blocking = WireConnection(address, connect_timeout=1, timeout=0.2)
+        began = time.monotonic()
+        with pytest.raises(WireError, match="timed out"):
+            blocking.call("PING")
+        assert time.monotonic() - began < 2
+
+        async def main() -> None:
+            wire = AsyncWireConnection(address, connect_timeout=1, timeout=0.2)
+            with pytest.raises(WireError, match=r"no reply within 0\.2 s"):
+                await wire.call("PING")
+            with pytest.raises(WireError):  # the line was dropped; a new one is made
+                await wire.call("PING")
+
+        began = time.monotonic()
+        asyncio.run(main())
+        assert time.monotonic() - began < 2
