@@ -137,12 +137,89 @@ class TestResult(Model):
     """Set when the rate limit held it back: a worker sends it then."""
 
 
+class NotifyMode(StrEnum):
+    """When a subscription with rules notifies."""
+
+    ALWAYS = "always"
+    """Every event that passes the filter."""
+    ON_CHANGE = "on-change"
+    """When the filter's result for a key turns true (and, with ``resolve``, false again)."""
+
+
+class QuietMode(StrEnum):
+    """What happens to an event during quiet hours."""
+
+    HOLD = "hold"
+    """Kept, and sent as one digest when the quiet hours end."""
+    DROP = "drop"
+    """Recorded as dropped, never sent."""
+
+
+class Decision(StrEnum):
+    """What a subscription's rules did with one event; the values are ``decisions.decision``."""
+
+    DELIVERED = "delivered"
+    """Sent now (one delivery per destination)."""
+    FILTERED = "filtered"
+    """The filter was false."""
+    UNCHANGED = "unchanged"
+    """On-change: the key's state did not change (still firing, or not yet --for matches)."""
+    GROUPED = "grouped"
+    """Collected into a digest (``digest_id``) sent when its group wait ends."""
+    THROTTLED = "throttled"
+    """Within the repeat interval of the key's last notification."""
+    HELD = "held"
+    """Quiet hours: kept until ``until``, then sent in one digest."""
+    DROPPED = "dropped"
+    """Quiet hours with --quiet-mode drop."""
+    SILENCED = "silenced"
+    """Muted by a silence (``silence_id``)."""
+    FILTER_ERROR = "filter_error"
+    """An expression failed on this event (``reason``); counted as no match."""
+
+
+class Rules(Input):
+    """Whether and when a subscription delivers a matching event (all optional).
+
+    Expressions are CEL over ``name``, ``org``, ``env``, ``payload``, ``received_at``;
+    durations are written like ``30s``, ``5m``, ``4h``.
+    """
+
+    filter: str | None = None
+    """Deliver only events for which this is true."""
+    notify: NotifyMode = NotifyMode.ALWAYS
+    key: str | None = None
+    """What on-change state and throttling are kept per (e.g. ``payload.experiment``)."""
+    resolve: bool = False
+    """With on-change: also notify when the filter turns false again."""
+    for_count: int = Field(default=1, ge=1, le=1000)
+    """With on-change: fire only after this many consecutive matches."""
+    group_by: str | None = None
+    """Collect events with the same value of this into one digest."""
+    group_wait: str | None = None
+    """How long a group collects before it is sent."""
+    repeat_interval: str | None = None
+    """After a notification for a key, throttle the key's events for this long."""
+    quiet_hours: str | None = None
+    """``HH:MM-HH:MM`` in ``timezone``; may cross midnight."""
+    quiet_days: str | None = None
+    """Days the quiet hours start on (``sat,sun``, ``mon-fri``); every day when unset."""
+    timezone: str | None = None
+    quiet_mode: QuietMode = QuietMode.HOLD
+    urgent: str | None = None
+    """Events for which this is true bypass quiet hours."""
+
+    def is_empty(self) -> bool:
+        return self == Rules()
+
+
 class SubscriptionIn(Input):
     name: str
     channels: list[str]
     destinations: list[str]
     env: str | None = None
     """Only events of this environment; all environments when unset."""
+    rules: Rules | None = None
 
 
 class SubscriptionUpdate(Input):
@@ -166,6 +243,7 @@ class Subscription(Model):
     id: int
     enabled: bool
     created_at: datetime
+    rules: Rules | None = None
 
 
 # -- events ----------------------------------------------------------------------------
@@ -228,6 +306,23 @@ class DeliveryDetail(EventDelivery):
     env: str | None
 
 
+class EventDecision(Model):
+    """What one subscription's rules decided for the event, and why."""
+
+    subscription: str | None
+    """``None`` when the subscription was removed since."""
+    subscription_id: int
+    decision: Decision
+    reason: str = ""
+    until: datetime | None = None
+    """Held until (quiet hours end), or the time its group is released."""
+    digest_id: int | None = None
+    """The digest (group or hold) the event was collected into."""
+    digest_deliveries: list[int] = Field(default_factory=list)
+    """The deliveries that carried that digest, once it was released."""
+    silence_id: int | None = None
+
+
 class EventDetail(Model):
     id: str
     name: str
@@ -239,6 +334,7 @@ class EventDetail(Model):
     published_at: datetime | None
     received_at: datetime
     deliveries: list[EventDelivery] = Field(default_factory=list)
+    decisions: list[EventDecision] = Field(default_factory=list)
 
 
 class DeliveryLogEntry(Model):

@@ -6,15 +6,26 @@ the whole event name. A subscription applies when it is enabled, in the event's 
 org-wide or for the event's env, and lists a matching channel; it plans one delivery
 to each of its enabled destinations. Several subscriptions naming one destination
 still make one delivery (the lowest subscription id is recorded).
+
+Subscriptions with rules (``router.rules``) and silences are compiled here too, once per
+config version; ``subscriptions_for`` hands the router each matching subscription with
+its compiled rules, and ``silence_for`` the silence that mutes an event, if any.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
+from datetime import datetime
 from typing import Any
 
 import re2
+
+from eventrouter.router.models import Rules
+from eventrouter.router.rules.engine import Silence
+from eventrouter.router.rules.expressions import Expression, ExpressionError, compile_expression
+from eventrouter.router.rules.spec import CompiledRules, compile_rules
+from eventrouter.router.rules.windows import Window, parse_every, window_end
 
 MAX_PATTERN_LENGTH = 1000
 _CACHE_LIMIT = 10_000
@@ -54,6 +65,41 @@ class SubscriptionRule:
     enabled: bool
     channel_ids: frozenset[int]
     destination_ids: frozenset[int]
+    rules: Rules | None = None
+    compiled: CompiledRules | None = field(default=None, compare=False)
+    """``rules`` compiled by the routing table."""
+    broken: str | None = None
+    """Why stored rules do not compile (written around the control plane): every event
+    is then a ``filter_error`` with this reason, never a crash and never a delivery."""
+
+
+@dataclass(frozen=True, slots=True)
+class SilenceRule:
+    """A silence as stored: a CEL filter, an optional channel, a time range or a
+    recurring window (``every`` in ``timezone``)."""
+
+    id: int
+    org: str
+    filter: str
+    comment: str
+    starts_at: datetime
+    ends_at: datetime | None = None
+    channel_id: int | None = None
+    every: str | None = None
+    timezone: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class _CompiledSilence:
+    rule: SilenceRule
+    filter: Expression
+    window: Window | None
+
+    def active(self, now: datetime) -> bool:
+        rule = self.rule
+        if now < rule.starts_at or (rule.ends_at is not None and now >= rule.ends_at):
+            return False
+        return self.window is None or window_end(self.window, now) is not None
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,9 +117,11 @@ class RoutingTable:
         subscriptions: Iterable[SubscriptionRule],
         enabled_destinations: Iterable[int],
         version: int = 0,
+        silences: Iterable[SilenceRule] = (),
     ) -> None:
         self.version = version
         self._channels: list[tuple[ChannelRule, Any]] = []
+        self.broken_silences = {}
         self.broken: dict[int, str] = {}
         """Channels whose stored pattern does not compile (written around the CLI):
         they match nothing, and the router logs why, instead of refusing to route."""
@@ -85,20 +133,27 @@ class RoutingTable:
         enabled = frozenset(enabled_destinations)
         self._subscriptions = sorted(
             (
-                SubscriptionRule(
-                    rule.id,
-                    rule.org,
-                    rule.env,
-                    rule.enabled,
-                    rule.channel_ids,
-                    rule.destination_ids & enabled,
-                )
+                _compiled(replace(rule, destination_ids=rule.destination_ids & enabled))
                 for rule in subscriptions
                 if rule.enabled
             ),
             key=lambda rule: rule.id,
         )
+        self.has_rules = any(s.rules is not None for s in self._subscriptions)
+        self._silences: dict[str, list[_CompiledSilence]] = {}
+        for silence in silences:
+            try:
+                compiled = _compile_silence(silence)
+            except ValueError as exc:
+                self.broken_silences[silence.id] = str(exc)
+                continue
+            self._silences.setdefault(silence.org, []).append(compiled)
         self._cache: dict[tuple[str, str | None, str], tuple[PlannedDelivery, ...]] = {}
+        self._subscription_cache: dict[
+            tuple[str, str | None, str], tuple[tuple[SubscriptionRule, ...], frozenset[int]]
+        ] = {}
+
+    broken_silences: dict[int, str]
 
     @classmethod
     def empty(cls) -> RoutingTable:
@@ -134,3 +189,63 @@ class RoutingTable:
             self._cache.clear()
         self._cache[key] = result
         return result
+
+    def subscriptions_for(
+        self, name: str, org: str, env: str | None
+    ) -> tuple[tuple[SubscriptionRule, ...], frozenset[int]]:
+        """The enabled subscriptions an event's channels reach (by id), and those channels;
+        cached per (org, env, name) like ``plan``."""
+        key = (org, env, name)
+        cached = self._subscription_cache.get(key)
+        if cached is not None:
+            return cached
+        channels = self.matching_channels(name, org, env)
+        found = tuple(
+            sub
+            for sub in self._subscriptions
+            if channels
+            and sub.org == org
+            and (sub.env is None or sub.env == env)
+            and not sub.channel_ids.isdisjoint(channels)
+        )
+        if len(self._subscription_cache) >= _CACHE_LIMIT:
+            self._subscription_cache.clear()
+        self._subscription_cache[key] = (found, channels)
+        return found, channels
+
+    def has_silences(self, org: str) -> bool:
+        return org in self._silences
+
+    def silence_for(
+        self, org: str, channels: frozenset[int], activation: dict[str, Any], now: datetime
+    ) -> Silence | None:
+        """The first active silence of ``org`` that matches the event (lowest id); a silence
+        whose filter fails on the event does not match it."""
+        for silence in self._silences.get(org, ()):
+            rule = silence.rule
+            if rule.channel_id is not None and rule.channel_id not in channels:
+                continue
+            if not silence.active(now):
+                continue
+            try:
+                if silence.filter.test(activation):
+                    return Silence(rule.id, rule.comment)
+            except ExpressionError:
+                continue
+        return None
+
+
+def _compiled(rule: SubscriptionRule) -> SubscriptionRule:
+    if rule.rules is None or rule.broken is not None:
+        return rule
+    try:
+        return replace(rule, compiled=compile_rules(rule.rules))
+    except ValueError as exc:
+        return replace(rule, broken=f"stored rules do not compile: {exc}")
+
+
+def _compile_silence(rule: SilenceRule) -> _CompiledSilence:
+    window = None
+    if rule.every is not None:
+        window = parse_every(rule.every, rule.timezone or "UTC")
+    return _CompiledSilence(rule, compile_expression(rule.filter, "silence filter"), window)

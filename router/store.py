@@ -18,12 +18,13 @@ from sqlalchemy.exc import DBAPIError
 
 from eventrouter.router.db import approvals, ingest, is_connection_error
 from eventrouter.router.db.approvals import ApprovalRow
-from eventrouter.router.db.ingest import PlannedRow, Rejection
+from eventrouter.router.db.ingest import Rejection
 from eventrouter.router.db.routing import config_version, load_routing_table
 from eventrouter.router.errors import InvalidEvent, first_line
 from eventrouter.router.events import STREAM_FIELD, Event, new_event_id, parse_envelope
 from eventrouter.router.interactive import read_interactions
 from eventrouter.router.routing import RoutingTable
+from eventrouter.router.rules_store import apply_rules
 from eventrouter.router.stream import Entry
 
 log = logging.getLogger("eventrouter.router")
@@ -103,6 +104,8 @@ class EventStore:
         log.info("routing table loaded (config version %d)", self.table.version)
         for channel_id, reason in self.table.broken.items():
             log.error("channel %d matches nothing: %s", channel_id, reason)
+        for silence_id, reason in self.table.broken_silences.items():
+            log.error("silence %d mutes nothing: %s", silence_id, reason)
         return True
 
     def store(self, entries: Sequence[Entry], *, dispatching: bool = True) -> BatchResult:
@@ -194,9 +197,8 @@ class EventStore:
                 duplicate_of.update(_duplicates(conn, raced))
                 inserted |= ingest.insert_events(conn, raced, duplicate_of)
             result.replayed = len(missing) - len(raced)
-        planned: list[PlannedRow] = []
+        routed: list[Event] = []
         requests: list[ApprovalRow] = []
-        plan = self.table.plan
         for event in events:
             if event.id not in inserted:
                 continue
@@ -204,15 +206,13 @@ class EventStore:
             if event.id in duplicate_of:
                 result.duplicates += 1
                 continue
-            for delivery in plan(event.name, event.org, event.env):
-                planned.append(
-                    PlannedRow(event.id, delivery.destination_id, delivery.subscription_id)
-                )
+            routed.append(event)
             if "approval" in event.payload:
                 request = approval_row(event)
                 if request is not None:
                     requests.append(request)
-        result.deliveries = ingest.insert_deliveries(conn, planned, dispatching=dispatching)
+        ruled = apply_rules(conn, self.table, routed)
+        result.deliveries = ingest.insert_deliveries(conn, ruled.planned, dispatching=dispatching)
         approvals.insert_approvals(conn, requests)
         return result
 

@@ -43,7 +43,11 @@ TABLES = (
     "api_tokens",
     "users",
     "delivery_attempts",
+    "decisions",
     "deliveries",
+    "digests",
+    "rule_state",
+    "silences",
     "events",
     "rejected_events",
     "subscription_channels",
@@ -104,7 +108,7 @@ _CLEAN_SQL = "; ".join(
     + [
         "SELECT setval(pg_get_serial_sequence(t, 'id'), 1, false) FROM unnest(ARRAY["
         "'delivery_attempts', 'deliveries', 'rejected_events', 'subscriptions', "
-        "'destinations', 'system_events', 'users', 'api_tokens']) AS t",
+        "'destinations', 'system_events', 'users', 'api_tokens', 'digests', 'silences']) AS t",
         # The built-in system channels stay; user channels number on after them.
         "SELECT setval(pg_get_serial_sequence('channels', 'id'), (SELECT max(id) FROM channels))",
     ]

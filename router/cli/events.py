@@ -97,8 +97,19 @@ def show(ctx: Context, event_id: str, as_json: bool) -> None:
     click.echo("payload")
     text = json.dumps(event.payload, indent=2, ensure_ascii=False)
     click.echo("  " + printable(text).replace("\n", "\n  "))
+    for dc in event.decisions:
+        click.echo(
+            f"decision {dc.subscription or f'(removed {dc.subscription_id})'}: "
+            f"{dc.decision}"
+            + (f" — {printable(dc.reason)}" if dc.reason else "")
+            + (
+                f" → delivery {', '.join(map(str, dc.digest_deliveries))}"
+                if dc.digest_deliveries
+                else ""
+            )
+        )
     if not event.deliveries:
-        click.echo("deliveries: none (no subscription matched)")
+        click.echo("deliveries: none" + ("" if event.decisions else " (no subscription matched)"))
     for d in event.deliveries:
         click.echo(
             f"delivery {d.id} → {d.destination or '(removed)'}: {d.status}, "

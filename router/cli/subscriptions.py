@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
 from eventrouter.router.cli.context import Context, pass_ctx
 from eventrouter.router.cli.output import env_change, given, json_option, listing, report
+from eventrouter.router.cli.rule_options import pop_rules, rule_options, rules_from
 from eventrouter.router.errors import ConfigError
 from eventrouter.router.models import Subscription, SubscriptionIn, SubscriptionUpdate
 
@@ -22,20 +25,27 @@ def subscriptions() -> None:
     "--destination", "destination_names", multiple=True, required=True, help="Repeatable."
 )
 @click.option("--env", default=None, help="Only events of this environment [default: all].")
+@rule_options
 @json_option
 @pass_ctx
 def subscriptions_add(
     ctx: Context,
+    /,
     name: str,
     channel_names: tuple[str, ...],
     destination_names: tuple[str, ...],
     env: str | None,
     as_json: bool,
+    **rule_flags: Any,
 ) -> None:
-    """Add a subscription."""
+    """Add a subscription, optionally with rules (README: "Alert rules")."""
     sub = ctx.control.subscriptions.add(
         SubscriptionIn(
-            name=name, channels=list(channel_names), destinations=list(destination_names), env=env
+            name=name,
+            channels=list(channel_names),
+            destinations=list(destination_names),
+            env=env,
+            rules=rules_from(pop_rules(rule_flags)),
         )
     )
     report(as_json, sub, f"subscription {name} added: {describe(sub)}")

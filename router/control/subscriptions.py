@@ -12,7 +12,8 @@ from eventrouter.router.control.service import Service
 from eventrouter.router.control.validation import check_env, check_object_name
 from eventrouter.router.db import config as store
 from eventrouter.router.errors import ConfigError, Conflict, NotFound
-from eventrouter.router.models import Subscription, SubscriptionIn, SubscriptionUpdate
+from eventrouter.router.models import Rules, Subscription, SubscriptionIn, SubscriptionUpdate
+from eventrouter.router.rules.spec import compile_rules
 
 
 def no_destination(*names: str) -> NotFound:
@@ -28,6 +29,17 @@ def destination_ids(conn: Connection, org: str, names: Sequence[str]) -> list[in
     if missing:
         raise no_destination(*missing)
     return [found[name] for name in names]
+
+
+def check_rules(rules: Rules | None) -> None:
+    """Refuse rules that would not compile in the router: a bad expression (with its
+    position), an unknown time zone, a flag that needs another."""
+    if rules is None:
+        return
+    try:
+        compile_rules(rules)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
 
 
 def no_subscription(name: str) -> NotFound:
@@ -71,6 +83,7 @@ class Subscriptions(Service):
             raise ConfigError("a subscription needs at least one --channel")
         if not spec.destinations:
             raise ConfigError("a subscription needs at least one --destination")
+        check_rules(spec.rules)
         channels = list(dict.fromkeys(spec.channels))
         destinations = list(dict.fromkeys(spec.destinations))
         with self.transaction() as conn:
@@ -85,6 +98,7 @@ class Subscriptions(Service):
                 spec.env,
                 [found[name].id for name in channels],
                 destination_ids(conn, self.org, destinations),
+                spec.rules,
             )
             if new_id is None:
                 raise Conflict(f"subscription {spec.name!r} already exists; pick another name")

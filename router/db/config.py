@@ -17,7 +17,7 @@ from typing import Any
 
 from sqlalchemy import Connection, text
 
-from eventrouter.router.models import Channel, Subscription
+from eventrouter.router.models import Channel, Rules, Subscription
 
 
 @dataclass(frozen=True, slots=True)
@@ -274,7 +274,8 @@ def update_destination_config(
 # -- subscriptions ----------------------------------------------------------------------
 _INSERT_SUBSCRIPTION = text(
     """
-    INSERT INTO subscriptions (org, name, env) VALUES (:org, :name, :env)
+    INSERT INTO subscriptions (org, name, env, rules)
+    VALUES (:org, :name, :env, CAST(:rules AS jsonb))
     ON CONFLICT (org, name) DO NOTHING
     RETURNING id
     """
@@ -293,7 +294,7 @@ _LINK_DESTINATIONS = text(
 )
 _LIST_SUBSCRIPTIONS = text(
     """
-    SELECT s.id, s.name, s.env, s.enabled, s.created_at,
+    SELECT s.id, s.name, s.env, s.enabled, s.created_at, s.rules,
            COALESCE((SELECT array_agg(c.name ORDER BY c.name) FROM subscription_channels sc
                      JOIN channels c ON c.id = sc.channel_id
                      WHERE sc.subscription_id = s.id), '{}') AS channels,
@@ -361,15 +362,24 @@ def insert_subscription(
     env: str | None,
     channel_ids: Sequence[int],
     destination_ids: Sequence[int],
+    rules: Rules | None = None,
 ) -> int | None:
     """The new subscription's id (linked to its channels and destinations), or ``None`` when
-    ``name`` is taken."""
-    found = conn.execute(_INSERT_SUBSCRIPTION, {"org": org, "name": name, "env": env}).scalar()
+    ``name`` is taken. ``rules`` are stored as given (checked by the caller)."""
+    params = {"org": org, "name": name, "env": env, "rules": _rules_json(rules)}
+    found = conn.execute(_INSERT_SUBSCRIPTION, params).scalar()
     if found is None:
         return None
     conn.execute(_LINK_CHANNELS, {"id": found, "channel_ids": list(channel_ids)})
     conn.execute(_LINK_DESTINATIONS, {"id": found, "destination_ids": list(destination_ids)})
     return int(found)
+
+
+def _rules_json(rules: Rules | None) -> str | None:
+    """Rules as stored: only what was set, so a default changed later applies to them."""
+    if rules is None or rules.is_empty():
+        return None
+    return rules.model_dump_json(exclude_defaults=True)
 
 
 def list_subscriptions(conn: Connection, org: str, name: str | None = None) -> list[Subscription]:

@@ -18,6 +18,7 @@ from eventrouter.router.models import (
     Attempt,
     DeliveryDetail,
     DeliveryLogEntry,
+    EventDecision,
     EventDelivery,
     EventDetail,
     EventSummary,
@@ -69,6 +70,19 @@ _SHOW_DELIVERIES = text(
     LEFT JOIN destinations dest ON dest.id = d.destination_id
     LEFT JOIN subscriptions s ON s.id = d.subscription_id
     WHERE d.event_id = :id ORDER BY d.id
+    """
+)
+# Removed subscriptions keep their decisions (no foreign key): the name is then NULL.
+_SHOW_DECISIONS = text(
+    """
+    SELECT dc.subscription_id, s.name AS subscription, dc.decision, dc.reason, dc.until,
+           dc.digest_id, dc.silence_id,
+           COALESCE((SELECT array_agg(d.id ORDER BY d.id) FROM deliveries d
+                     WHERE dc.digest_id IS NOT NULL AND d.digest_id = dc.digest_id), '{}')
+               AS digest_deliveries
+    FROM decisions dc
+    LEFT JOIN subscriptions s ON s.id = dc.subscription_id
+    WHERE dc.event_id = :id ORDER BY dc.subscription_id
     """
 )
 _SHOW_ATTEMPTS = text(
@@ -176,7 +190,13 @@ def event_detail(conn: Connection, org: str, event_id: str) -> EventDetail | Non
         EventDelivery.model_validate({**d._mapping, "attempts": attempts.get(d.id, [])})
         for d in conn.execute(_SHOW_DELIVERIES, {"id": event_id})
     ]
-    return EventDetail.model_validate({**row._mapping, "id": str(row.id), "deliveries": deliveries})
+    decisions = [
+        EventDecision.model_validate(d._mapping)
+        for d in conn.execute(_SHOW_DECISIONS, {"id": event_id})
+    ]
+    return EventDetail.model_validate(
+        {**row._mapping, "id": str(row.id), "deliveries": deliveries, "decisions": decisions}
+    )
 
 
 def deliveries(

@@ -49,15 +49,18 @@ EXISTING_EVENT_IDS = text("SELECT id FROM events WHERE id = ANY(CAST(:ids AS uui
 # (which turned every event of the batch planned for it into a rejected entry).
 # Deliveries go out at once after the commit (dispatched_at = now()) unless the broker
 # is known to be down; then they are left for the scheduler to dispatch when it is back.
+# An event's own deliveries are unique per (event, destination) among rows without a
+# digest (migration 0004): the conflict target names that partial index.
 INSERT_DELIVERIES = text(
     """
-    INSERT INTO deliveries (event_id, destination_id, subscription_id, dispatched_at)
-    SELECT t.e, t.d, t.s, CASE WHEN CAST(:dispatching AS boolean) THEN now() END FROM unnest(
+    INSERT INTO deliveries (event_id, destination_id, subscription_id, dispatched_at, notice)
+    SELECT t.e, t.d, t.s, CASE WHEN CAST(:dispatching AS boolean) THEN now() END, t.n
+    FROM unnest(
         CAST(:event_ids AS uuid[]), CAST(:destination_ids AS int[]),
-        CAST(:subscription_ids AS int[])) AS t(e, d, s)
+        CAST(:subscription_ids AS int[]), CAST(:notices AS jsonb[])) AS t(e, d, s, n)
     WHERE EXISTS (SELECT 1 FROM destinations WHERE id = t.d)
       AND EXISTS (SELECT 1 FROM subscriptions WHERE id = t.s)
-    ON CONFLICT (event_id, destination_id) DO NOTHING
+    ON CONFLICT (event_id, destination_id) WHERE digest_id IS NULL DO NOTHING
     RETURNING id, destination_id
     """
 )
@@ -87,6 +90,8 @@ class PlannedRow(NamedTuple):
     event_id: str
     destination_id: int
     subscription_id: int
+    notice: str | None = None
+    """JSON of what the receiver is told besides the event (rules: firing/resolved…)."""
 
 
 class Rejection(NamedTuple):
@@ -145,13 +150,14 @@ def insert_deliveries(
     """Store planned deliveries; return ``(delivery_id, destination_id)`` of the new ones."""
     if not rows:
         return []
-    event_ids, destination_ids, subscription_ids = zip(*rows, strict=True)
+    event_ids, destination_ids, subscription_ids, notices = zip(*rows, strict=True)
     result = conn.execute(
         INSERT_DELIVERIES,
         {
             "event_ids": list(event_ids),
             "destination_ids": list(destination_ids),
             "subscription_ids": list(subscription_ids),
+            "notices": list(notices),
             "dispatching": dispatching,
         },
     )

@@ -7,16 +7,19 @@ table only when it moved.
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import Connection, text
 
-from eventrouter.router.routing import ChannelRule, RoutingTable, SubscriptionRule
+from eventrouter.router.models import Rules
+from eventrouter.router.routing import ChannelRule, RoutingTable, SilenceRule, SubscriptionRule
 
 CONFIG_VERSION = text("SELECT version FROM config_version WHERE id = 1")
 
 ROUTING_CHANNELS = text("SELECT id, org, env, pattern, is_system FROM channels")
 ROUTING_SUBSCRIPTIONS = text(
     """
-    SELECT s.id, s.org, s.env, s.enabled,
+    SELECT s.id, s.org, s.env, s.enabled, s.rules,
            COALESCE(array_agg(DISTINCT sc.channel_id)
                     FILTER (WHERE sc.channel_id IS NOT NULL), '{}') AS channel_ids,
            COALESCE(array_agg(DISTINCT sd.destination_id)
@@ -28,6 +31,14 @@ ROUTING_SUBSCRIPTIONS = text(
     """
 )
 ROUTING_ENABLED_DESTINATIONS = text("SELECT id FROM destinations WHERE enabled")
+# Silences not yet expired (the scheduler marks ended ones, which bumps the version);
+# whether one is active at an instant the router decides with its own clock.
+ROUTING_SILENCES = text(
+    """
+    SELECT id, org, filter, comment, starts_at, ends_at, channel_id, every, timezone
+    FROM silences WHERE expired_at IS NULL ORDER BY id
+    """
+)
 
 
 def config_version(conn: Connection) -> int:
@@ -53,8 +64,21 @@ def load_routing_table(conn: Connection) -> RoutingTable:
             row.enabled,
             frozenset(row.channel_ids),
             frozenset(row.destination_ids),
+            *_rules(row.rules),
         )
         for row in conn.execute(ROUTING_SUBSCRIPTIONS)
     ]
     enabled = [row.id for row in conn.execute(ROUTING_ENABLED_DESTINATIONS)]
-    return RoutingTable(channels, subscriptions, enabled, version=version)
+    silences = [SilenceRule(**row._mapping) for row in conn.execute(ROUTING_SILENCES)]
+    return RoutingTable(channels, subscriptions, enabled, version=version, silences=silences)
+
+
+def _rules(stored: Any) -> tuple[Rules | None, None, str | None]:
+    """``(rules, compiled, broken)`` for ``SubscriptionRule``: stored rules that no longer
+    read (written around the control plane) are reported, not a table that fails to load."""
+    if stored is None:
+        return None, None, None
+    try:
+        return Rules.model_validate(stored), None, None
+    except ValueError as exc:
+        return Rules(), None, f"stored rules do not read: {str(exc).splitlines()[0]}"

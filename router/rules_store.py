@@ -1,0 +1,157 @@
+"""Rules applied to one batch of new events, inside the router's store transaction.
+
+For each stored event and each subscription its channels reach, one decision: the
+subscription's rules (``router.rules.engine``) are evaluated once, with the key's state
+locked in Postgres for stateful rules. What is delivered becomes planned deliveries;
+what is grouped or held joins a digest the scheduler releases later; every verdict is a
+``decisions`` row. The store's transaction covers all of it, so a killed router loses
+nothing and a replayed entry (not a new event) decides nothing twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Connection
+
+from eventrouter.router.db import rules as store
+from eventrouter.router.db.ingest import PlannedRow
+from eventrouter.router.db.rules import DecisionRow, DigestRow
+from eventrouter.router.events import Event
+from eventrouter.router.models import Decision
+from eventrouter.router.routing import RoutingTable, SubscriptionRule
+from eventrouter.router.rules.engine import Facts, KeyState, Silence, Verdict, decide, facts
+from eventrouter.router.rules.expressions import activation
+
+
+@dataclass
+class _Pending:
+    """A stateful (event, subscription) waiting for its key's state."""
+
+    event: Event
+    sub: SubscriptionRule
+    fact: Facts
+    silence: Silence | None
+
+
+@dataclass
+class RuledBatch:
+    planned: list[PlannedRow] = field(default_factory=list)
+    decisions: list[DecisionRow] = field(default_factory=list)
+    _digests: dict[tuple[int, str, str], DigestRow] = field(default_factory=dict)
+    _digest_members: list[tuple[int, tuple[int, str, str]]] = field(default_factory=list)
+    _planned_for: set[tuple[str, int]] = field(default_factory=set)
+
+    def deliver(self, event: Event, sub: SubscriptionRule, notice: str | None = None) -> None:
+        """Plan ``sub``'s destinations for ``event``; one delivery per destination even
+        when several subscriptions reach it (the lowest subscription id is recorded)."""
+        for destination_id in sorted(sub.destination_ids):
+            if (event.id, destination_id) not in self._planned_for:
+                self._planned_for.add((event.id, destination_id))
+                self.planned.append(PlannedRow(event.id, destination_id, sub.id, notice))
+
+    def record(
+        self, event: Event, sub: SubscriptionRule, verdict: Verdict, key: str, now: datetime
+    ) -> None:
+        if verdict.decision == Decision.DELIVERED:
+            self.deliver(event, sub, store.notice_json(verdict.notice))
+        if verdict.digest is not None and verdict.until is not None:
+            target = (sub.id, verdict.digest, key if verdict.digest == "group" else "")
+            joined = self._digests.get(target)
+            self._digests[target] = DigestRow(
+                sub.id,
+                verdict.digest,
+                target[2],
+                joined.release_at if joined else verdict.until,
+                joined.first_at if joined else now,
+                now,
+                (joined.events if joined else 0) + 1,
+                event.id,
+            )
+            self._digest_members.append((len(self.decisions), target))
+        self.decisions.append(
+            DecisionRow(
+                event.id,
+                sub.id,
+                verdict.decision.value,
+                verdict.reason,
+                silence_id=verdict.silence_id,
+                until=verdict.until,
+            )
+        )
+
+    def write_digests(self, conn: Connection) -> None:
+        """Open or join the batch's digests and link their decisions to them."""
+        ids = store.upsert_digests(conn, list(self._digests.values()))
+        for index, target in self._digest_members:
+            self.decisions[index] = self.decisions[index]._replace(digest_id=ids.get(target))
+
+
+def apply_rules(
+    conn: Connection, table: RoutingTable, events: Sequence[Event], now: datetime | None = None
+) -> RuledBatch:
+    """Decide every (event, subscription) of ``events`` (new, not duplicates)."""
+    now = now or datetime.now(UTC)
+    batch = RuledBatch()
+    pending: list[_Pending] = []
+    for event in events:
+        subs, channels = table.subscriptions_for(event.name, event.org, event.env)
+        if not subs:
+            continue
+        ruled = table.has_silences(event.org) or any(s.rules is not None for s in subs)
+        if not ruled:  # the common case: deliver, one decision each
+            for sub in subs:
+                batch.deliver(event, sub)
+                batch.decisions.append(DecisionRow(event.id, sub.id, Decision.DELIVERED.value))
+            continue
+        variables = _variables(event, now)
+        silence = table.silence_for(event.org, channels, variables, now)
+        for sub in subs:
+            if sub.broken is not None:
+                verdict = Verdict(Decision.FILTER_ERROR, sub.broken)
+                batch.record(event, sub, verdict, "", now)
+            elif sub.compiled is None:
+                verdict = (
+                    Verdict(Decision.DELIVERED)
+                    if silence is None
+                    else Verdict(
+                        Decision.SILENCED,
+                        f"silence {silence.id}: {silence.comment}",
+                        silence_id=silence.id,
+                    )
+                )
+                batch.record(event, sub, verdict, "", now)
+            else:
+                fact = facts(sub.compiled, variables)
+                if sub.compiled.stateful and fact.error is None:
+                    pending.append(_Pending(event, sub, fact, silence))
+                else:
+                    verdict, _ = decide(sub.compiled, fact, KeyState(), now, silence)
+                    batch.record(event, sub, verdict, fact.key, now)
+    if pending:
+        _decide_stateful(conn, batch, pending, now)
+    batch.write_digests(conn)
+    store.insert_decisions(conn, batch.decisions)
+    return batch
+
+
+def _decide_stateful(
+    conn: Connection, batch: RuledBatch, pending: list[_Pending], now: datetime
+) -> None:
+    """Lock the keys' state, decide in stream order, write the state back."""
+    states = store.lock_states(conn, [(p.sub.id, p.fact.key) for p in pending])
+    for item in pending:
+        assert item.sub.compiled is not None
+        target = (item.sub.id, item.fact.key)
+        verdict, states[target] = decide(
+            item.sub.compiled, item.fact, states.get(target, KeyState()), now, item.silence
+        )
+        batch.record(item.event, item.sub, verdict, item.fact.key, now)
+    store.save_states(conn, states)
+
+
+def _variables(event: Event, now: datetime) -> dict[str, Any]:
+    return activation(event.name, event.org, event.env, event.payload, now)
