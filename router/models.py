@@ -233,6 +233,10 @@ class SubscriptionUpdate(Input):
     remove_channels: list[str] = Field(default_factory=list)
     add_destinations: list[str] = Field(default_factory=list)
     remove_destinations: list[str] = Field(default_factory=list)
+    rules: dict[str, Any] | None = None
+    """Rule fields to change, merged over the current rules (a JSON merge patch: a field
+    set to null returns to its default); ``{}`` with ``clear_rules`` removes them all."""
+    clear_rules: bool = False
 
 
 class Subscription(Model):

@@ -8,6 +8,7 @@ from typing import Any, TypeVar
 
 import click
 
+from eventrouter.router.control.subscriptions import merged_rules
 from eventrouter.router.models import NotifyMode, QuietMode, Rules
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -77,5 +78,6 @@ def pop_rules(kwargs: dict[str, Any]) -> dict[str, Any]:
 
 
 def rules_from(given: dict[str, Any]) -> Rules | None:
-    """The rules the flags describe, or None when none was given."""
-    return Rules.model_validate(given) if given else None
+    """The rules the flags describe, or None when none was given; a bad value is a
+    ``ConfigError`` naming the field."""
+    return merged_rules(None, given)

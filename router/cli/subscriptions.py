@@ -53,7 +53,8 @@ def subscriptions_add(
 
 def describe(sub: Subscription) -> str:
     scope = f"env {sub.env}" if sub.env else "all environments"
-    return f"{', '.join(sub.channels)} → {', '.join(sub.destinations) or '-'} ({scope})"
+    rules = f"; rules {sub.rules.model_dump_json(exclude_defaults=True)}" if sub.rules else ""
+    return f"{', '.join(sub.channels)} → {', '.join(sub.destinations) or '-'} ({scope}){rules}"
 
 
 @subscriptions.command("list")
@@ -81,10 +82,13 @@ def subscriptions_list(ctx: Context, as_json: bool) -> None:
 @click.option("--remove-destination", multiple=True, help="Stop sending here (repeatable).")
 @click.option("--env", default=None, help="Only events of this environment.")
 @click.option("--all-envs", is_flag=True, help="Events of every environment (drops --env).")
+@rule_options
+@click.option("--no-rules", is_flag=True, help="Remove every rule (before the rule flags given).")
 @json_option
 @pass_ctx
 def subscriptions_update(
     ctx: Context,
+    /,
     name: str,
     channels: tuple[str, ...],
     destinations: tuple[str, ...],
@@ -94,9 +98,13 @@ def subscriptions_update(
     remove_destination: tuple[str, ...],
     env: str | None,
     all_envs: bool,
+    no_rules: bool,
     as_json: bool,
+    **rule_flags: Any,
 ) -> None:
-    """Change a subscription in place; running routers follow within a second."""
+    """Change a subscription in place; running routers follow within a second. Rule flags
+    change only the rules they name (README: "Alert rules")."""
+    rules = pop_rules(rule_flags)
     change = SubscriptionUpdate.model_validate(
         given(
             channels=list(channels) or None,
@@ -105,13 +113,16 @@ def subscriptions_update(
             remove_channels=list(remove_channel) or None,
             add_destinations=list(add_destination) or None,
             remove_destinations=list(remove_destination) or None,
+            rules=rules or None,
+            clear_rules=no_rules or None,
         )
         | env_change(env, all_envs)
     )
     if not change.model_fields_set:
         raise ConfigError(
             "nothing to change: give --channel, --destination, --add-channel, "
-            "--remove-channel, --add-destination, --remove-destination, --env or --all-envs"
+            "--remove-channel, --add-destination, --remove-destination, --env, --all-envs, "
+            "a rule flag (--filter…) or --no-rules"
         )
     sub = ctx.control.subscriptions.update(name, change)
     report(as_json, sub, f"subscription {name} updated: {describe(sub)}")

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
+from pydantic import ValidationError
 from sqlalchemy import Connection
 
 from eventrouter.router.control.caller import Role
@@ -40,6 +42,24 @@ def check_rules(rules: Rules | None) -> None:
         compile_rules(rules)
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
+
+
+def merged_rules(current: Rules | None, patch: dict[str, Any] | None) -> Rules | None:
+    """``current`` with ``patch`` applied (null resets a field); ``ConfigError`` names an
+    unknown field or a bad value."""
+    fields = current.model_dump(exclude_defaults=True) if current else {}
+    for field, value in (patch or {}).items():
+        if value is None:
+            fields.pop(field, None)
+        else:
+            fields[field] = value
+    try:
+        rules = Rules.model_validate(fields)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        where = ".".join(str(part) for part in error["loc"])
+        raise ConfigError(f"rules: {where}: {error['msg']}") from None
+    return None if rules.is_empty() else rules
 
 
 def no_subscription(name: str) -> NotFound:
@@ -137,6 +157,10 @@ class Subscriptions(Service):
             )
             if "env" in change.model_fields_set:
                 store.set_subscription_env(conn, subscription_id, check_env(change.env))
+            if change.clear_rules or change.rules:
+                rules = merged_rules(None if change.clear_rules else current.rules, change.rules)
+                check_rules(rules)
+                store.set_subscription_rules(conn, subscription_id, rules)
             return store.list_subscriptions(conn, self.org, name)[0]
 
     def set_enabled(self, name: str, enabled: bool) -> None:

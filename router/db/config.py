@@ -375,6 +375,17 @@ def insert_subscription(
     return int(found)
 
 
+_SET_SUBSCRIPTION_RULES = text(
+    """
+    UPDATE subscriptions SET rules = CAST(:rules AS jsonb), updated_at = now() WHERE id = :id
+    """
+)
+
+
+def set_subscription_rules(conn: Connection, subscription_id: int, rules: Rules | None) -> None:
+    conn.execute(_SET_SUBSCRIPTION_RULES, {"id": subscription_id, "rules": _rules_json(rules)})
+
+
 def _rules_json(rules: Rules | None) -> str | None:
     """Rules as stored: only what was set, so a default changed later applies to them."""
     if rules is None or rules.is_empty():
