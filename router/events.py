@@ -183,6 +183,7 @@ class Event:
         "id",
         "idempotency_key",
         "name",
+        "notice",
         "org",
         "payload",
         "payload_json",
@@ -200,6 +201,7 @@ class Event:
         idempotency_key: str | None = None,
         published_at: float | None = None,
         payload_json: str | None = None,
+        notice: dict[str, Any] | None = None,
     ) -> None:
         self.id = id
         self.name = name
@@ -211,6 +213,10 @@ class Event:
         # The payload as the JSON text its validation produced (``encode_payload``), when
         # it was validated: the router stores this text instead of encoding it again.
         self.payload_json = payload_json
+        # What a delivery tells besides the event, set by alert rules (router.rules):
+        # ``state`` (firing/resolved), ``key``, ``throttled`` (a count), and for a digest
+        # ``id`` plus ``group`` or ``held`` ({key, count, first_at, last_at, events}).
+        self.notice = notice
 
     @property
     def published_datetime(self) -> datetime:

@@ -57,7 +57,11 @@ class RuledBatch:
         self, event: Event, sub: SubscriptionRule, verdict: Verdict, key: str, now: datetime
     ) -> None:
         if verdict.decision == Decision.DELIVERED:
-            self.deliver(event, sub, store.notice_json(verdict.notice))
+            notice = verdict.notice
+            if notice is not None and "state" in notice:
+                # One incident per (rule, key): PagerDuty's resolve closes what trigger opened.
+                notice = {**notice, "dedup_key": f"eventrouter-rule-{sub.id}-{key}"}
+            self.deliver(event, sub, store.notice_json(notice))
         if verdict.digest is not None and verdict.until is not None:
             target = (sub.id, verdict.digest, key if verdict.digest == "group" else "")
             joined = self._digests.get(target)

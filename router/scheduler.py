@@ -1,4 +1,4 @@
-"""Due retries and lost leases back onto the queue.
+"""Due retries and lost leases back onto the queue; digests and silences that are due.
 
 The database is the schedule (``next_attempt_at``); Celery only ever carries work that
 is due now, so a killed process never loses a retry. Several routers may tick at once:
@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 from sqlalchemy import Engine
 
-from eventrouter.router.db import destination_state, schedule
+from eventrouter.router.db import destination_state, digests, schedule
 from eventrouter.router.dispatch import BrokerGuard, Dispatch, guarded
 from eventrouter.router.durations import format_duration
 from eventrouter.router.settings import Settings
@@ -65,6 +65,7 @@ class Scheduler:
                 conn, limit=TICK_LIMIT, default_delays=len(self._settings.retry_delays)
             )
             orphans = schedule.cancel_orphaned(conn, limit=TICK_LIMIT)
+        self.release_digests()
         if lost.retrying:
             log.warning(
                 "%d deliveries returned to pending after their lease expired", len(lost.retrying)
@@ -88,6 +89,22 @@ class Scheduler:
             if len(due) < TICK_LIMIT or total >= 10 * TICK_LIMIT:
                 break
         return total
+
+    def release_digests(self) -> int:
+        """Release groups whose wait is over and holds whose quiet hours ended (their
+        deliveries go out with this tick's dispatch); mark ended silences. Return how many
+        digests were released."""
+        with self._engine.begin() as conn:
+            released, planned = digests.release_due(conn, limit=TICK_LIMIT)
+            expired = digests.expire_silences(conn)
+        if released:
+            events = sum(r.events for r in released)
+            log.info(
+                "released %d digests (%d events) as %d deliveries", len(released), events, planned
+            )
+        if expired:
+            log.info("silences expired: %s", ", ".join(map(str, expired)))
+        return len(released)
 
     def dispatch(self, deliveries: Sequence[tuple[int, int]]) -> bool:
         """Send tasks for ``deliveries`` (already marked dispatched); if the broker is down,

@@ -43,7 +43,7 @@ CLAIM = text(
     """
     WITH task AS MATERIALIZED (
         SELECT id, xmin AS version, event_id, destination_id, status, attempt_count,
-               next_attempt_at, claim_token
+               next_attempt_at, claim_token, notice
         FROM deliveries
         WHERE id = ANY(CAST(:ids AS bigint[]))
     ), candidates AS (
@@ -57,14 +57,14 @@ CLAIM = text(
             lease_expires_at = now() + make_interval(secs => :lease), updated_at = now()
         FROM candidates c
         WHERE d.id = c.id AND d.xmin = c.version
-        RETURNING d.id, d.event_id, d.attempt_count
+        RETURNING d.id, d.event_id, d.attempt_count, d.notice
     ), mine AS (
-        SELECT id, event_id, attempt_count FROM claimed
+        SELECT id, event_id, attempt_count, notice FROM claimed
         UNION ALL
-        SELECT id, event_id, attempt_count FROM task
+        SELECT id, event_id, attempt_count, notice FROM task
         WHERE status = 'delivering' AND claim_token = CAST(:token AS uuid)
     )
-    SELECT m.id, m.attempt_count, e.id AS event_id, e.name, e.org, e.env, e.payload,
+    SELECT m.id, m.attempt_count, m.notice, e.id AS event_id, e.name, e.org, e.env, e.payload,
            e.published_at
     FROM mine m JOIN events e ON e.id = m.event_id
     ORDER BY m.id
@@ -247,6 +247,7 @@ def claim(
                 env=row.env,
                 payload=row.payload,
                 published_at=(row.published_at.timestamp() if row.published_at else None),
+                notice=row.notice,
             ),
         )
         for row in rows

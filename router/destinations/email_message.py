@@ -15,6 +15,7 @@ from email.message import EmailMessage
 from email.utils import format_datetime, parseaddr
 from typing import Any
 
+from eventrouter.router.destinations import notice
 from eventrouter.router.destinations.slack_blocks import main_text
 from eventrouter.router.destinations.templating import TextTemplate, as_text
 from eventrouter.router.events import Event
@@ -38,7 +39,8 @@ def subject(event: Event, template: TextTemplate | None, now: datetime) -> str:
     if template is not None:
         text = template.render(event, now)
     else:
-        text = f"[{event.env}] {event.name}" if event.env else event.name
+        title = notice.headline(event)
+        text = f"[{event.env}] {title}" if event.env else title
     return text if len(text) <= MAX_SUBJECT else text[: MAX_SUBJECT - 1] + "…"
 
 
@@ -56,6 +58,8 @@ def _facts(event: Event) -> list[tuple[str, str]]:
 def plain_body(event: Event) -> str:
     _, message = main_text(event.payload)
     lines = [f"{label}: {value}" for label, value in _facts(event)]
+    if event.notice:
+        lines = [notice.headline(event), *notice.digest_lines(event), "", *lines]
     if message:
         lines += ["", message]
     lines += ["", "payload:", json.dumps(event.payload, indent=2, ensure_ascii=False), ""]
@@ -74,9 +78,11 @@ def html_body(event: Event) -> str:
         for key, value in event.payload.items()
     )
     pretty = esc(json.dumps(event.payload, indent=2, ensure_ascii=False))
+    listed = "".join(f"<li>{esc(line)}</li>" for line in notice.digest_lines(event))
     return (
         "<!DOCTYPE html><html><body>"
-        f"<h2>{esc(event.name)}</h2>"
+        f"<h2>{esc(notice.headline(event))}</h2>"
+        + (f"<ul>{listed}</ul>" if listed else "")
         + (f"<p>{esc(message)}</p>" if message else "")
         + f"<table>{facts}</table>"
         + (f"<h3>payload</h3><table>{fields}</table>" if fields else "")

@@ -17,6 +17,7 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from eventrouter.router.destinations import notice
 from eventrouter.router.destinations.base import Outcome, SendContext, excerpt
 from eventrouter.router.destinations.classify import (
     classify_http,
@@ -90,16 +91,24 @@ class PagerDutyConfig(BaseModel):
 
 
 def dedup_key(event: Event) -> str:
-    """The payload's ``dedup_key`` (hashed if over 255 characters), else the event id."""
+    """The rule's key for an on-change notification (so its ``resolve`` closes the incident
+    its ``trigger`` opened), else the payload's ``dedup_key`` (hashed if over 255
+    characters), else the event id (a digest's own id)."""
+    ruled = (event.notice or {}).get("dedup_key")
+    if isinstance(ruled, str) and ruled:
+        return ruled if len(ruled) <= MAX_DEDUP_KEY else hashlib.sha256(ruled.encode()).hexdigest()
     given = event.payload.get("dedup_key")
     if given is None or given == "":
-        return event.id
+        return notice.message_id(event)
     key = given if isinstance(given, str) else json.dumps(given, sort_keys=True)
     return key if len(key) <= MAX_DEDUP_KEY else hashlib.sha256(key.encode()).hexdigest()
 
 
 def event_action(event: Event, config: PagerDutyConfig) -> str:
-    """``trigger`` unless the payload names another action; ``ValueError`` if unknown."""
+    """``resolve`` for a rule's resolved notification, else ``trigger`` unless the payload
+    names another action; ``ValueError`` if unknown."""
+    if (event.notice or {}).get("state") == "resolved":
+        return "resolve"
     action = event.payload.get(config.action_field, "trigger")
     if action not in ACTIONS:
         raise ValueError(
@@ -111,11 +120,12 @@ def event_action(event: Event, config: PagerDutyConfig) -> str:
 
 def summary(event: Event) -> str:
     env = f"[{event.env}] " if event.env else ""
+    title = notice.headline(event)
     for key in ("summary", "message", "description", "text"):
         value = event.payload.get(key)
         if isinstance(value, str) and value.strip():
-            return cut(f"{env}{event.name}: {value}", MAX_SUMMARY)
-    return cut(f"{env}{event.name}", MAX_SUMMARY)
+            return cut(f"{env}{title}: {value}", MAX_SUMMARY)
+    return cut(f"{env}{title}", MAX_SUMMARY)
 
 
 def build_body(
@@ -141,7 +151,9 @@ def build_body(
         "timestamp": event.published_datetime.isoformat(timespec="milliseconds").replace(
             "+00:00", "Z"
         ),
-        "custom_details": event.payload,
+        "custom_details": event.payload
+        if not event.notice
+        else {**event.payload, "eventrouter": notice.webhook_fields(event)},
     }
     body["client"] = "eventrouter"
     if len(encode(body)) > max_bytes:

@@ -13,6 +13,7 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
+from eventrouter.router.destinations import notice
 from eventrouter.router.destinations.templating import as_text
 from eventrouter.router.events import Event
 from eventrouter.router.interactive import (
@@ -68,11 +69,15 @@ def default_message(event: Event, now: datetime) -> dict[str, Any]:
     """The rich message: header, main text, payload fields, then env and time."""
     env = event.env or "no env"
     message_key, message = main_text(event.payload)
+    title = notice.headline(event)
     blocks: list[dict[str, Any]] = [
-        {"type": "header", "text": {"type": "plain_text", "text": event.name, "emoji": True}}
+        {"type": "header", "text": {"type": "plain_text", "text": title, "emoji": True}}
     ]
     if message is not None:
         blocks.append({"type": "section", "text": _mrkdwn(escape(message))})
+    listed = notice.digest_lines(event)
+    if listed:
+        blocks.append({"type": "section", "text": _mrkdwn(escape("\n".join(listed)))})
     fields = [
         _mrkdwn(f"*{escape(key)}*\n{escape(as_text(value) or '-')}")
         for key, value in event.payload.items()
@@ -94,7 +99,7 @@ def default_message(event: Event, now: datetime) -> dict[str, Any]:
     )
     # The top-level text is mrkdwn too (notifications, fallback): a payload's "<!channel>"
     # or "<@U…>" must arrive as text, not as a mention, so it is escaped like the blocks.
-    text = escape(f"[{env}] {event.name}" + (f": {message}" if message else ""))
+    text = escape(f"[{env}] {title}" + (f": {message}" if message else ""))
     return {"text": text, "blocks": blocks}
 
 

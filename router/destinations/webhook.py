@@ -15,7 +15,7 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
 
-from eventrouter.router.destinations import signing
+from eventrouter.router.destinations import notice, signing
 from eventrouter.router.destinations.base import Outcome, SendContext
 from eventrouter.router.destinations.classify import classify_http
 from eventrouter.router.destinations.fields import Secret, SecretURL, SecretValues, check_http_url
@@ -133,6 +133,7 @@ def default_body(event: Event) -> dict[str, Any]:
         "env": event.env,
         "timestamp": event.published_datetime.isoformat().replace("+00:00", "Z"),
         "payload": event.payload,
+        **notice.webhook_fields(event),
     }
 
 
@@ -151,7 +152,7 @@ def request_headers(
     if not any(name.lower() == "user-agent" for name in headers):
         headers["user-agent"] = USER_AGENT  # a configured User-Agent replaces ours
     headers["content-type"] = "application/json"
-    headers["webhook-id"] = event.id
+    headers["webhook-id"] = notice.message_id(event)
     headers["webhook-timestamp"] = str(int((now or datetime.now(UTC)).timestamp()))
     return headers
 
@@ -165,7 +166,9 @@ def signed_headers(
     secrets = config.active_secrets(now)
     if secrets:
         timestamp = int(headers["webhook-timestamp"])
-        headers["webhook-signature"] = signing.signature_header(secrets, event.id, timestamp, body)
+        headers["webhook-signature"] = signing.signature_header(
+            secrets, notice.message_id(event), timestamp, body
+        )
     return headers
 
 

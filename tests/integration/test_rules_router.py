@@ -88,10 +88,11 @@ def test_on_change_fires_once_and_resolves_once(
     assert [d for d, _ in decisions(clean_db, ids)] == [
         "filtered", "delivered", "unchanged", "unchanged", "delivered", "filtered",
     ]  # fmt: skip
+    iris, mnist = "eventrouter-rule-1-iris", "eventrouter-rule-1-mnist"
     assert dict(delivered(clean_db)) == {
-        ids[1]: {"key": "iris", "state": "firing"},
-        ids[4]: {"key": "iris", "state": "resolved"},
-        other[0]: {"key": "mnist", "state": "firing"},
+        ids[1]: {"key": "iris", "state": "firing", "dedup_key": iris},
+        ids[4]: {"key": "iris", "state": "resolved", "dedup_key": iris},
+        other[0]: {"key": "mnist", "state": "firing", "dedup_key": mnist},
     }
     state = rows(clean_db, "SELECT key, firing FROM rule_state ORDER BY key")
     assert [(s.key, s.firing) for s in state] == [("iris", False), ("mnist", True)]
@@ -146,3 +147,73 @@ def test_a_subscription_without_rules_records_delivered(
     seed.route("run:.*", "http://127.0.0.1:9/hook")
     ids = route(router, settings, {})
     assert decisions(clean_db, ids) == [("delivered", "")]
+
+
+def release_now(engine: Engine) -> None:
+    """Move every open digest's release to now: the group wait / quiet hours are over."""
+    with engine.begin() as conn:
+        conn.exec_driver_sql("UPDATE digests SET release_at = now() WHERE released_at IS NULL")
+
+
+def test_a_storm_becomes_one_digest_per_key(
+    router: RouterService, settings: Settings, clean_db: Engine, seed: Seed
+) -> None:
+    subscribe(clean_db, settings, seed, group_by="payload.service", group_wait="30s")
+    storm = route(router, settings, *({"service": "checkout", "n": i} for i in range(120)))
+    other = route(router, settings, {"service": "search"})
+    assert {d for d, _ in decisions(clean_db, storm + other)} == {"grouped"}
+    assert delivered(clean_db) == []
+    assert router.scheduler.release_digests() == 0  # the wait is not over
+    release_now(clean_db)
+    assert router.scheduler.release_digests() == 2
+    sent = {n["group"]["key"]: (e, n) for e, n in delivered(clean_db)}
+    checkout_event, checkout = sent["checkout"]
+    assert checkout["group"]["count"] == 120 and len(checkout["group"]["events"]) == 100
+    assert checkout["group"]["events"][0]["payload"] == {"service": "checkout", "n": 0}
+    assert checkout_event == storm[-1]  # the digest carries the latest event
+    assert checkout["id"].startswith("digest-") and checkout["key"] == "checkout"
+    assert sent["search"][1]["group"]["count"] == 1
+    assert router.scheduler.release_digests() == 0  # released once
+    # The next event opens a new group; show links the old ones to their delivery.
+    late = route(router, settings, {"service": "checkout"})
+    assert scalar(clean_db, "SELECT count(*) FROM digests WHERE released_at IS NULL") == 1
+    digest_delivery = scalar(clean_db, "SELECT id FROM deliveries WHERE event_id = :e", e=storm[-1])
+    shown = control_for(clean_db, settings).events.show(storm[0])
+    assert shown.decisions[0].digest_deliveries == [digest_delivery]
+    assert decisions(clean_db, late)[0][0] == "grouped"
+
+
+def test_quiet_hours_hold_then_flush_one_digest(
+    router: RouterService, settings: Settings, clean_db: Engine, seed: Seed
+) -> None:
+    subscribe(
+        clean_db,
+        settings,
+        seed,
+        quiet_hours="00:00-24:00",  # always quiet: the test moves the end instead
+        timezone="America/New_York",
+        urgent='payload.severity == "critical"',
+    )
+    held = route(router, settings, {"severity": "low"}, {"severity": "warning"})
+    urgent = route(router, settings, {"severity": "critical"})
+    found = decisions(clean_db, held + urgent)
+    assert [d for d, _ in found] == ["held", "held", "delivered"]
+    until = rows(clean_db, "SELECT until FROM decisions WHERE decision = 'held'")[0].until
+    assert until is not None and "quiet hours 00:00-24:00" in found[0][1]
+    assert [e for e, _ in delivered(clean_db)] == urgent
+    release_now(clean_db)
+    router.scheduler.release_digests()
+    event_id, notice = delivered(clean_db)[-1]
+    assert event_id == held[-1] and notice["held"]["count"] == 2
+    assert [e["id"] for e in notice["held"]["events"]] == held
+
+
+def test_quiet_hours_drop(
+    router: RouterService, settings: Settings, clean_db: Engine, seed: Seed
+) -> None:
+    subscribe(
+        clean_db, settings, seed, quiet_hours="00:00-24:00", timezone="UTC", quiet_mode="drop"
+    )
+    dropped = route(router, settings, {})
+    assert decisions(clean_db, dropped)[0][0] == "dropped"
+    assert delivered(clean_db) == [] and scalar(clean_db, "SELECT count(*) FROM digests") == 0
