@@ -35,7 +35,7 @@ LOCK_GROUP_STATES = text(
 )
 # Mark the digests released and plan their deliveries in one statement. The notice is
 # what the receiver reads besides the latest event: the digest's key, exact count, time
-# span and (at most MAX_LISTED, oldest first) events. Undispatched: the tick's dispatch
+# span and (at most MAX_LISTED, first published first) events. Undispatched: the tick's dispatch
 # step right after sends them.
 RELEASE = text(
     f"""
@@ -62,12 +62,12 @@ RELEASE = text(
                        'last_at', r.last_at,
                        'events', COALESCE((
                            SELECT jsonb_agg(jsonb_build_object(
-                                      'id', e.id, 'name', e.name, 'payload', e.payload)
-                                  ORDER BY e.id)
-                           FROM (SELECT dc.event_id FROM decisions dc
+                                      'id', m.id, 'name', m.name, 'payload', m.payload)
+                                  ORDER BY m.published_at, m.id)
+                           FROM (SELECT e.id, e.name, e.payload, e.published_at
+                                 FROM decisions dc JOIN events e ON e.id = dc.event_id
                                  WHERE dc.digest_id = r.id
-                                 ORDER BY dc.event_id LIMIT {MAX_LISTED}) m
-                           JOIN events e ON e.id = m.event_id), '[]'))))
+                                 ORDER BY e.published_at, e.id LIMIT {MAX_LISTED}) m), '[]'))))
         FROM released r
         JOIN subscription_destinations sd ON sd.subscription_id = r.subscription_id
         JOIN destinations d ON d.id = sd.destination_id AND d.enabled
