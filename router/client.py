@@ -373,3 +373,13 @@ def _append_with_redis_py(config: Settings, args: list[str | int]) -> object:
         return client.register_script(_APPEND_UNLESS_FULL)(keys=[config.stream], args=args)
     except redis.RedisError as exc:
         raise PublishError(redis_unavailable_message(config.redis_url, exc)) from exc
+
+
+def unrouted(settings: Settings | None = None) -> int | None:
+    """How many published events wait in the stream, not yet stored by a router (routers
+    delete what they stored); ``None`` when Redis cannot be asked."""
+    config = _settings(settings)
+    try:
+        return int(redis_client(config.redis_url, retries=0).xlen(config.stream))
+    except redis.RedisError:
+        return None

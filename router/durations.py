@@ -25,7 +25,10 @@ def parse_duration(text: str) -> float:
     """Seconds in ``text``; a bare number means seconds."""
     match = _DURATION.match(text)
     if not match:
-        raise ValueError(f"{text!r} is not a duration; use a number with s, m, h or d, e.g. 30s")
+        raise ValueError(
+            f"{text!r} is not a duration; use a number with ms, s, m, h or d, e.g. 30s "
+            "(a bare number means seconds)"
+        )
     number, unit = match.groups()
     seconds = float(number) * _UNIT_SECONDS[unit or "s"]
     if not math.isfinite(seconds):

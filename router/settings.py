@@ -10,13 +10,52 @@ import os
 from functools import cached_property
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from eventrouter.router.durations import parse_duration, parse_schedule
 
 MAX_REQUEST_TIMEOUT_SECONDS = 300.0
 """The longest request timeout a destination (or ``request_timeout_seconds``) may set."""
+
+
+REDIS_SCHEMES = ("redis:", "rediss:", "unix:", "redis+sentinel:", "sentinel:")
+"""URL schemes redis-py (and Celery) take: plain, TLS, a Unix socket, or Sentinel."""
+_POSTGRES_SCHEMES = ("postgres://", "postgresql://")
+EXAMPLES = {
+    "database_url": "postgresql://postgres@127.0.0.1:5432/eventrouter",
+    "redis_url": "redis://127.0.0.1:6379/0",
+    "broker_url": "redis://127.0.0.1:6379/1",
+    "retry_schedule": "5s,5m,30m,2h",
+    "auto_disable_after": "24h",
+    "allowed_networks": "127.0.0.0/8,10.0.0.0/8",
+}
+"""What a good value looks like, for error messages (numbers need none)."""
+
+
+def postgres_url(url: str) -> str:
+    """``url`` for SQLAlchemy with the psycopg driver: ``postgres://`` and ``postgresql://``
+    (what Heroku, RDS and libpq write) are mapped to ``postgresql+psycopg://``."""
+    for scheme in _POSTGRES_SCHEMES:
+        if url.startswith(scheme):
+            return "postgresql+psycopg://" + url[len(scheme) :]
+    if not url.startswith("postgresql+"):
+        raise ValueError("not a Postgres URL: it must start with postgresql:// or postgres://")
+    return url
+
+
+def describe_errors(exc: ValidationError) -> str:
+    """One line per bad setting: the variable, what is wrong with its value, an example."""
+    lines = []
+    for error in exc.errors():
+        field = str(error["loc"][0]) if error["loc"] else ""
+        message = str(error["msg"]).removeprefix("Value error, ")
+        example = EXAMPLES.get(field)
+        variable = f"EVENTROUTER_{field.upper()}"
+        # URLs may carry a password: name the variable, never echo its value.
+        shown = variable if field.endswith("_url") else f"{variable}={error.get('input')!s}"
+        lines.append(f"{shown}: {message}" + (f" (e.g. {variable}={example})" if example else ""))
+    return "; ".join(lines)
 
 
 class Settings(BaseSettings):
@@ -129,6 +168,20 @@ class Settings(BaseSettings):
     the first event's id and never enters the stream. After it, a repeat still gets the
     first id (ids of keyed events derive from org and key) and the router stores nothing
     for it while the first event is kept. ``0`` remembers nothing in Redis."""
+
+    @field_validator("database_url")
+    @classmethod
+    def _postgres_url(cls, value: str) -> str:
+        return postgres_url(value)
+
+    @field_validator("redis_url", "broker_url")
+    @classmethod
+    def _redis_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(REDIS_SCHEMES):
+            raise ValueError(
+                f"not a Redis URL: it must start with {', '.join(s + '//' for s in REDIS_SCHEMES)}"
+            )
+        return value
 
     @field_validator("retry_schedule")
     @classmethod

@@ -12,9 +12,10 @@ from collections.abc import Sequence
 
 import click
 
+from eventrouter.router.cli import output
 from eventrouter.router.cli.api import run_api
 from eventrouter.router.cli.channels import channels
-from eventrouter.router.cli.context import Context
+from eventrouter.router.cli.context import Context, org_option
 from eventrouter.router.cli.database import db
 from eventrouter.router.cli.deliveries import deliveries, retry
 from eventrouter.router.cli.destinations import destinations
@@ -37,11 +38,13 @@ from eventrouter.router.errors import (
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--org", default=None, help="Organisation to act on [default: EVENTROUTER_ORG].")
+@click.option("--local", is_flag=True, help="Show times in this machine's zone [default: UTC].")
 @click.version_option(package_name="eventrouter")
 @click.pass_context
-def cli(ctx: click.Context, org: str | None) -> None:
+def cli(ctx: click.Context, org: str | None, local: bool) -> None:
     """Route named events to webhooks and other destinations, with retries."""
     ctx.obj = Context(org)
+    output.LOCAL_TIME = local
 
 
 for command in (
@@ -62,6 +65,19 @@ for command in (
     spool,
 ):
     cli.add_command(command)
+
+
+def _with_org(command: click.Command) -> None:
+    """Every command takes ``--org`` after its name too."""
+    if isinstance(command, click.Group):
+        for sub in command.commands.values():
+            _with_org(sub)
+    elif not any(param.name == "org" for param in command.params):
+        command.params.append(org_option())
+
+
+for command in cli.commands.values():
+    _with_org(command)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

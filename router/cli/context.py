@@ -5,12 +5,13 @@ from __future__ import annotations
 from functools import cached_property
 
 import click
+from pydantic import ValidationError
 from sqlalchemy import Engine
 
 from eventrouter.router.control import Caller, Control, Role
 from eventrouter.router.db import make_engine
-from eventrouter.router.errors import ConfigError, first_line
-from eventrouter.router.settings import Settings
+from eventrouter.router.errors import ConfigError
+from eventrouter.router.settings import Settings, describe_errors
 
 
 class Context:
@@ -23,8 +24,8 @@ class Context:
     def settings(self) -> Settings:
         try:
             return Settings()
-        except ValueError as exc:
-            raise ConfigError(f"bad EVENTROUTER_* setting: {first_line(exc)}") from None
+        except ValidationError as exc:
+            raise ConfigError(describe_errors(exc)) from None
 
     @property
     def org(self) -> str:
@@ -40,3 +41,32 @@ class Context:
 
 
 pass_ctx = click.make_pass_decorator(Context)
+
+
+def _set_org(click_ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
+    if value is not None:
+        context = click_ctx.find_object(Context)
+        if context is not None:
+            context.org_option = value
+
+
+def org_option() -> click.Option:
+    """``--org ORG`` for a subcommand (``eventrouter history --org X``), as well as before it
+    (``eventrouter --org X history``); the one given last wins."""
+    return click.Option(
+        ["--org"],
+        default=None,
+        expose_value=False,
+        callback=_set_org,
+        help="Organisation to act on [default: EVENTROUTER_ORG].",
+    )
+
+
+def warn_if_unconfigured(ctx: Context) -> None:
+    """A line on stderr when the org has no configuration at all (a typo in --org)."""
+    if not ctx.control.events.org_configured():
+        click.echo(
+            f"warning: org {ctx.org!r} has no channels, destinations or subscriptions; "
+            "is --org (or EVENTROUTER_ORG) right?",
+            err=True,
+        )

@@ -235,10 +235,11 @@ def destinations_list(ctx: Context, as_json: bool) -> None:
     show_default=True,
     help="How long the old secret keeps co-signing (0 drops it now).",
 )
+@click.option("--force", is_flag=True, help="Turn signing on for an unsigned destination.")
 @json_option
 @pass_ctx
 def destinations_rotate_secret(
-    ctx: Context, name: str, secret: str | None, grace: str, as_json: bool
+    ctx: Context, name: str, secret: str | None, grace: str, force: bool, as_json: bool
 ) -> None:
     """Give a webhook a new signing secret; the old one co-signs during the grace period."""
     try:
@@ -246,7 +247,7 @@ def destinations_rotate_secret(
     except ValueError as exc:
         raise ConfigError(f"--grace: {exc}") from None
     rotated = ctx.control.destinations.rotate_secret(
-        name, secret=secret, grace_seconds=grace_seconds
+        name, secret=secret, grace_seconds=grace_seconds, force=force
     )
     if as_json:
         emit_json(rotated)
@@ -254,7 +255,7 @@ def destinations_rotate_secret(
     click.echo(f"destination {name}: new signing secret {rotated.secret}")
     until = rotated.previous_valid_until
     click.echo(
-        f"the previous secret co-signs until {cell(until)} UTC"
+        f"the previous secret co-signs until {cell(until)}"
         if until
         else "no previous secret signs any more"
     )

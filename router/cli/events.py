@@ -7,9 +7,18 @@ from typing import Any
 
 import click
 
-from eventrouter.router.cli.context import Context, pass_ctx
-from eventrouter.router.cli.output import cell, emit_json, json_option, listing, printable
+from eventrouter.router.cli.context import Context, pass_ctx, warn_if_unconfigured
+from eventrouter.router.cli.output import (
+    cell,
+    emit_json,
+    json_option,
+    listing,
+    plural,
+    printable,
+    relative,
+)
 from eventrouter.router.errors import InvalidEvent
+from eventrouter.router.models import Attempt, EventDelivery
 
 
 @click.command("send")
@@ -44,15 +53,35 @@ def send(
 
 @click.command("history")
 @click.option("--limit", type=click.IntRange(1, 10_000), default=20, show_default=True)
-@click.option("--name", "name_regex", default=None, help="Only names matching this regex.")
+@click.option(
+    "--name",
+    "name_regex",
+    default=None,
+    help="Only names this RE2 pattern matches in full, as channels do (payment:.*).",
+)
 @click.option("--env", default=None)
+@click.option(
+    "--hide-system/--show-system",
+    default=True,
+    show_default=True,
+    help="Leave out system events (delivery:failed, destination:disabled) and test sends.",
+)
 @json_option
 @pass_ctx
 def history(
-    ctx: Context, limit: int, name_regex: str | None, env: str | None, as_json: bool
+    ctx: Context,
+    limit: int,
+    name_regex: str | None,
+    env: str | None,
+    hide_system: bool,
+    as_json: bool,
 ) -> None:
     """Recent events with their delivery counts."""
-    page = ctx.control.events.history(limit=limit, name_regex=name_regex, env=env)
+    page = ctx.control.events.history(
+        limit=limit, name_regex=name_regex, env=env, hide_system=hide_system
+    )
+    if not page.items:
+        warn_if_unconfigured(ctx)
     rows = [
         {
             "event_id": e.id,
@@ -62,14 +91,25 @@ def history(
             "total": e.total,
             "succeeded": e.succeeded,
             "pending": e.pending,
-            "failed": e.failed + e.cancelled,
+            "failed": e.failed,
+            "cancelled": e.cancelled,
         }
         for e in page.items
     ]
     listing(
         page.items,
         as_json,
-        ["event_id", "received_at", "name", "env", "total", "succeeded", "pending", "failed"],
+        [
+            "event_id",
+            "received_at",
+            "name",
+            "env",
+            "total",
+            "succeeded",
+            "pending",
+            "failed",
+            "cancelled",
+        ],
         "no events yet",
         rows=rows,
     )
@@ -80,7 +120,7 @@ def history(
 @json_option
 @pass_ctx
 def show(ctx: Context, event_id: str, as_json: bool) -> None:
-    """One event: payload, deliveries and every attempt."""
+    """One event: payload, deliveries and every attempt (EVENT_ID may be a prefix)."""
     event = ctx.control.events.show(event_id)
     if as_json:
         emit_json(event)
@@ -113,17 +153,46 @@ def show(ctx: Context, event_id: str, as_json: bool) -> None:
     for d in event.deliveries:
         click.echo(
             f"delivery {d.id} → {d.destination or '(removed)'}: {d.status}, "
-            f"{d.attempt_count} attempt(s)"
-            + (f", next at {cell(d.next_attempt_at)}" if d.status == "pending" else "")
+            f"{plural(d.attempt_count, 'attempt')}" + next_step(d)
         )
         for a in d.attempts:
-            status = f"HTTP {a.http_status}" if a.http_status else "no HTTP status"
-            line = (
-                f"  #{a.attempt_number} {cell(a.started_at)} {a.outcome:<9} "
-                f"{status} {a.duration_ms}ms"
-            )
-            if a.error:
-                line += f"  {printable(a.error)}"
-            click.echo(line)
-            if a.response_body and a.outcome != "succeeded":
+            click.echo("  " + attempt_line(a, d))
+            if a.response_body:
                 click.echo(f"     response: {cell(a.response_body)}")
+
+
+def next_step(d: EventDelivery) -> str:
+    """What comes next for a delivery, in words."""
+    if d.status == "pending" and d.next_attempt_at is not None:
+        return f"; next attempt {relative(d.next_attempt_at)} ({cell(d.next_attempt_at)})"
+    if d.status == "delivering":
+        return "; being sent now"
+    if d.status in ("failed", "cancelled") and d.last_error:
+        return f"; {printable(d.last_error)}"
+    return ""
+
+
+def attempt_line(a: Attempt, d: EventDelivery) -> str:
+    """What happened in one attempt (the status, if any, once), then what came of it."""
+    happened = {
+        "succeeded": "succeeded",
+        "retry": "failed, retryable",
+        "failed": "failed, permanent",
+    }.get(a.outcome, a.outcome)
+    line = f"#{a.attempt_number} {cell(a.started_at)}  {happened}"
+    if a.http_status and not (a.error and str(a.http_status) in a.error):
+        line += f", HTTP {a.http_status}"
+    line += f", {a.duration_ms} ms"
+    if a.error:
+        line += f": {printable(a.error)}"
+    last = a is d.attempts[-1]
+    if a.outcome != "succeeded":
+        if not last:
+            line += " → tried again"
+        elif d.status == "failed":
+            line += " → gave up"
+        elif d.status == "cancelled":
+            line += " → cancelled"
+        elif d.status == "pending":
+            line += " → retry scheduled"
+    return line

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, NoReturn
 
 import click
@@ -48,11 +48,41 @@ def emit_json(document: Any) -> None:
     click.echo(json.dumps(_plain(document), default=_json_default, indent=2, ensure_ascii=False))
 
 
+LOCAL_TIME = False
+"""Times in the machine's zone (``--local``) instead of UTC."""
+
+
+def when(value: datetime) -> str:
+    """A time with its zone: UTC unless ``--local`` was given."""
+    shown = value.astimezone() if LOCAL_TIME else value.astimezone(UTC)
+    return shown.strftime("%Y-%m-%d %H:%M:%S ") + ("%s" % (shown.tzname() or ""))
+
+
+def relative(value: datetime, now: datetime | None = None) -> str:
+    """``in 12 s``, ``in 5 min``, ``3 h ago``: how far a time is from now."""
+    seconds = (value - (now or datetime.now(UTC))).total_seconds()
+    size = abs(seconds)
+    if size < 1:
+        return "now"
+    for unit, span in (("d", 86400), ("h", 3600), ("min", 60), ("s", 1)):
+        if size >= span:
+            amount = f"{int(size // span)} {unit}"
+            break
+    return f"in {amount}" if seconds > 0 else f"{amount} ago"
+
+
+def plural(count: int, noun: str) -> str:
+    """``1 delivery``, ``2 deliveries``, ``1 attempt``, ``3 attempts``."""
+    if count == 1:
+        return f"1 {noun}"
+    return f"{count} {noun[:-1] + 'ies' if noun.endswith('y') else noun + 's'}"
+
+
 def cell(value: Any) -> str:
     if value is None:
         return "-"
     if isinstance(value, datetime):
-        return value.strftime("%Y-%m-%d %H:%M:%S")
+        return when(value)
     if isinstance(value, list | tuple):
         return ",".join(map(str, value)) or "-"
     if isinstance(value, dict):

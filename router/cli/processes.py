@@ -57,6 +57,7 @@ def run_worker(
     ctx: Context, concurrency: int | None, log_level: str, celery_args: tuple[str, ...]
 ) -> None:
     """Run a Celery worker that delivers; extra arguments go to 'celery worker'."""
+    ctx.settings  # noqa: B018 -- a bad EVENTROUTER_* setting: one line, before Celery reads it
     # The one import from the router side into the workers: this command starts one.
     from eventrouter.workers.app import app
 

@@ -9,6 +9,7 @@ from sqlalchemy import Connection
 
 from eventrouter.router.control import cursor
 from eventrouter.router.control.caller import Role
+from eventrouter.router.control.events import Events
 from eventrouter.router.control.service import Service
 from eventrouter.router.control.subscriptions import destination_ids
 from eventrouter.router.db import history as store
@@ -31,13 +32,18 @@ class Deliveries(Service):
         destination: str | None = None,
         event_name: str | None = None,
         since: datetime | None = None,
+        show_tests: bool = False,
     ) -> Page[DeliveryLogEntry]:
-        """Deliveries newest first, optionally of one status, destination or event name."""
+        """Deliveries, latest change first (a retried one comes back to the top), optionally
+        of one status, destination or event name; test notifications only if asked."""
         self.caller.require(Role.VIEWER, "reading the delivery log")
         cursor.check_limit(limit)
         if status is not None and status not in STATUSES:
             raise ConfigError(f"unknown status {status!r}; use one of {', '.join(STATUSES)}")
-        before_id = int(cursor.decode(cursor_token, 1)[0]) if cursor_token else None
+        before = None
+        if cursor_token:
+            at, last_id = cursor.decode(cursor_token, 2)
+            before = (datetime.fromisoformat(at), int(last_id))
         with self.transaction() as conn:
             destination_id = (
                 destination_ids(conn, self.org, [destination])[0] if destination else None
@@ -50,10 +56,13 @@ class Deliveries(Service):
                 destination_id=destination_id,
                 event_name=event_name,
                 since=since,
-                before_id=before_id,
+                before=before,
+                show_tests=show_tests,
             )
         page = rows[:limit]
-        next_cursor = cursor.encode(page[-1].id) if rows[limit:] else None
+        next_cursor = (
+            cursor.encode(page[-1].updated_at.isoformat(), page[-1].id) if rows[limit:] else None
+        )
         return Page[DeliveryLogEntry](items=page, next_cursor=next_cursor)
 
     def show(self, delivery_id: int) -> DeliveryDetail:
@@ -77,12 +86,51 @@ class Deliveries(Service):
             unknown = [i for i in ids if i not in states]
             if unknown:
                 raise NotFound(f"no delivery with id {', '.join(map(str, unknown))}")
-            busy = [f"{i} ({states[i]})" for i in ids if states[i] not in RETRYABLE]
+            busy = [f"{i} ({states[i][0]})" for i in ids if states[i][0] not in RETRYABLE]
             if busy:
                 raise ConfigError(
                     f"only failed or cancelled deliveries can be retried; not {', '.join(busy)}"
                 )
+            orphans = [str(i) for i in ids if states[i][1]]
+            if orphans:
+                raise ConfigError(
+                    f"delivery {', '.join(orphans)} cannot be retried: its destination was "
+                    "removed (add the destination again and publish the event anew)"
+                )
             return store.retry_by_id(conn, self.org, ids)
+
+    def retry_event(self, event_id: str) -> Ids:
+        """Put the failed or cancelled deliveries of one event (an id or an unambiguous
+        prefix) back to ``pending``."""
+        self.caller.require(Role.DEVELOPER, "retrying deliveries")
+        full_id = self._event_id(event_id)
+        with self.transaction() as conn:
+            ids = store.event_delivery_ids(conn, self.org, full_id)
+            states = store.delivery_states(conn, self.org, ids)
+        retryable = [i for i in ids if states[i][0] in RETRYABLE]
+        if not retryable:
+            raise ConfigError(
+                f"event {full_id} has no failed or cancelled delivery to retry "
+                f"(see 'eventrouter show {full_id}')"
+            )
+        return self.retry(retryable)
+
+    def _event_id(self, given: str) -> str:
+        return Events(self.engine, self.settings, self.caller).show(given).id
+
+    def why_none_retried(self, *, since_seconds: float | None = None) -> str:
+        """Why ``retry_failed`` found nothing to retry, in one sentence."""
+        self.caller.require(Role.VIEWER, "reading the delivery log")
+        with self.transaction() as conn:
+            orphaned, tests = store.unretryable(conn, self.org, since_seconds)
+        reasons = []
+        if orphaned:
+            reasons.append(f"{orphaned} failed or cancelled ones whose destination was removed")
+        if tests:
+            reasons.append(f"{tests} test notification(s) (run 'destinations test' again)")
+        if not reasons:
+            return "no delivery is failed or cancelled (in this org, destination and time)"
+        return "nothing to retry besides " + " and ".join(reasons)
 
     def retry_failed(
         self,

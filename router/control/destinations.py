@@ -40,6 +40,30 @@ Names = list[str]
 """Subscription names (named: the ``list`` method shadows the builtin inside the class)."""
 
 
+PLACEHOLDERS = ("…", "...")
+"""What documentation puts where a secret goes (``SG.…``, ``'…'``)."""
+
+
+def refuse_placeholders(kind: str, config: dict[str, Any]) -> None:
+    """A secret copied from the docs as is fails on the first delivery: say so now."""
+    for path in secret_paths(kind, config):
+        for value in values_at(config, path):
+            if isinstance(value, str) and any(mark in value for mark in PLACEHOLDERS):
+                raise ConfigError(
+                    f"{'.'.join(path)} looks like a placeholder from the documentation "
+                    f"({value[:12]!r}…); give the real secret"
+                )
+
+
+def values_at(node: Any, path: tuple[str, ...] | list[str]) -> list[Any]:
+    """The values at ``path`` in ``node`` (all values of a mapping found there)."""
+    for key in path:
+        if not isinstance(node, dict) or key not in node:
+            return []
+        node = node[key]
+    return list(node.values()) if isinstance(node, dict) else [node]
+
+
 class Destinations(Service):
     def list(self) -> list[Destination]:
         """The org's destinations, secrets masked."""
@@ -71,6 +95,7 @@ class Destinations(Service):
                 raise ConfigError("give --secret or --generate-secret, not both")
             generated = config[kind.signing_secret] = generate_secret()
         stored = validate_config(spec.type, config).model_dump(mode="json", exclude_none=True)
+        refuse_placeholders(spec.type, stored)
         schedule = self._normalised_schedule(spec.retry_schedule)
         self._check_reachable(stored)
         with self.transaction() as conn:
@@ -119,6 +144,7 @@ class Destinations(Service):
                 )
             config = merge_patch(reveal(row.config, self.settings), change.config)
             stored = validate_config(row.kind, config).model_dump(mode="json", exclude_none=True)
+            refuse_placeholders(row.kind, stored)
             schedule = row.retry_schedule
             if "retry_schedule" in change.model_fields_set:
                 schedule = self._normalised_schedule(change.retry_schedule)
@@ -154,6 +180,7 @@ class Destinations(Service):
         *,
         secret: str | None = None,
         grace_seconds: float = DEFAULT_GRACE_SECONDS,
+        force: bool = False,
     ) -> SecretRotation:
         """A new signing secret (generated unless given); the old one co-signs for the grace
         period, so receivers can switch without losing a delivery."""
@@ -173,6 +200,11 @@ class Destinations(Service):
                 )
             config = dict(reveal(row.config, self.settings))
             old = config.get(key)
+            if not old and not force:
+                raise ConfigError(
+                    f"destination {name!r} is not signed; rotating would start signing its "
+                    "requests: give --force to turn signing on"
+                )
             if old == new_secret:
                 raise ConfigError("the new secret is the current one; give a different secret")
             kept = [

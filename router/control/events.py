@@ -2,40 +2,38 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
 import re2
-from sqlalchemy.exc import DataError, OperationalError
+from sqlalchemy import Connection
 
-from eventrouter.router.client import publish, publish_many
+from eventrouter.router.client import publish, publish_many, unrouted
 from eventrouter.router.control import cursor
 from eventrouter.router.control.caller import Role
 from eventrouter.router.control.service import Service
+from eventrouter.router.db import config as config_store
 from eventrouter.router.db import history as store
-from eventrouter.router.db import is_query_cancelled, set_statement_timeout
 from eventrouter.router.errors import ConfigError, NotFound
 from eventrouter.router.models import EventDetail, EventIn, EventSummary, Page
 
 STATUS_FILTERS = ("pending", "succeeded", "failed", "cancelled")
 MAX_NAME_PATTERN = 1000
-HISTORY_TIMEOUT_MS = 5000
-"""A history query with a caller's pattern is cancelled after this long: the pattern runs
-inside Postgres (``name ~ pattern``), so its cost must be bounded whatever it is."""
+HEX = re.compile(r"[0-9a-f]+")
 
 
-def check_name_pattern(pattern: str) -> str:
-    """A caller's name pattern, checked with RE2 before Postgres runs it: RE2 refuses what
-    can take exponential time (backreferences, lookaround), and its length is bounded."""
+def check_name_pattern(pattern: str) -> Any:
+    """A caller's name pattern, compiled with RE2 (linear time, no backreferences or
+    lookaround) and bounded in length; it is matched against whole names, as channels are."""
     if len(pattern) > MAX_NAME_PATTERN:
         raise ConfigError(f"--name pattern is over {MAX_NAME_PATTERN} characters")
     try:
-        re2.compile(pattern)
+        return re2.compile(pattern)
     except re2.error as exc:
         raise ConfigError(f"invalid --name pattern {pattern!r}: {exc}") from None
-    return pattern
 
 
 class Events(Service):
@@ -68,6 +66,13 @@ class Events(Service):
             settings=self.settings,
         )
 
+    def org_configured(self) -> bool:
+        """Whether the caller's org has any configuration: an org name with a typo has
+        none, and its history is quietly empty."""
+        self.caller.require(Role.VIEWER, "reading the configuration")
+        with self.transaction() as conn:
+            return config_store.org_configured(conn, self.org)
+
     def history(
         self,
         *,
@@ -78,56 +83,77 @@ class Events(Service):
         status: str | None = None,
         since: datetime | None = None,
         until: datetime | None = None,
+        hide_system: bool = True,
     ) -> Page[EventSummary]:
-        """Events newest first, with how many of their deliveries stand where."""
+        """Events newest first, with how many of their deliveries stand where.
+
+        ``name_regex`` is RE2 matched against the whole name, as channels are;
+        ``hide_system`` leaves out system events and test notifications."""
         self.caller.require(Role.VIEWER, "reading the event history")
         cursor.check_limit(limit)
         if status is not None and status not in STATUS_FILTERS:
             raise ConfigError(f"unknown status {status!r}; use one of {', '.join(STATUS_FILTERS)}")
+        matcher = None
         if name_regex is not None:
-            check_name_pattern(name_regex)
+            matcher = check_name_pattern(name_regex)
         after = None
         if cursor_token is not None:
             at, event_id = cursor.decode(cursor_token, 2)
             after = (datetime.fromisoformat(at), str(event_id))
-        try:
-            with self.transaction() as conn:
-                if name_regex is not None:
-                    set_statement_timeout(conn, HISTORY_TIMEOUT_MS)
-                rows = store.history(
-                    conn,
-                    self.org,
-                    limit=limit + 1,
-                    name_regex=name_regex,
-                    env=env,
-                    status=status,
-                    since=since,
-                    until=until,
-                    after=after,
-                )
-        except DataError as exc:
-            raise ConfigError(f"invalid --name pattern {name_regex!r}: {exc.orig}") from None
-        except OperationalError as exc:
-            if not is_query_cancelled(exc):
-                raise
-            raise ConfigError(
-                f"the --name pattern {name_regex!r} took over {HISTORY_TIMEOUT_MS // 1000} s; "
-                "use a simpler pattern or narrow the search with since/until"
-            ) from None
+        with self.transaction() as conn:
+            names = None
+            if matcher is not None:
+                names = [n for n in store.event_names(conn, self.org) if matcher.fullmatch(n)]
+            rows = store.history(
+                conn,
+                self.org,
+                limit=limit + 1,
+                names=names,
+                hide_system=hide_system,
+                env=env,
+                status=status,
+                since=since,
+                until=until,
+                after=after,
+            )
         more = rows[limit:]
         page = rows[:limit]
         next_cursor = cursor.encode(page[-1].received_at.isoformat(), page[-1].id) if more else None
         return Page[EventSummary](items=page, next_cursor=next_cursor)
 
     def show(self, event_id: str) -> EventDetail:
-        """One event with its payload, every delivery and every attempt."""
+        """One event with its payload, every delivery and every attempt. ``event_id`` may
+        be an unambiguous prefix of the id (at least 4 hex digits)."""
         self.caller.require(Role.VIEWER, "reading an event")
-        try:
-            event_id = str(uuid.UUID(event_id))
-        except ValueError:
-            raise ConfigError(f"{event_id!r} is not an event id (a UUID)") from None
         with self.transaction() as conn:
-            event = store.event_detail(conn, self.org, event_id)
+            full_id = self._resolve(conn, event_id)
+            event = store.event_detail(conn, self.org, full_id) if full_id else None
         if event is None:
-            raise NotFound(f"no event {event_id} in org {self.org!r}")
+            raise NotFound(self._missing(event_id))
         return event
+
+    def _resolve(self, conn: Connection, given: str) -> str | None:
+        """The full id ``given`` names, or ``None`` when no event of the org has it."""
+        prefix = given.strip().rstrip(".…").replace("-", "").lower()
+        if not HEX.fullmatch(prefix) or len(prefix) < 4:
+            raise ConfigError(
+                f"{given!r} is not an event id: give the id 'eventrouter send' printed, "
+                "or its first 4 or more characters"
+            )
+        if len(prefix) == 32:
+            return str(uuid.UUID(prefix))
+        found = store.event_ids_with_prefix(conn, self.org, prefix, limit=2)
+        if len(found) > 1:
+            raise ConfigError(f"event id prefix {given!r} is ambiguous; give more characters")
+        return found[0] if found else None
+
+    def _missing(self, given: str) -> str:
+        """Why an event is not found, with the likely reason when it waits in the stream."""
+        message = f"no event {given} in org {self.org!r}"
+        waiting = unrouted(self.settings)
+        if waiting:
+            return (
+                f"{message} yet: {waiting} event(s) are in the stream, not yet routed; is a "
+                "router running? (start one with 'eventrouter router')"
+            )
+        return f"{message} (check the id and --org)"

@@ -434,3 +434,17 @@ def replace_subscription_links(
 def unlink_destination(conn: Connection, destination_id: int) -> None:
     """Detach the destination from every subscription that names it."""
     conn.execute(_UNLINK_DESTINATION_EVERYWHERE, {"id": destination_id})
+
+
+_ORG_CONFIGURED = text(
+    """
+    SELECT EXISTS (SELECT 1 FROM channels WHERE org = :org)
+        OR EXISTS (SELECT 1 FROM destinations WHERE org = :org)
+        OR EXISTS (SELECT 1 FROM subscriptions WHERE org = :org)
+    """
+)
+
+
+def org_configured(conn: Connection, org: str) -> bool:
+    """Whether ``org`` has any channel, destination or subscription of its own."""
+    return bool(conn.execute(_ORG_CONFIGURED, {"org": org}).scalar())

@@ -25,7 +25,8 @@ from eventrouter.router.models import (
 )
 
 # Counts per event from its deliveries (an index on deliveries.event_id), newest events
-# first; cursor: the (received_at, id) of the last row of the previous page.
+# first; cursor: the (received_at, id) of the last row of the previous page. A name filter
+# arrives as the list of names it matches (RE2, in Python), so it uses the name index.
 _HISTORY = text(
     """
     SELECT CAST(e.id AS text) AS id, e.name, e.org, e.env, e.received_at,
@@ -40,7 +41,9 @@ _HISTORY = text(
         FROM deliveries d WHERE d.event_id = e.id
     ) c
     WHERE e.org = :org
-      AND (CAST(:name_re AS text) IS NULL OR e.name ~ CAST(:name_re AS text))
+      AND (CAST(:names AS text[]) IS NULL OR e.name = ANY(CAST(:names AS text[])))
+      AND NOT (:hide_system AND (e.is_test OR e.name = 'eventrouter:test'
+                                 OR e.name IN (SELECT name FROM channels WHERE is_system)))
       AND (CAST(:env AS text) IS NULL OR e.env = CAST(:env AS text))
       AND (CAST(:since AS timestamptz) IS NULL OR e.received_at >= CAST(:since AS timestamptz))
       AND (CAST(:until AS timestamptz) IS NULL OR e.received_at < CAST(:until AS timestamptz))
@@ -53,6 +56,27 @@ _HISTORY = text(
            OR (:status = 'cancelled' AND c.cancelled > 0))
     ORDER BY e.received_at DESC, e.id DESC
     LIMIT :limit
+    """
+)
+# Every distinct name of the org's events, one index probe each (a loose index scan over
+# events_org_name), so matching a pattern costs the number of names, not of events.
+_EVENT_NAMES = text(
+    """
+    WITH RECURSIVE n AS (
+        SELECT min(name) AS name FROM events WHERE org = :org
+        UNION ALL
+        SELECT (SELECT min(name) FROM events WHERE org = :org AND name > n.name)
+        FROM n WHERE n.name IS NOT NULL
+    )
+    SELECT name FROM n WHERE name IS NOT NULL
+    """
+)
+# A prefix as a range of the primary key: "01a2" is 01a20000-… to 01a2ffff-….
+_EVENT_IDS_WITH_PREFIX = text(
+    """
+    SELECT CAST(id AS text) AS id FROM events
+    WHERE org = :org AND id BETWEEN CAST(:low AS uuid) AND CAST(:high AS uuid)
+    ORDER BY id LIMIT :limit
     """
 )
 _SHOW_EVENT = text(
@@ -93,27 +117,34 @@ _SHOW_ATTEMPTS = text(
     WHERE d.event_id = :id ORDER BY a.delivery_id, a.attempt_number, a.id
     """
 )
+# Newest activity first (a retried old delivery comes back to the top), keyset-paged by
+# (updated_at, id); a final delivery has no next attempt, whatever the column still holds.
 _LIST_DELIVERIES = text(
     """
     SELECT d.id, CAST(d.event_id AS text) AS event_id, e.name AS event, e.env,
-           dest.name AS destination, d.status, d.attempt_count, d.next_attempt_at,
+           dest.name AS destination, d.status, d.attempt_count,
+           CASE WHEN d.status IN ('pending', 'delivering') THEN d.next_attempt_at END
+               AS next_attempt_at,
            d.last_error, d.updated_at
     FROM deliveries d
     JOIN events e ON e.id = d.event_id
     LEFT JOIN destinations dest ON dest.id = d.destination_id
     WHERE e.org = :org
+      AND (:show_tests OR NOT e.is_test)
       AND (CAST(:status AS text) IS NULL OR d.status = CAST(:status AS text))
       AND (CAST(:destination_id AS int) IS NULL
            OR d.destination_id = CAST(:destination_id AS int))
       AND (CAST(:event_name AS text) IS NULL OR e.name = CAST(:event_name AS text))
       AND (CAST(:since AS timestamptz) IS NULL OR d.updated_at >= CAST(:since AS timestamptz))
-      AND (CAST(:before_id AS bigint) IS NULL OR d.id < CAST(:before_id AS bigint))
-    ORDER BY d.id DESC
+      AND (CAST(:before_at AS timestamptz) IS NULL
+           OR (d.updated_at, d.id) < (CAST(:before_at AS timestamptz), CAST(:before_id AS bigint)))
+    ORDER BY d.updated_at DESC, d.id DESC
     LIMIT :limit
     """
 )
 # Only failed or cancelled deliveries of the caller's org that still have a destination go
-# back in line; the scheduler dispatches them at its next tick.
+# back in line; the scheduler dispatches them at its next tick. ``--failed`` leaves test
+# notifications alone (a test is a probe: run it again instead).
 _RETRY_BY_ID = text(
     """
     UPDATE deliveries d
@@ -131,7 +162,7 @@ _RETRY_FAILED = text(
     SET status = 'pending', next_attempt_at = now(), dispatched_at = NULL,
         lease_expires_at = NULL, updated_at = now()
     FROM events e
-    WHERE e.id = d.event_id AND e.org = :org
+    WHERE e.id = d.event_id AND e.org = :org AND NOT e.is_test
       AND d.status IN ('failed', 'cancelled') AND d.destination_id IS NOT NULL
       AND (CAST(:status AS text) IS NULL OR d.status = CAST(:status AS text))
       AND (CAST(:destination_id AS int) IS NULL
@@ -143,8 +174,26 @@ _RETRY_FAILED = text(
 )
 _DELIVERY_STATES = text(
     """
-    SELECT d.id, d.status FROM deliveries d JOIN events e ON e.id = d.event_id
+    SELECT d.id, d.status, d.destination_id IS NULL AS orphan
+    FROM deliveries d JOIN events e ON e.id = d.event_id
     WHERE e.org = :org AND d.id = ANY(CAST(:ids AS bigint[]))
+    """
+)
+_EVENT_DELIVERY_IDS = text(
+    """
+    SELECT d.id FROM deliveries d JOIN events e ON e.id = d.event_id
+    WHERE e.org = :org AND e.id = CAST(:event_id AS uuid) ORDER BY d.id
+    """
+)
+# Why ``retry --failed`` found nothing: the failed or cancelled deliveries it passed over.
+_UNRETRYABLE = text(
+    """
+    SELECT count(*) FILTER (WHERE d.destination_id IS NULL) AS orphaned,
+           count(*) FILTER (WHERE e.is_test AND d.destination_id IS NOT NULL) AS tests
+    FROM deliveries d JOIN events e ON e.id = d.event_id
+    WHERE e.org = :org AND d.status IN ('failed', 'cancelled')
+      AND (CAST(:since AS double precision) IS NULL
+           OR d.updated_at >= now() - make_interval(secs => CAST(:since AS double precision)))
     """
 )
 
@@ -154,18 +203,21 @@ def history(
     org: str,
     *,
     limit: int,
-    name_regex: str | None = None,
+    names: Sequence[str] | None = None,
+    hide_system: bool = False,
     env: str | None = None,
     status: str | None = None,
     since: datetime | None = None,
     until: datetime | None = None,
     after: tuple[datetime, str] | None = None,
 ) -> list[EventSummary]:
-    """Events newest first with their delivery counts; ``after``: the last row seen."""
+    """Events newest first with their delivery counts; ``after``: the last row seen;
+    ``names``: only these; ``hide_system``: without system events and test notifications."""
     params = {
         "org": org,
         "limit": limit,
-        "name_re": name_regex,
+        "names": None if names is None else list(names),
+        "hide_system": hide_system,
         "env": env,
         "status": status,
         "since": since,
@@ -174,6 +226,18 @@ def history(
         "after_id": after[1] if after else None,
     }
     return [EventSummary.model_validate(row._mapping) for row in conn.execute(_HISTORY, params)]
+
+
+def event_names(conn: Connection, org: str) -> list[str]:
+    """The distinct names of ``org``'s events."""
+    return [row.name for row in conn.execute(_EVENT_NAMES, {"org": org})]
+
+
+def event_ids_with_prefix(conn: Connection, org: str, prefix: str, *, limit: int) -> list[str]:
+    """Ids of ``org``'s events starting with ``prefix`` (hex digits, no dashes)."""
+    low, high = prefix.ljust(32, "0"), prefix.ljust(32, "f")
+    params = {"org": org, "low": low, "high": high, "limit": limit}
+    return [row.id for row in conn.execute(_EVENT_IDS_WITH_PREFIX, params)]
 
 
 def event_detail(conn: Connection, org: str, event_id: str) -> EventDetail | None:
@@ -208,9 +272,11 @@ def deliveries(
     destination_id: int | None = None,
     event_name: str | None = None,
     since: datetime | None = None,
-    before_id: int | None = None,
+    before: tuple[datetime, int] | None = None,
+    show_tests: bool = False,
 ) -> list[DeliveryLogEntry]:
-    """Deliveries newest first (by id); ``before_id``: the last id of the previous page."""
+    """Deliveries, latest change first; ``before``: ``(updated_at, id)`` of the last row of
+    the previous page; test notifications only with ``show_tests``."""
     params = {
         "org": org,
         "limit": limit,
@@ -218,7 +284,9 @@ def deliveries(
         "destination_id": destination_id,
         "event_name": event_name,
         "since": since,
-        "before_id": before_id,
+        "before_at": before[0] if before else None,
+        "before_id": before[1] if before else None,
+        "show_tests": show_tests,
     }
     return [
         DeliveryLogEntry.model_validate(row._mapping)
@@ -258,9 +326,20 @@ def delivery_detail(conn: Connection, org: str, delivery_id: int) -> DeliveryDet
     return DeliveryDetail.model_validate({**row._mapping, "attempts": attempts})
 
 
-def delivery_states(conn: Connection, org: str, ids: Sequence[int]) -> dict[int, str]:
+def delivery_states(conn: Connection, org: str, ids: Sequence[int]) -> dict[int, tuple[str, bool]]:
+    """``id → (status, whether its destination was removed)`` of ``org``'s deliveries."""
     rows = conn.execute(_DELIVERY_STATES, {"org": org, "ids": list(ids)})
-    return {row.id: row.status for row in rows}
+    return {row.id: (row.status, row.orphan) for row in rows}
+
+
+def event_delivery_ids(conn: Connection, org: str, event_id: str) -> list[int]:
+    return [row.id for row in conn.execute(_EVENT_DELIVERY_IDS, {"org": org, "event_id": event_id})]
+
+
+def unretryable(conn: Connection, org: str, since_seconds: float | None) -> tuple[int, int]:
+    """``(whose destination was removed, test notifications)`` among failed or cancelled."""
+    row = conn.execute(_UNRETRYABLE, {"org": org, "since": since_seconds}).one()
+    return int(row.orphaned), int(row.tests)
 
 
 def retry_by_id(conn: Connection, org: str, ids: Sequence[int]) -> list[int]:
@@ -292,8 +371,8 @@ def retry_failed(
 # (as a worker's claim would), so no router or worker sends it while the control plane does.
 _INSERT_TEST_EVENT = text(
     """
-    INSERT INTO events (id, name, org, env, payload, published_at)
-    VALUES (:id, :name, :org, :env, CAST(:payload AS jsonb), now())
+    INSERT INTO events (id, name, org, env, payload, published_at, is_test)
+    VALUES (:id, :name, :org, :env, CAST(:payload AS jsonb), now(), true)
     """
 )
 _INSERT_TEST_DELIVERY = text(

@@ -32,8 +32,8 @@ def secret_key(secret: str) -> bytes:
     """The key bytes of a ``whsec_`` secret; ``ValueError`` says what is wrong."""
     if not secret.startswith(PREFIX):
         raise ValueError(
-            "a signing secret starts with 'whsec_' followed by base64; "
-            "use --generate-secret to get one"
+            "a signing secret starts with 'whsec_' followed by base64; let eventrouter make "
+            "one (--generate-secret when adding, no --secret when rotating)"
         )
     encoded = secret.removeprefix(PREFIX)
     try:
@@ -43,7 +43,7 @@ def secret_key(secret: str) -> bytes:
     if not MIN_KEY_BYTES <= len(key) <= MAX_KEY_BYTES:
         raise ValueError(
             f"a signing secret holds {MIN_KEY_BYTES}-{MAX_KEY_BYTES} bytes; this one has "
-            f"{len(key)} (use --generate-secret)"
+            f"{len(key)} (let eventrouter make one: --generate-secret, or rotate without --secret)"
         )
     return key
 

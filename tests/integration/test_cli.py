@@ -191,7 +191,7 @@ def test_header_values_are_masked_in_listings(run) -> None:
         (("show", "not-a-uuid"), ("not an event id",)),
         (("show", "01a20915-2a86-7d2e-8f1f-66cfa127078a"), ("no event",)),
         (("deliveries", "--destination", "nope"), ("no destination named 'nope'",)),
-        (("retry",), ("delivery ids or --failed",)),
+        (("retry",), ("delivery ids, event ids, or --failed",)),
         (("retry", "999"), ("no delivery with id 999",)),
         (("retry", "--failed", "--since", "soon"), ("--since",)),
         (("nosuchcommand",), ("No such command",)),

@@ -187,7 +187,8 @@ def test_rotate_secret_refuses_non_webhooks_and_bad_secrets(run: Run) -> None:
     for args, fragment in [
         (("pd",), "only webhooks are signed"),
         (("nope",), "no destination named 'nope'"),
-        (("hook", "--secret", "whsec_eHh4eHh4eHg="), "24-64 bytes"),
+        (("hook", "--force", "--secret", "whsec_eHh4eHh4eHg="), "24-64 bytes"),
+        (("hook",), "give --force to turn signing on"),
         (("hook", "--grace", "soon"), "--grace"),
     ]:
         result = run("destinations", "rotate-secret", *args)
