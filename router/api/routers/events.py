@@ -76,7 +76,8 @@ def publish_batch(
 def list_events(
     control: ControlDep,
     name: Annotated[
-        str | None, Query(max_length=1000, description="RE2 regex searched in event names.")
+        str | None,
+        Query(max_length=1000, description="RE2 regex matched against whole names, as channels."),
     ] = None,
     env: Annotated[str | None, Query(max_length=100)] = None,
     status: Literal["pending", "succeeded", "failed", "cancelled"] | None = None,
@@ -84,9 +85,13 @@ def list_events(
     until: datetime | None = None,
     limit: Limit = 20,
     cursor: Cursor = None,
+    show_system: Annotated[
+        bool, Query(description="Include system events and test notifications.")
+    ] = False,
 ) -> Page[EventSummary]:
     """Events newest first, with how many of their deliveries stand where."""
     return control.events.history(
+        hide_system=not show_system,
         limit=limit,
         cursor_token=cursor,
         name_regex=name,
