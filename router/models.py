@@ -213,6 +213,41 @@ class Rules(Input):
         return self == Rules()
 
 
+class SilenceIn(Input):
+    """A runtime mute: events matching ``filter`` (and ``channel``) are recorded as
+    ``silenced`` instead of delivered, from ``starts_at`` (now) until ``ends_at``, or
+    during a recurring window (``every`` in ``timezone``)."""
+
+    filter: str
+    """CEL over name, org, env, payload, received_at (``true`` mutes everything)."""
+    comment: str
+    """Why: shown in every decision the silence makes."""
+    channel: str | None = None
+    """Only events that match this channel."""
+    duration: str | None = None
+    """How long from now (``2h``); or give ``ends_at``."""
+    ends_at: datetime | None = None
+    every: str | None = None
+    """A recurring window, e.g. ``sat,sun 00:00-24:00`` (needs ``timezone``)."""
+    timezone: str | None = None
+
+
+class Silence(Model):
+    id: int
+    filter: str
+    comment: str
+    channel: str | None = None
+    starts_at: datetime
+    ends_at: datetime | None = None
+    every: str | None = None
+    timezone: str | None = None
+    created_by: str = ""
+    created_at: datetime
+    expired_at: datetime | None = None
+    active: bool
+    """Not expired and within its time range (a recurring one may be between windows)."""
+
+
 class SubscriptionIn(Input):
     name: str
     channels: list[str]

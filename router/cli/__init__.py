@@ -23,6 +23,7 @@ from eventrouter.router.cli.events import history, send, show
 from eventrouter.router.cli.output import SERVICE_EXIT, USAGE_EXIT, fail
 from eventrouter.router.cli.people import tokens, users
 from eventrouter.router.cli.processes import run_router, run_worker
+from eventrouter.router.cli.silences import silences
 from eventrouter.router.cli.spool import spool
 from eventrouter.router.cli.subscriptions import subscriptions
 from eventrouter.router.errors import (
@@ -55,6 +56,7 @@ for command in (
     channels,
     destinations,
     subscriptions,
+    silences,
     send,
     history,
     show,

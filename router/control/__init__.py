@@ -17,6 +17,7 @@ from eventrouter.router.control.channels import Channels
 from eventrouter.router.control.deliveries import Deliveries
 from eventrouter.router.control.destinations import Destinations
 from eventrouter.router.control.events import Events
+from eventrouter.router.control.silences import Silences
 from eventrouter.router.control.subscriptions import Subscriptions
 from eventrouter.router.control.tokens import Tokens
 from eventrouter.router.control.users import Users
@@ -31,6 +32,7 @@ class Control:
         self.channels = Channels(engine, settings, caller)
         self.destinations = Destinations(engine, settings, caller)
         self.subscriptions = Subscriptions(engine, settings, caller)
+        self.silences = Silences(engine, settings, caller)
         self.events = Events(engine, settings, caller)
         self.deliveries = Deliveries(engine, settings, caller)
         self.users = Users(engine, settings, caller)
