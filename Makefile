@@ -3,10 +3,11 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: help setup services demo test lint bench bench-backlog run-router run-worker clean
+.PHONY: help setup services demo dev test lint bench bench-backlog run-router run-worker clean
 
 help:
-	@echo "make demo     set up, start local Postgres/Redis if down, run the router+worker demo"
+	@echo "make demo     set up, then the demo on 'eventrouter dev' (private Postgres/Redis if none)"
+	@echo "make dev      set up, then 'eventrouter dev': the whole stack with one log, until Ctrl-C"
 	@echo "make test     set up, start local Postgres/Redis if down, run lint and the test suite"
 	@echo "make lint     ruff + mypy --strict"
 	@echo "make bench    the throughput benchmark (writes bench/RESULTS.md)"
@@ -22,8 +23,13 @@ $(BIN)/.installed: pyproject.toml
 services:
 	@deploy/local-services.sh
 
+# Both work on a machine with nothing but Python: where no Postgres/Redis answers and none is
+# installed, `eventrouter dev` starts private ones (data in .eventrouter/).
 demo: setup services
 	$(BIN)/python examples/demo.py
+
+dev: setup services
+	$(BIN)/eventrouter dev
 
 lint: setup
 	$(BIN)/ruff check .

@@ -1,19 +1,36 @@
 #!/usr/bin/env bash
-# Start the local Postgres and Redis this checkout's demo and tests use, if they are down.
-# For development machines only; production runs them as managed services (see deploy/README.md).
-set -euo pipefail
+# Start the local Postgres and Redis this checkout's demo and tests use, if they are installed
+# but down. For development machines only; production runs them as managed services (README,
+# "Operations"). Where neither answers nor is installed, `eventrouter dev` (and so `make demo`)
+# starts private ones from the pip packages of eventrouter[dev-services]; this script then
+# only says so and succeeds.
+set -uo pipefail
 
-if ! pg_isready -h 127.0.0.1 -p 5432 -q 2>/dev/null; then
-  echo "starting Postgres…"
-  pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -n1)" main start
-  for _ in $(seq 1 30); do pg_isready -h 127.0.0.1 -p 5432 -q && break; sleep 1; done
-fi
-pg_isready -h 127.0.0.1 -p 5432 -q || { echo "Postgres at 127.0.0.1:5432 is not ready" >&2; exit 1; }
+pg_up() { command -v pg_isready >/dev/null && pg_isready -h 127.0.0.1 -p 5432 -q 2>/dev/null \
+  || (exec 3<>/dev/tcp/127.0.0.1/5432) 2>/dev/null; }
+redis_up() { (exec 3<>/dev/tcp/127.0.0.1/6379) 2>/dev/null; }
+wait_for() { for _ in $(seq 1 30); do "$1" && return 0; sleep 1; done; return 1; }
 
-if ! redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then
-  echo "starting Redis…"
-  redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no
-  for _ in $(seq 1 30); do redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1 && break; sleep 0.5; done
+if ! pg_up; then
+  cluster="$(ls /etc/postgresql 2>/dev/null | head -n1)"
+  if command -v pg_ctlcluster >/dev/null && [ -n "$cluster" ]; then
+    echo "starting Postgres $cluster…"
+    pg_ctlcluster --skip-systemctl-redirect "$cluster" main start
+    wait_for pg_up || { echo "Postgres at 127.0.0.1:5432 did not start" >&2; exit 1; }
+  else
+    echo "no Postgres answers at 127.0.0.1:5432 and none is installed as a service:" \
+      "'eventrouter dev' will start a private one (data in .eventrouter/)"
+  fi
 fi
-redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null || { echo "Redis at 127.0.0.1:6379 is not ready" >&2; exit 1; }
-echo "Postgres and Redis are up on 127.0.0.1"
+
+if ! redis_up; then
+  if command -v redis-server >/dev/null; then
+    echo "starting Redis…"
+    redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no
+    wait_for redis_up || { echo "Redis at 127.0.0.1:6379 did not start" >&2; exit 1; }
+  else
+    echo "no Redis answers at 127.0.0.1:6379 and none is installed:" \
+      "'eventrouter dev' will start a private one (data in .eventrouter/)"
+  fi
+fi
+exit 0

@@ -23,6 +23,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 from eventrouter import Settings, publish, publish_many
+from eventrouter.router.db.engine import safe_url
+from eventrouter.router.devstack import READY_LINE
 
 ORG = "demo"
 BIN = Path(sys.executable).parent
@@ -69,11 +71,37 @@ def cli(*args: str, check: bool = True) -> str:
     return result.stdout
 
 
-def start(name: str, *args: str) -> subprocess.Popen[bytes]:
+def start_dev() -> subprocess.Popen[bytes]:
+    """`eventrouter dev`: Postgres and Redis (private ones if nothing answers), a router and
+    a worker, with one log; returns once it says everything is up."""
     LOGS.mkdir(exist_ok=True)
-    log = (LOGS / f"{name}.log").open("wb")
-    print(f"starting {name}: eventrouter {' '.join(args)}  (log: {LOGS / name}.log)")
-    return subprocess.Popen([str(BIN / "eventrouter"), *args], stdout=log, stderr=log)
+    log_path = LOGS / "dev.log"
+    print(f"starting: eventrouter dev --concurrency 2  (log: {log_path})")
+    with log_path.open("wb") as log:
+        dev = subprocess.Popen(
+            [str(BIN / "eventrouter"), "dev", "--concurrency", "2"], stdout=log, stderr=log
+        )
+    deadline = time.monotonic() + 180
+    while READY_LINE not in log_path.read_text(errors="replace"):
+        if dev.poll() is not None or time.monotonic() > deadline:
+            dev.kill()
+            print(log_path.read_text(errors="replace")[-3000:])
+            raise SystemExit("demo step failed: eventrouter dev did not start (log above)")
+        time.sleep(0.2)
+    return dev
+
+
+def stop_dev(dev: subprocess.Popen[bytes]) -> None:
+    """Ctrl-C, as a person would: everything stops cleanly, the data stays."""
+    dev.send_signal(signal.SIGINT)
+    try:
+        code = dev.wait(timeout=90)
+    except subprocess.TimeoutExpired:
+        dev.kill()
+        raise SystemExit("eventrouter dev did not stop within 90 s after Ctrl-C") from None
+    if code != 0:
+        raise SystemExit(f"eventrouter dev exited with {code} (see {LOGS / 'dev.log'})")
+    print("eventrouter dev stopped cleanly")
 
 
 def wait_until_settled(settings: Settings, timeout: float = 60) -> None:
@@ -106,7 +134,16 @@ def main() -> None:
     base = f"http://127.0.0.1:{server.server_address[1]}"
     print(f"receiver listening on {base} (/ok: 503, 503, then 200 per event; /gone: 404)")
 
-    cli("db", "upgrade")
+    os.environ["EVENTROUTER_ORG"] = ORG
+    dev = start_dev()
+    try:
+        run_demo(settings, base)
+    finally:
+        stop_dev(dev)
+        server.shutdown()
+
+
+def run_demo(settings: Settings, base: str) -> None:
     for command in (
         ("subscriptions", "remove", "payments-to-ops"),
         ("destinations", "remove", "ops-webhook"),
@@ -159,49 +196,33 @@ def main() -> None:
         "legacy-webhook",
     )
 
-    env_note = {"EVENTROUTER_ORG": ORG}
-    os.environ.update(env_note)
-    processes = [start("router", "router"), start("worker", "worker", "--concurrency", "2")]
-    try:
-        time.sleep(4)  # let the worker come up
-        print("\n>>> from eventrouter import publish, publish_many")
-        event_id = publish(
-            "payment:failed", {"invoice": "in_1001", "amount": 4200}, env="production", org=ORG
-        )
-        print(f">>> publish('payment:failed', {{...}}, env='production')  ->  {event_id!r}")
-        ids = publish_many(
-            [("payment:failed", {"invoice": f"in_{i}"}) for i in range(2, 6)], org=ORG
-        )
-        print(f">>> publish_many([...4 events...])  ->  {len(ids)} ids")
-        publish("user:signed_up", {"user": "u_1"}, org=ORG)
-        print(">>> publish('user:signed_up', ...)   # matches no channel: recorded, not delivered")
+    print("\n>>> from eventrouter import publish, publish_many")
+    event_id = publish(
+        "payment:failed", {"invoice": "in_1001", "amount": 4200}, env="production", org=ORG
+    )
+    print(f">>> publish('payment:failed', {{...}}, env='production')  ->  {event_id!r}")
+    ids = publish_many([("payment:failed", {"invoice": f"in_{i}"}) for i in range(2, 6)], org=ORG)
+    print(f">>> publish_many([...4 events...])  ->  {len(ids)} ids")
+    publish("user:signed_up", {"user": "u_1"}, org=ORG)
+    print(">>> publish('user:signed_up', ...)   # matches no channel: recorded, not delivered")
 
-        print("\nwaiting for deliveries (each ops-webhook delivery needs 3 tries)…")
-        wait_until_settled(settings)
-        cli("history", "--limit", "10")
-        cli("show", event_id)
-        cli("deliveries", "--status", "failed")
+    print("\nwaiting for deliveries (each ops-webhook delivery needs 3 tries)…")
+    wait_until_settled(settings)
+    cli("history", "--limit", "10")
+    cli("show", event_id)
+    cli("deliveries", "--status", "failed")
 
-        print("\n# the legacy endpoint is fixed; send its failed deliveries again")
-        Receiver.gone_fixed = True
-        cli("retry", "--failed", "--destination", "legacy-webhook")
-        time.sleep(1.5)
-        wait_until_settled(settings)
-        cli("history", "--limit", "10")
-        print(f"\nDone. Explore with: eventrouter --org {ORG} history | show ID | deliveries")
-        print(
-            "or SQL: psql -h 127.0.0.1 -U postgres eventrouter "
-            "-c 'SELECT * FROM event_delivery_summary ORDER BY received_at DESC LIMIT 10'"
-        )
-    finally:
-        for process in processes:
-            process.send_signal(signal.SIGTERM)
-        for process in processes:
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-        server.shutdown()
+    print("\n# the legacy endpoint is fixed; send its failed deliveries again")
+    Receiver.gone_fixed = True
+    cli("retry", "--failed", "--destination", "legacy-webhook")
+    time.sleep(1.5)
+    wait_until_settled(settings)
+    cli("history", "--limit", "10")
+    print(f"\nDone. Explore with: eventrouter --org {ORG} history | show ID | deliveries")
+    print(
+        "or SQL: SELECT * FROM event_delivery_summary ORDER BY received_at DESC LIMIT 10;"
+        f"  (database: {safe_url(settings.database_url)})"
+    )
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ from eventrouter.router.cli.context import Context, org_option
 from eventrouter.router.cli.database import db
 from eventrouter.router.cli.deliveries import deliveries, retry
 from eventrouter.router.cli.destinations import destinations
+from eventrouter.router.cli.dev import dev
 from eventrouter.router.cli.events import history, send, show
 from eventrouter.router.cli.output import SERVICE_EXIT, USAGE_EXIT, fail
 from eventrouter.router.cli.people import tokens, users
@@ -53,6 +54,7 @@ for command in (
     run_router,
     run_worker,
     run_api,
+    dev,
     channels,
     destinations,
     subscriptions,

@@ -1,0 +1,5 @@
+"""``python -m eventrouter.router.cli``: the ``eventrouter`` command without its script."""
+
+from eventrouter.router.cli import main
+
+main()
