@@ -26,6 +26,7 @@ from eventrouter.router.db import make_engine
 from eventrouter.router.db.engine import safe_url
 from eventrouter.router.dispatch import BrokerGuard, Dispatch, Dispatcher, guarded
 from eventrouter.router.errors import first_line
+from eventrouter.router.heartbeat import Heartbeat
 from eventrouter.router.redis_conn import safe_redis_url
 from eventrouter.router.scheduler import Scheduler
 from eventrouter.router.settings import Settings
@@ -80,6 +81,7 @@ class RouterService:
         self._next_health_check = time.monotonic() + HEALTH_CHECK_SECONDS
         self._next_queue_check = 0.0
         self._queue_full = False
+        self.heartbeat = Heartbeat(settings.heartbeat_file)
 
     # -- the loop --------------------------------------------------------------
     def run(self, stop: threading.Event) -> None:
@@ -89,6 +91,7 @@ class RouterService:
             "router %s reading %s (group %s)", self.reader.consumer, self.settings.stream, GROUP
         )
         while not stop.is_set():
+            self.heartbeat.beat()  # also while an outage is waited out: alive, not stuck
             try:
                 self.step()
                 backoff.reset()

@@ -138,6 +138,9 @@ class Settings(BaseSettings):
     """Fernet key(s), comma-separated, encrypting destination secrets; the first encrypts."""
     secret_key_file: str = "~/.config/eventrouter/secret-key"
     """Where the key is read from when ``secret_key`` is unset (``db upgrade`` creates it)."""
+    heartbeat_file: str = ""
+    """A file routers and workers touch every few seconds while they run (empty: none);
+    ``eventrouter health --check heartbeat`` reads its age, for a liveness probe."""
     publish_retries: int = Field(default=3, ge=0, le=10)
     """How many times publish() retries a failed Redis call before raising PublishError."""
 

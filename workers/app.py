@@ -11,6 +11,7 @@ import logging
 from celery import Celery
 
 from eventrouter.router.settings import MAX_REQUEST_TIMEOUT_SECONDS, Settings
+from eventrouter.workers.liveness import HeartbeatStep
 
 TIME_LIMIT_MARGIN_SECONDS = 60.0
 """Room past a task's longest legitimate run (its time box, then one request that started
@@ -53,3 +54,6 @@ app.conf.update(
     worker_max_tasks_per_child=10_000,
     worker_hijack_root_logger=False,
 )
+# Touches EVENTROUTER_HEARTBEAT_FILE while the worker's loop turns (liveness probes).
+app.conf.eventrouter_heartbeat_file = settings.heartbeat_file
+app.steps["worker"].add(HeartbeatStep)

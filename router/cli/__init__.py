@@ -21,6 +21,7 @@ from eventrouter.router.cli.deliveries import deliveries, retry
 from eventrouter.router.cli.destinations import destinations
 from eventrouter.router.cli.dev import dev
 from eventrouter.router.cli.events import history, send, show
+from eventrouter.router.cli.health import health
 from eventrouter.router.cli.output import SERVICE_EXIT, USAGE_EXIT, fail
 from eventrouter.router.cli.people import tokens, users
 from eventrouter.router.cli.processes import run_router, run_worker
@@ -55,6 +56,7 @@ for command in (
     run_worker,
     run_api,
     dev,
+    health,
     channels,
     destinations,
     subscriptions,
