@@ -69,11 +69,11 @@ class DevStack:
         seen = set()
         for url in (self.settings.redis_url, self.settings.celery_broker_url):
             address = redis_address(url)
-            if address in seen:
-                continue
+            if address is None or address in seen:
+                continue  # Sentinel or a socket: nothing this command could start
             seen.add(address)
-            if address is None or not answers(address):
-                plans.append(plan_redis(url, data / f"redis-{address.port if address else 0}"))
+            if not answers(address):
+                plans.append(plan_redis(url, data / f"redis-{address.port}"))
         return plans
 
     def run(self) -> int:

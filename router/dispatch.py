@@ -16,6 +16,7 @@ from celery import Celery
 from kombu.exceptions import OperationalError
 
 from eventrouter.router.errors import first_line
+from eventrouter.router.redis_conn import celery_broker
 from eventrouter.router.settings import Settings
 
 log = logging.getLogger("eventrouter.router")
@@ -36,10 +37,11 @@ class Dispatcher:
     def __init__(self, settings: Settings) -> None:
         self._queue = settings.queue
         self._batch_size = settings.delivery_batch_size
-        self._celery = Celery("eventrouter-dispatch", broker=settings.celery_broker_url)
+        broker, transport_options = celery_broker(settings.celery_broker_url)
+        self._celery = Celery("eventrouter-dispatch", broker=broker)
         self._celery.conf.update(
             broker_connection_retry_on_startup=True,
-            broker_transport_options={"visibility_timeout": 3600},
+            broker_transport_options={"visibility_timeout": 3600, **transport_options},
             task_serializer="json",
         )
 

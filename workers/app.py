@@ -10,6 +10,7 @@ import logging
 
 from celery import Celery
 
+from eventrouter.router.redis_conn import celery_broker
 from eventrouter.router.settings import MAX_REQUEST_TIMEOUT_SECONDS, Settings
 from eventrouter.workers.liveness import HeartbeatStep
 
@@ -33,15 +34,16 @@ def time_limits(settings: Settings) -> tuple[float, float]:
 
 
 settings = Settings()
+broker_url, transport_options = celery_broker(settings.celery_broker_url)
 soft_time_limit, time_limit = time_limits(settings)
 # httpx logs every request at INFO; the attempt rows already say everything.
 logging.getLogger("httpx").setLevel(logging.WARNING)
 
 app = Celery("eventrouter", include=["eventrouter.workers.tasks"])
 app.conf.update(
-    broker_url=settings.celery_broker_url,
+    broker_url=broker_url,
     broker_connection_retry_on_startup=True,
-    broker_transport_options={"visibility_timeout": 3600},
+    broker_transport_options={"visibility_timeout": 3600, **transport_options},
     task_default_queue=settings.queue,
     task_acks_late=True,
     task_reject_on_worker_lost=True,
