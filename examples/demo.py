@@ -76,10 +76,12 @@ def start_dev() -> subprocess.Popen[bytes]:
     a worker, with one log; returns once it says everything is up."""
     LOGS.mkdir(exist_ok=True)
     log_path = LOGS / "dev.log"
-    print(f"starting: eventrouter dev --concurrency 2  (log: {log_path})")
+    print(f"starting: eventrouter dev --concurrency 2 --no-api  (log: {log_path})")
     with log_path.open("wb") as log:
         dev = subprocess.Popen(
-            [str(BIN / "eventrouter"), "dev", "--concurrency", "2"], stdout=log, stderr=log
+            [str(BIN / "eventrouter"), "dev", "--concurrency", "2", "--no-api"],
+            stdout=log,
+            stderr=log,
         )
     deadline = time.monotonic() + 180
     while READY_LINE not in log_path.read_text(errors="replace"):

@@ -33,7 +33,7 @@ from eventrouter.router.supervisor import SharedLog, Supervisor
 
 SERVER_START_SECONDS = 60.0
 PROCESS_START_SECONDS = 60.0
-APP_PROCESSES = ("router", "worker")
+APP_PROCESSES = ("api", "router", "worker")
 READY_LINE = "eventrouter dev is running"
 """The banner's last line, printed once everything is up; scripts (``make demo``) wait for it."""
 
@@ -43,6 +43,8 @@ class DevOptions:
     data_dir: Path
     services_only: bool = False
     worker_concurrency: int = 2
+    api_port: int | None = 8080
+    """Where ``eventrouter api`` listens (on 127.0.0.1); None runs no API."""
 
 
 class DevStack:
@@ -138,7 +140,18 @@ class DevStack:
             + self.settings.request_timeout_seconds
             + 10,
         )
+        api = None
+        if self.options.api_port is not None:
+            api = self.supervisor.start(
+                "api",
+                [*command, "api", "--host", "127.0.0.1", "--port", str(self.options.api_port)],
+                env=env,
+                ready_marker="Application startup complete",
+                grace_seconds=40,
+            )
         self._wait_ready("worker", worker.ready, PROCESS_START_SECONDS)
+        if api is not None:
+            self._wait_ready("api", api.ready, PROCESS_START_SECONDS)
 
     def _wait_ready(self, name: str, ready: threading.Event, timeout: float) -> None:
         deadline = time.monotonic() + timeout
@@ -168,8 +181,11 @@ class DevStack:
             f"  Postgres  {safe_url(self.settings.database_url)}  ({pg})",
             f"  Redis     {safe_redis_url(self.settings.redis_url)}  ({rd})",
             f"  Log       {self.log.path}",
-            "",
         ]
+        api = self.options.api_port
+        if api is not None and not self.options.services_only:
+            lines.append(f"  API       http://127.0.0.1:{api}/docs  (OpenAPI at /openapi.json)")
+        lines.append("")
         if not self.options.services_only:
             lines += [
                 "In another terminal (same EVENTROUTER_* settings), route an event to a webhook:",
@@ -179,6 +195,13 @@ class DevStack:
                 '  eventrouter send payment:failed --payload \'{"invoice": "in_1"}\'',
                 "  eventrouter history        # then: eventrouter show EVENT_ID",
             ]
+            if api is not None:
+                lines += [
+                    "and over HTTP, with a token:",
+                    "  eventrouter users add you@example.com --role admin",
+                    "  eventrouter tokens create --user you@example.com   # prints er_… once",
+                    f"  curl -H 'Authorization: Bearer er_…' http://127.0.0.1:{api}/v1/channels",
+                ]
         lines += ["", f"{READY_LINE}: Ctrl-C stops everything; the data stays in {data}/"]
         for line in lines:
             self.echo(line)

@@ -30,9 +30,24 @@ from eventrouter.router.cli.context import Context, pass_ctx
     show_default=True,
     help="Worker processes.",
 )
+@click.option(
+    "--api-port",
+    type=click.IntRange(1, 65535),
+    default=8080,
+    show_default=True,
+    help="Port of the HTTP API on 127.0.0.1.",
+)
+@click.option("--no-api", is_flag=True, help="Run no HTTP API.")
 @pass_ctx
-def dev(ctx: Context, data_dir: Path, services_only: bool, concurrency: int) -> None:
-    """Run Postgres, Redis, a router and a worker with one log, until Ctrl-C.
+def dev(
+    ctx: Context,
+    data_dir: Path,
+    services_only: bool,
+    concurrency: int,
+    api_port: int,
+    no_api: bool,
+) -> None:
+    """Run Postgres, Redis, a router, a worker and the API with one log, until Ctrl-C.
 
     Postgres and Redis are used where the configured URLs answer; where nothing answers,
     private servers start on those addresses with their data in --data-dir (installed
@@ -40,7 +55,9 @@ def dev(ctx: Context, data_dir: Path, services_only: bool, concurrency: int) -> 
     """
     from eventrouter.router.devstack import DevOptions, DevStack
 
-    options = DevOptions(data_dir.absolute(), services_only, concurrency)
+    options = DevOptions(
+        data_dir.absolute(), services_only, concurrency, None if no_api else api_port
+    )
     code = DevStack(ctx.settings, options, click.echo).run()
     if code:
         raise SystemExit(code)

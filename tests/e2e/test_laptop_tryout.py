@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import psycopg
 import pytest
 
@@ -126,11 +127,16 @@ def test_data_is_kept_and_a_second_start_reuses_it(tryout: Tryout) -> None:
             (events,) = conn.execute("SELECT count(*) FROM events WHERE org = 'demo'").fetchone()  # type: ignore[misc]
         assert events >= 6
 
-        # Now something answers at both URLs: a second `eventrouter dev` uses those servers.
-        stack = tryout.dev()
+        # Now something answers at both URLs: a second `eventrouter dev` uses those
+        # servers, and runs the API too.
+        api_port = free_port()
+        stack = tryout.dev("--api-port", str(api_port))
         stack_lines = wait_for_ready(stack)
         assert not any("starting postgres" in line for line in stack_lines)
         assert any("Postgres" in line and "(yours)" in line for line in stack_lines)
+        assert any(f"http://127.0.0.1:{api_port}/docs" in line for line in stack_lines)
+        ready = httpx.get(f"http://127.0.0.1:{api_port}/readyz", timeout=10)
+        assert ready.status_code == 200, ready.text
         rest = ctrl_c(stack)
         assert "router" in rest and "stopped" in rest
     finally:
