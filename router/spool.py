@@ -203,6 +203,8 @@ class Spool:
                 raise SpoolError(f"cannot write the spool at {self.path}: {exc}") from exc
 
     def count(self) -> int:
+        if self._db is None and not self.path.exists():
+            return 0  # nothing spooled yet: no need to create the file to say so
         with self._lock:
             (count,) = self._conn().execute("SELECT count(*) FROM spooled").fetchone()
         return int(count)

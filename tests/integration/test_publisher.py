@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -195,3 +197,38 @@ def test_block_makes_the_caller_wait_for_room(
         for _, fields in redis_conn.xrange(settings.stream)
     ]
     assert sorted(payloads) == list(range(60))
+
+
+_EXITING_PRODUCER = """
+import eventrouter
+for i in range(200):
+    eventrouter.publisher().publish("bg:exit", {"i": i})
+"""
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("redis_up", [True, False], ids=["redis-up", "redis-down"])
+def test_interpreter_exit_sends_what_is_left_within_the_exit_timeout(
+    settings: Settings, spool_dir: Path, redis_conn: redis.Redis, redis_up: bool
+) -> None:
+    """No flush() in the program: atexit sends the queue, or, with Redis down, gives up
+    after EVENTROUTER_PUBLISHER_EXIT_TIMEOUT and leaves it in the spool."""
+    env = {
+        **os.environ,
+        "EVENTROUTER_REDIS_URL": settings.redis_url if redis_up else DEAD,
+        "EVENTROUTER_STREAM": settings.stream,
+        "EVENTROUTER_SPOOL_DIR": str(spool_dir),
+        "EVENTROUTER_PUBLISHER_EXIT_TIMEOUT": "1",
+    }
+    began = time.monotonic()
+    done = subprocess.run(
+        [sys.executable, "-c", _EXITING_PRODUCER], env=env, capture_output=True, timeout=30
+    )
+    assert done.returncode == 0, done.stderr
+    assert time.monotonic() - began < 15
+    spooled = Spool(spool_dir, max_bytes=2**30).count()
+    if redis_up:
+        assert (redis_conn.xlen(settings.stream), spooled) == (200, 0)
+    else:
+        assert (redis_conn.exists(settings.stream), spooled) == (0, 200)
+        assert b"they wait in the spool" in done.stderr
