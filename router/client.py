@@ -22,6 +22,7 @@ a fork; ``apublish()`` shares one per event loop.
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import os
 import random
@@ -33,6 +34,7 @@ from typing import Any
 
 import redis
 
+from eventrouter.router.durations import parse_duration
 from eventrouter.router.errors import InvalidEvent, PublishError, StreamFull
 from eventrouter.router.events import STREAM_FIELD, build_envelope
 from eventrouter.router.redis_conn import redis_client, redis_unavailable_message
@@ -244,13 +246,19 @@ def _script_args(config: Settings, built: Sequence[Envelope]) -> list[str | int]
     args: list[str | int] = [
         config.stream_max_length,
         STREAM_FIELD.decode(),
-        int(config.idempotency_key_ttl_seconds * 1000),
+        _milliseconds(config.idempotency_key_ttl),
         len(keyed),
     ]
     for index, remembered in keyed:
         args += (first + index, remembered)
     args += [entry for _, entry, _ in built]
     return args
+
+
+@functools.lru_cache(maxsize=16)
+def _milliseconds(duration: str) -> int:
+    """A duration setting in ms, parsed once per spelling (not once per publish)."""
+    return int(parse_duration(duration) * 1000)
 
 
 def _check_appended(config: Settings, reply: object, count: int) -> None:
