@@ -86,9 +86,21 @@ return {1, length}
 _SCRIPT_SHA = hashlib.sha1(_APPEND_UNLESS_FULL.encode()).hexdigest()
 _default_settings: Settings | None = None
 _local = threading.local()
+# Bumped in a forked child, so its threads make new connections (a counter read instead
+# of a getpid() system call per publish).
+_process_generation = 0
+
+
+def _forked() -> None:
+    global _process_generation
+    _process_generation += 1
+    _loop_connections.clear()
+
+
 _loop_connections: weakref.WeakKeyDictionary[
     asyncio.AbstractEventLoop, dict[str, AsyncWireConnection]
 ] = weakref.WeakKeyDictionary()
+os.register_at_fork(after_in_child=_forked)
 
 
 def _settings(settings: Settings | None) -> Settings:
@@ -348,9 +360,8 @@ async def _arun_script(wire: AsyncWireConnection, stream: str, args: list[str | 
 def _thread_connection(url: str) -> WireConnection | None:
     """This thread's lean connection to ``url``; ``None`` when the URL needs redis-py.
     A forked child never reuses its parent's socket: connections are per process."""
-    pid = os.getpid()
-    if getattr(_local, "pid", None) != pid:
-        _local.pid = pid
+    if getattr(_local, "generation", None) != _process_generation:
+        _local.generation = _process_generation
         _local.connections = {}
     connections: dict[str, WireConnection | None] = _local.connections
     try:

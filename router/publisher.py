@@ -96,9 +96,13 @@ class Publisher:
         self._reset()
         self._closed = False
         reference = weakref.ref(self)
-        os.register_at_fork(after_in_child=lambda: _call(reference, "_reset"))
+        os.register_at_fork(after_in_child=lambda: _call(reference, "_after_fork"))
         if install_atexit:
             atexit.register(_call, reference, "_at_exit")
+
+    def _after_fork(self) -> None:
+        self.spool.forget_after_fork()
+        self._reset()
 
     def _reset(self) -> None:
         """Fresh state: at construction, and in a forked child, whose thread does not

@@ -110,6 +110,12 @@ class Spool:
         self._db, self._pid = db, os.getpid()
         return db
 
+    def forget_after_fork(self) -> None:
+        """In a forked child: a fresh lock (the parent's may have been held by one of its
+        threads at the fork) and no handle (the parent's is never used here)."""
+        self._lock = threading.Lock()
+        self._db = None
+
     def put(self, envelopes: Sequence[Envelope], policy: str) -> tuple[int, int]:
         """Spool ``envelopes`` in order under ``policy``; return ``(spooled, dropped)``.
         Under ``drop_new`` and ``block`` the events that did not fit are the last ones:
