@@ -15,6 +15,7 @@ import click
 from eventrouter.router.cli import output
 from eventrouter.router.cli.api import run_api
 from eventrouter.router.cli.channels import channels
+from eventrouter.router.cli.configuration import apply, export, schema
 from eventrouter.router.cli.context import Context, org_option
 from eventrouter.router.cli.database import db
 from eventrouter.router.cli.deliveries import deliveries, retry
@@ -59,6 +60,9 @@ for command in (
     health,
     channels,
     destinations,
+    apply,
+    export,
+    schema,
     subscriptions,
     silences,
     send,

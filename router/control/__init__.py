@@ -14,6 +14,7 @@ from sqlalchemy import Engine
 
 from eventrouter.router.control.caller import Caller, Role
 from eventrouter.router.control.channels import Channels
+from eventrouter.router.control.configuration import Configuration
 from eventrouter.router.control.deliveries import Deliveries
 from eventrouter.router.control.destinations import Destinations
 from eventrouter.router.control.events import Events
@@ -30,6 +31,7 @@ class Control:
     def __init__(self, engine: Engine, settings: Settings, caller: Caller) -> None:
         self.caller = caller
         self.channels = Channels(engine, settings, caller)
+        self.configuration = Configuration(engine, settings, caller)
         self.destinations = Destinations(engine, settings, caller)
         self.subscriptions = Subscriptions(engine, settings, caller)
         self.silences = Silences(engine, settings, caller)

@@ -97,10 +97,10 @@ class Destinations(Service):
         stored = validate_config(spec.type, config).model_dump(mode="json", exclude_none=True)
         refuse_placeholders(spec.type, stored)
         schedule = self._normalised_schedule(spec.retry_schedule)
-        self._check_reachable(stored)
+        self.check_reachable(stored)
         with self.transaction() as conn:
             created = store.insert_destination(
-                conn, self.org, spec.name, spec.type, self._seal(spec.type, stored), schedule
+                conn, self.org, spec.name, spec.type, self.sealed(spec.type, stored), schedule
             )
         if created is None:
             raise Conflict(f"destination {spec.name!r} already exists; pick another name")
@@ -148,8 +148,8 @@ class Destinations(Service):
             schedule = row.retry_schedule
             if "retry_schedule" in change.model_fields_set:
                 schedule = self._normalised_schedule(change.retry_schedule)
-            self._check_reachable(stored)
-            store.update_destination(conn, row.id, self._seal(row.kind, stored), schedule)
+            self.check_reachable(stored)
+            store.update_destination(conn, row.id, self.sealed(row.kind, stored), schedule)
             updated = store.list_destinations(conn, self.org, [name])[0]
         return self._shown(updated)
 
@@ -218,7 +218,7 @@ class Destinations(Service):
                 kept.insert(0, {"secret": old, "expires_at": valid_until.isoformat()})
             config.update({key: new_secret, "previous_secrets": kept})
             stored = validate_config(row.kind, config).model_dump(mode="json", exclude_none=True)
-            store.update_destination_config(conn, row.id, self._seal(row.kind, stored))
+            store.update_destination_config(conn, row.id, self.sealed(row.kind, stored))
         return SecretRotation(name=name, secret=new_secret, previous_valid_until=valid_until)
 
     def test(self, name: str, *, env: str | None = None) -> TestResult:
@@ -276,7 +276,7 @@ class Destinations(Service):
             raise ConfigError(str(exc)) from None
         return ",".join(format_duration(d) for d in delays)
 
-    def _check_reachable(self, config: dict[str, Any]) -> None:
+    def check_reachable(self, config: dict[str, Any]) -> None:
         """The SSRF guard at creation: no internal address unless allowed (workers check
         again, and pin the address, on every connection)."""
         try:
@@ -284,13 +284,18 @@ class Destinations(Service):
         except UnsafeDestination as exc:
             raise ConfigError(f"destination refused: {exc}") from None
 
-    def _seal(self, kind: str, config: dict[str, Any]) -> dict[str, Any]:
+    def sealed(self, kind: str, config: dict[str, Any]) -> dict[str, Any]:
         """``config`` with its secrets encrypted (a key is needed only if it has any)."""
         paths = secret_paths(kind, config)
         if not has_secrets(config, paths):
             return config
         sealed: dict[str, Any] = seal(config, paths, require_box(self.settings))
         return sealed
+
+    def revealed(self, config: dict[str, Any]) -> dict[str, Any]:
+        """Decrypted (the key is needed when ``config`` holds secrets)."""
+        plain: dict[str, Any] = reveal(config, self.settings)
+        return plain
 
     def _reveal(self, config: dict[str, Any]) -> dict[str, Any]:
         """Decrypted for masking, when this host has the key (else masked ciphertext)."""

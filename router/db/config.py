@@ -448,3 +448,20 @@ _ORG_CONFIGURED = text(
 def org_configured(conn: Connection, org: str) -> bool:
     """Whether ``org`` has any channel, destination or subscription of its own."""
     return bool(conn.execute(_ORG_CONFIGURED, {"org": org}).scalar())
+
+
+_SECRET_REFS = text("SELECT secret_refs FROM destinations WHERE id = :id")
+_SET_SECRET_REFS = text(
+    "UPDATE destinations SET secret_refs = CAST(:refs AS jsonb) WHERE id = :id"
+    " AND secret_refs IS DISTINCT FROM CAST(:refs AS jsonb)"
+)
+
+
+def secret_refs(conn: Connection, destination_id: int) -> dict[str, Any]:
+    """Where the destination's secrets came from (``apply``): config path → reference."""
+    found = conn.execute(_SECRET_REFS, {"id": destination_id}).scalar()
+    return dict(found or {})
+
+
+def set_secret_refs(conn: Connection, destination_id: int, refs: dict[str, Any]) -> None:
+    conn.execute(_SET_SECRET_REFS, {"id": destination_id, "refs": json.dumps(refs)})
