@@ -21,6 +21,7 @@ import redis
 from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError
 
+from eventrouter.router import telemetry
 from eventrouter.router.control.approvals import Approvals
 from eventrouter.router.db import make_engine
 from eventrouter.router.db.engine import safe_url
@@ -165,6 +166,15 @@ class RouterService:
         dispatching = self.broker.up  # if not, the deliveries are left to the scheduler
         result = self.store.store(entries, dispatching=dispatching)
         self.reader.ack([stream_id for stream_id, _ in entries])
+        telemetry.add(
+            self.settings,
+            telemetry.batch_counts(
+                stored=result.events,
+                duplicates=result.duplicates,
+                rejected=result.rejected,
+                deliveries=len(result.deliveries),
+            ),
+        )
         if dispatching and result.deliveries:
             self.scheduler.dispatch(result.deliveries)
         return result

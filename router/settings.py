@@ -172,6 +172,12 @@ class Settings(BaseSettings):
     first id (ids of keyed events derive from org and key) and the router stores nothing
     for it while the first event is kept. ``0`` remembers nothing in Redis."""
 
+    metrics_token: str | None = None
+    """A bearer token that may read ``/metrics`` and nothing else (for Prometheus); without
+    it, ``/metrics`` takes an admin's API token."""
+    metrics_public: bool = False
+    """Serve ``/metrics`` without any token (when only your monitoring can reach the API)."""
+
     @field_validator("database_url")
     @classmethod
     def _postgres_url(cls, value: str) -> str:

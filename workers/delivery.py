@@ -21,6 +21,7 @@ from pydantic import BaseModel, ValidationError
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 
+from eventrouter.router import telemetry
 from eventrouter.router.crypto import reveal
 from eventrouter.router.db import claims, destination_state, is_connection_error
 from eventrouter.router.db.claims import AttemptRow, ClaimedDelivery, Deferral, DestinationRecord
@@ -335,6 +336,13 @@ class BatchDelivery:
                 summary.retrying += 1
             else:
                 summary.failed += 1
+        telemetry.add(
+            self.settings,
+            telemetry.attempt_counts(
+                self.destination.kind,
+                ((r.outcome, r.status, r.duration_ms) for r in rows if r.delivery_id in mine),
+            ),
+        )
         if gone is not None:
             log.warning("destination %s disabled: %s", self.destination.name, gone.error)
 

@@ -15,7 +15,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from sqlalchemy import Engine
 
-from eventrouter.router.api import health, problems
+from eventrouter.router.api import health, metrics, problems
 from eventrouter.router.api.limits import BodyLimit
 from eventrouter.router.api.routers import (
     channels,
@@ -77,6 +77,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     problems.install(app)
     app.add_middleware(BodyLimit)
     app.include_router(health.router)
+    app.include_router(metrics.router)
     for resource in (
         events,
         deliveries,

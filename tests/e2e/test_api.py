@@ -10,6 +10,7 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from eventrouter.router.control import Caller, Control
 from eventrouter.router.models import TokenIn, UserIn
@@ -74,6 +75,15 @@ def test_publish_watch_retry_and_test_over_http(fresh: Stack, api: tuple[Process
         assert {d["status"] for d in detail["deliveries"]} == {"succeeded"}
         test = admin.post("/v1/destinations/good/test").json()
         assert test["succeeded"] and test["http_status"] == 200
+
+    # The router and the worker counted what they did where the API can see it.
+    families = text_string_to_metric_families(admin.get("/metrics").text)
+    found = {
+        (s.name, tuple(sorted(s.labels.items()))): s.value for f in families for s in f.samples
+    }
+    assert found[("eventrouter_events_total", (("result", "stored"),))] >= 1
+    assert found[("eventrouter_attempts_total", (("kind", "webhook"), ("outcome", "failed")))] >= 1
+    assert found[("eventrouter_deliveries_open", (("status", "pending"),))] == 0
 
 
 def test_pages_over_250_events_have_no_gaps_or_repeats(
