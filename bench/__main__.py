@@ -27,7 +27,7 @@ from typing import Any
 import psycopg
 import redis
 
-from bench import clients, producer, routes
+from bench import api, clients, producer, routes
 from bench.harness import QUICK, Bench, Sizes, sizes_dict
 from bench.report import render
 from bench.services import (
@@ -43,6 +43,7 @@ from bench.services import (
 CASES = (
     "clients",
     "producer",
+    "api",
     "publish",
     "e2e",
     "e2e_producer",
@@ -161,6 +162,14 @@ def run(args: argparse.Namespace, log: Callable[[str], None]) -> dict[str, Any]:
                 results["producer"] = figures
                 out = args.out.with_name(args.out.stem + "-producer.md")
                 out.write_text(producer.render(figures, sizes.producer_events, results["command"]))
+                log(f"  wrote {out}")
+            if "api" in only:
+                log("HTTP API: POST /v1/events and /v1/events/batch against publish()")
+                api_sizes = 100 if args.quick else 3000
+                figures_api = api.run_all(services, config, api_sizes, args.runs, log)
+                results["api"] = figures_api
+                out = args.out.with_name(args.out.stem + "-api.md")
+                out.write_text(api.render(figures_api, api_sizes, results["command"]))
                 log(f"  wrote {out}")
             fan_urls = [services.url(f"/fan/{i}") for i in range(routes.FANOUT)]
             for number in range(1, args.runs + 1):

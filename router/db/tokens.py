@@ -54,7 +54,8 @@ _CREDENTIAL = text(
     WHERE t.public_id = :public_id
     """
 )
-# At most one write a minute per token, so a busy producer does not write on every request.
+# The caller writes it at most once a minute; the condition keeps concurrent requests from
+# writing it twice.
 _TOUCH = text(
     """
     UPDATE api_tokens SET last_used_at = now()

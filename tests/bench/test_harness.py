@@ -64,6 +64,12 @@ def test_quick_run_writes_results(tmp_path: Path, redis_url: str) -> None:
     } <= set(producer)
     assert all(run["events_per_s"] > 0 for runs in producer.values() for run in runs)
     assert "| publish() |" in (tmp_path / "RESULTS-producer.md").read_text()
+    api = results["api"]
+    assert {"publish(), 1 thread", "POST /v1/events, 1 client"} <= set(api)
+    assert all(run["events_per_s"] > 0 for runs in api.values() for run in runs)
+    assert (
+        "| POST /v1/events/batch (1,000), 1 client |" in (tmp_path / "RESULTS-api.md").read_text()
+    )
 
     report = out.read_text()
     for heading in (
