@@ -296,3 +296,28 @@ def test_message_updates_survive_slack_errors_and_lost_routers(
         assert len(slack_api.thread("C1", "1.000100")) == 1
         paths = [r.path for r in slack.requests()]
         assert paths == ["/api/chat.postMessage", "/api/chat.postMessage", "/api/chat.update"]
+
+
+def test_a_message_posted_after_the_decision_is_updated_too(seed: Seed, settings: Settings) -> None:
+    dest = slack_destination(seed)
+    event = Event(
+        id=new_event_id(),
+        name="deploy:scale",
+        org="default",
+        env=None,
+        payload={"approval": APPROVAL},
+    )
+    with seed.engine.begin() as conn:
+        EventStore(seed.engine).persist(conn, [event], [])
+        conn.exec_driver_sql("UPDATE approvals SET expires_at = now() - interval '1 second'")
+    assert Approvals(seed.engine, settings).expire_due() == 1
+    assert scalar(seed.engine, "SELECT count(*) FROM slack_message_updates") == 0
+    delivery_id = seed.delivery(event.id, dest, status="succeeded", attempt_count=1)
+    with seed.engine.begin() as conn:  # Slack is back: the worker records the post
+        conn.exec_driver_sql(
+            "INSERT INTO delivery_attempts (delivery_id, attempt_number, started_at, duration_ms,"
+            " outcome, receipt) VALUES (%s, 1, now(), 5, 'succeeded', 'C1 2.000200')",
+            (delivery_id,),
+        )
+    [update] = rows(seed.engine, "SELECT receipt, reply FROM slack_message_updates")
+    assert (update.receipt, update.reply) == ("C1 2.000200", "")
