@@ -37,10 +37,12 @@ INSERT_APPROVALS = text(
 
 # Interactive Slack destinations (those with a signing secret), across orgs: a request
 # from Slack names no org, so its signature is checked against each of their secrets.
+# Disabled ones too: a destination disabled after Slack failed for a day still has
+# messages waiting for an answer, and their clicks must count.
 INTERACTIVE_DESTINATIONS = text(
     """
     SELECT id, org, config FROM destinations
-    WHERE kind = 'slack' AND config ? 'signing_secret' AND enabled
+    WHERE kind = 'slack' AND config ? 'signing_secret'
     ORDER BY id
     """
 )
@@ -286,7 +288,7 @@ def insert_approvals(conn: Connection, rows: Sequence[ApprovalRow]) -> None:
 
 
 def interactive_destinations(conn: Connection) -> list[tuple[int, str, dict[str, Any]]]:
-    """``(id, org, sealed config)`` of every enabled Slack destination with a signing secret."""
+    """``(id, org, sealed config)`` of every Slack destination with a signing secret."""
     return [(r.id, r.org, r.config) for r in conn.execute(INTERACTIVE_DESTINATIONS)]
 
 

@@ -158,10 +158,12 @@ def test_concurrent_clicks_on_several_processes_make_one_decision(
 def test_a_non_approver_is_refused_and_recorded(seed: Seed, service: SlackRequests) -> None:
     dest = slack_destination(seed)
     event_id = request_event(seed.engine, seed, dest, {"approval": APPROVAL})
+    with seed.engine.begin() as conn:  # disabled since it posted: its clicks still count
+        conn.exec_driver_sql("UPDATE destinations SET enabled = false")
     assert clicked(service, click_body(event_id, user="U9ZZ")) == [
         "Only <@U1AB>, <@U2CD> may decide on this request."
     ]
-    assert outbox(seed.engine) == []
+    assert [e.name for e in outbox(seed.engine)] == ["destination:disabled"]
     assert scalar(seed.engine, "SELECT decision FROM approvals") is None
     [click] = rows(seed.engine, "SELECT user_id, result, action FROM slack_clicks")
     assert tuple(click) == ("U9ZZ", "refused", "approve")
