@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import httpx
 import pytest
 import uvicorn
+from fastapi import FastAPI
 from sqlalchemy import Engine
 
 from eventrouter.router.api.app import create_app
@@ -66,6 +67,7 @@ class ApiClient:
     http: httpx.Client
     engine: Engine
     settings: Settings
+    app: FastAPI
 
     def token(self, role: str = "admin", *, org: str = "default", email: str | None = None) -> str:
         """A fresh token for a new user of ``role`` in ``org``."""
@@ -84,7 +86,8 @@ def api(settings: Settings, clean_db: Engine) -> Iterator[ApiClient]:
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    config = uvicorn.Config(create_app(settings, engine=clean_db), log_level="warning")
+    app = create_app(settings, engine=clean_db)
+    config = uvicorn.Config(app, log_level="warning")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
@@ -94,7 +97,7 @@ def api(settings: Settings, clean_db: Engine) -> Iterator[ApiClient]:
         time.sleep(0.01)
     try:
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as http:
-            yield ApiClient(http, clean_db, settings)
+            yield ApiClient(http, clean_db, settings, app)
     finally:
         server.should_exit = True
         thread.join(10)

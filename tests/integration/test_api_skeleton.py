@@ -3,6 +3,7 @@ users, tokens and channels, through a real server on loopback."""
 
 from __future__ import annotations
 
+import redis
 from sqlalchemy import text
 
 from tests.integration.conftest import ApiClient
@@ -15,6 +16,19 @@ def test_health_needs_no_token_and_names_nothing_down(api: ApiClient) -> None:
     assert api.http.get("/readyz").json() == {"status": "ok"}
     schema = api.http.get("/openapi.json").json()
     assert "/v1/channels" in schema["paths"] and "HTTPBearer" in str(schema["components"])
+
+
+def test_readyz_names_what_is_down(api: ApiClient) -> None:
+    state = api.app.state.eventrouter
+    reachable = state.redis
+    state.redis = redis.Redis(port=1, socket_connect_timeout=1)  # nothing listens on port 1
+    try:
+        answer = api.http.get("/readyz")
+    finally:
+        state.redis = reachable
+    assert answer.status_code == 503 and answer.headers["content-type"] == PROBLEM
+    assert "Redis at redis://" in answer.json()["detail"]
+    assert "Postgres" not in answer.json()["detail"]
 
 
 def test_requests_without_a_valid_token_are_401_problems(api: ApiClient) -> None:
