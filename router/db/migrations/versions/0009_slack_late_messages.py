@@ -6,15 +6,15 @@ its buttons. A decision queues updates only for the messages already posted; thi
 queues one for a message whose post is recorded after the decision (its attempt's
 ``receipt``), so every message ends up showing the decision.
 
-Revision ID: 0008
-Revises: 0007
+Revision ID: 0009
+Revises: 0008
 Create Date: 2026-12-02
 """
 
 from alembic import op
 
-revision = "0008"
-down_revision = "0007"
+revision = "0009"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 
