@@ -19,8 +19,9 @@ MAX_REQUEST_TIMEOUT_SECONDS = 300.0
 """The longest request timeout a destination (or ``request_timeout_seconds``) may set."""
 
 
-REDIS_SCHEMES = ("redis:", "rediss:", "unix:", "redis+sentinel:", "sentinel:")
-"""URL schemes redis-py (and Celery) take: plain, TLS, a Unix socket, or Sentinel."""
+REDIS_SCHEMES = ("redis:", "rediss:", "unix:", "redis+sentinel:")
+"""URL schemes every Redis client here takes: plain, TLS, a Unix socket, or Sentinel
+(``redis_conn`` turns ``redis+sentinel://`` into redis-py's and Celery's own forms)."""
 _POSTGRES_SCHEMES = ("postgres://", "postgresql://")
 EXAMPLES = {
     "database_url": "postgresql://postgres@127.0.0.1:5432/eventrouter",
@@ -189,7 +190,12 @@ class Settings(BaseSettings):
         if value is not None and not value.startswith(REDIS_SCHEMES):
             raise ValueError(
                 f"not a Redis URL: it must start with {', '.join(s + '//' for s in REDIS_SCHEMES)}"
+                " (Sentinel: redis+sentinel://host:26379[,host2:26379]/master-name[/db])"
             )
+        if value is not None and value.startswith("redis+sentinel:"):
+            from eventrouter.router.redis_conn import parse_sentinel_url
+
+            parse_sentinel_url(value)  # a malformed one fails here, naming the right form
         return value
 
     @field_validator("retry_schedule")

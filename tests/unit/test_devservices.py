@@ -53,3 +53,14 @@ def test_a_new_postgres_cluster_is_initialised_once_with_the_urls_user(tmp_path:
     (tmp_path / "pg" / "PG_VERSION").write_text("1\n")  # a cluster no binary here can open
     with pytest.raises(ConfigError, match="Postgres 1 cluster"):
         plan_postgres("postgresql+psycopg://alice@127.0.0.1:7002/er", tmp_path / "pg")
+
+
+def test_settings_take_sentinel_urls_in_the_one_form_every_client_understands() -> None:
+    from eventrouter.router.settings import Settings
+
+    url = "redis+sentinel://:pw@10.0.0.1:26379,10.0.0.2/prod/1"
+    assert Settings(redis_url=url, broker_url=url).celery_broker_url == url
+    with pytest.raises(ValueError, match=r"redis\+sentinel://host:26379"):
+        Settings(redis_url="sentinel://10.0.0.1:26379")  # kombu's form: no master name
+    with pytest.raises(ValueError, match="master-name"):
+        Settings(broker_url="redis+sentinel://10.0.0.1:26379")
