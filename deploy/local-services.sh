@@ -19,7 +19,8 @@ if ! pg_up; then
     wait_for pg_up || { echo "Postgres at 127.0.0.1:5432 did not start" >&2; exit 1; }
   else
     echo "no Postgres answers at 127.0.0.1:5432 and none is installed as a service:" \
-      "'eventrouter dev' will start a private one (data in .eventrouter/)"
+      "'eventrouter dev' (make demo, make dev) starts a private one; for make test, run" \
+      "'.venv/bin/eventrouter dev --services-only' in another terminal first"
   fi
 fi
 
@@ -30,7 +31,7 @@ if ! redis_up; then
     wait_for redis_up || { echo "Redis at 127.0.0.1:6379 did not start" >&2; exit 1; }
   else
     echo "no Redis answers at 127.0.0.1:6379 and none is installed:" \
-      "'eventrouter dev' will start a private one (data in .eventrouter/)"
+      "'eventrouter dev' starts a private one (see above for make test)"
   fi
 fi
 exit 0
