@@ -27,7 +27,7 @@ from typing import Any
 import psycopg
 import redis
 
-from bench import api, clients, producer, routes
+from bench import api, clients, filters, producer, routes
 from bench.harness import QUICK, Bench, Sizes, sizes_dict
 from bench.report import render
 from bench.services import (
@@ -53,6 +53,7 @@ CASES = (
     "scale",
     "backlog",
     "profile",
+    "filters",
 )
 
 
@@ -170,6 +171,13 @@ def run(args: argparse.Namespace, log: Callable[[str], None]) -> dict[str, Any]:
                 results["api"] = figures_api
                 out = args.out.with_name(args.out.stem + "-api.md")
                 out.write_text(api.render(figures_api, api_sizes, results["command"]))
+                log(f"  wrote {out}")
+            if "filters" in only:
+                log("alert rules: router CPU per delivery with and without a filter")
+                rules_figures = filters.run_all(config.settings(), sizes.e2e, args.runs)
+                results["filters"] = rules_figures
+                out = args.out.with_name(args.out.stem + "-rules.md")
+                out.write_text(filters.render(rules_figures, sizes.e2e, results["command"]))
                 log(f"  wrote {out}")
             fan_urls = [services.url(f"/fan/{i}") for i in range(routes.FANOUT)]
             for number in range(1, args.runs + 1):

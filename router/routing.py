@@ -23,7 +23,12 @@ import re2
 
 from eventrouter.router.models import Rules
 from eventrouter.router.rules.engine import Silence
-from eventrouter.router.rules.expressions import Expression, ExpressionError, compile_expression
+from eventrouter.router.rules.expressions import (
+    Activation,
+    Expression,
+    ExpressionError,
+    compile_expression,
+)
 from eventrouter.router.rules.spec import CompiledRules, compile_rules
 from eventrouter.router.rules.windows import Window, parse_every, window_end
 
@@ -217,7 +222,7 @@ class RoutingTable:
         return org in self._silences
 
     def silence_for(
-        self, org: str, channels: frozenset[int], activation: dict[str, Any], now: datetime
+        self, org: str, channels: frozenset[int], activation: Activation, now: datetime
     ) -> Silence | None:
         """The first active silence of ``org`` that matches the event (lowest id); a silence
         whose filter fails on the event does not match it."""

@@ -13,7 +13,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
 
 from sqlalchemy import Connection
 
@@ -24,7 +23,7 @@ from eventrouter.router.events import Event
 from eventrouter.router.models import Decision
 from eventrouter.router.routing import RoutingTable, SubscriptionRule
 from eventrouter.router.rules.engine import Facts, KeyState, Silence, Verdict, decide, facts
-from eventrouter.router.rules.expressions import activation
+from eventrouter.router.rules.expressions import Activation, activation
 
 
 @dataclass
@@ -157,5 +156,5 @@ def _decide_stateful(
     store.save_states(conn, states)
 
 
-def _variables(event: Event, now: datetime) -> dict[str, Any]:
+def _variables(event: Event, now: datetime) -> Activation:
     return activation(event.name, event.org, event.env, event.payload, now)

@@ -27,7 +27,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from eventrouter.router.models import Decision
-from eventrouter.router.rules.expressions import Expression, ExpressionError
+from eventrouter.router.rules.expressions import Activation, Expression, ExpressionError
 from eventrouter.router.rules.spec import CompiledRules
 from eventrouter.router.rules.windows import window_end
 
@@ -81,7 +81,7 @@ class Silence:
     comment: str
 
 
-def facts(rules: CompiledRules, activation: dict[str, Any]) -> Facts:
+def facts(rules: CompiledRules, activation: Activation) -> Facts:
     """Evaluate the filter, key and urgency of one event; an error is a fact too."""
     what = "filter"
     try:
@@ -176,6 +176,6 @@ def _for(fact: Facts) -> str:
     return f" for {fact.key!r}" if fact.key else ""
 
 
-def _key_part(expression: Expression, activation: dict[str, Any]) -> str:
+def _key_part(expression: Expression, activation: Activation) -> str:
     value = expression.value(activation)
     return value if isinstance(value, str) else repr(value)

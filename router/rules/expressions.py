@@ -21,6 +21,10 @@ _POSITION = re.compile(r"<input>:(\d+):(\d+): (.*)")
 _IDENTIFIER = r"(?<![\w.]){}(?!\w)"
 
 
+Activation = Any
+"""A ``cel.Context`` from ``activation`` (or a plain dict of the variables)."""
+
+
 class ExpressionError(Exception):
     """An expression failed on one event (missing field, wrong type, not a bool)."""
 
@@ -34,7 +38,7 @@ class Expression:
         self.source = source
         self._program = program
 
-    def value(self, activation: dict[str, Any]) -> Any:
+    def value(self, activation: Activation) -> Any:
         """The expression's value for ``activation``; ``ExpressionError`` says why not."""
         try:
             return self._program.execute(activation)
@@ -45,7 +49,7 @@ class Expression:
         except Exception as exc:  # the CEL runtime raises TypeError, RuntimeError, ValueError…
             raise ExpressionError(_first_sentence(str(exc))) from None
 
-    def test(self, activation: dict[str, Any]) -> bool:
+    def test(self, activation: Activation) -> bool:
         """Whether the event matches; a value that is not a bool is an ``ExpressionError``."""
         result = self.value(activation)
         if not isinstance(result, bool):
@@ -84,9 +88,19 @@ def compile_expression(source: str, what: str = "filter") -> Expression:
 
 def activation(
     name: str, org: str, env: str | None, payload: Mapping[str, Any], received_at: datetime
-) -> dict[str, Any]:
-    """The variables an expression sees for one event."""
-    return {"name": name, "org": org, "env": env, "payload": payload, "received_at": received_at}
+) -> Activation:
+    """The variables an expression sees for one event, converted to CEL values once.
+
+    Converting the payload is most of an evaluation's cost (bench/RESULTS-rules.md): an
+    event's variables are built once and shared by every expression that reads them.
+    """
+    context = cel.Context()
+    context.add_variable("name", name)
+    context.add_variable("org", org)
+    context.add_variable("env", env)
+    context.add_variable("payload", payload)
+    context.add_variable("received_at", received_at)
+    return context
 
 
 def _syntax_error(message: str) -> str:
