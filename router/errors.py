@@ -43,6 +43,12 @@ class StreamFull(PublishError):
 class ConfigError(EventRouterError, ValueError):
     """A configuration change was refused; nothing was written."""
 
+    def __init__(self, message: str = "", *, field: tuple[str, ...] | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+        """The input field the problem is in, when known (``("name",)``,
+        ``("config", "smtp", "host")``): a form shows the message next to that field."""
+
 
 class NotFound(ConfigError, LookupError):
     """The named channel, destination, subscription, event or delivery does not exist."""

@@ -18,6 +18,7 @@ from eventrouter.router.control.configuration import Configuration
 from eventrouter.router.control.deliveries import Deliveries
 from eventrouter.router.control.destinations import Destinations
 from eventrouter.router.control.events import Events
+from eventrouter.router.control.overview import Overviews
 from eventrouter.router.control.silences import Silences
 from eventrouter.router.control.subscriptions import Subscriptions
 from eventrouter.router.control.tokens import Tokens
@@ -39,6 +40,7 @@ class Control:
         self.deliveries = Deliveries(engine, settings, caller)
         self.users = Users(engine, settings, caller)
         self.tokens = Tokens(engine, settings, caller)
+        self.overview = Overviews(engine, settings, caller)
 
 
 __all__ = ["Caller", "Control", "Role"]

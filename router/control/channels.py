@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from eventrouter.router.control.caller import Role
 from eventrouter.router.control.service import Service
 from eventrouter.router.control.validation import check_env, check_object_name
 from eventrouter.router.db import config as store
 from eventrouter.router.errors import ConfigError, Conflict, NotFound
-from eventrouter.router.models import Channel, ChannelIn, ChannelUpdate
+from eventrouter.router.models import Channel, ChannelIn, ChannelUpdate, PatternTest
 from eventrouter.router.routing import compile_pattern
+
+MAX_TESTED_NAMES = 50
+"""Names one pattern test looks at (the tester is for people typing)."""
 
 
 def no_channel(*names: str) -> NotFound:
@@ -32,6 +37,20 @@ class Channels(Service):
             raise no_channel(name)
         return found[0]
 
+    def test_pattern(self, pattern: str, names: Sequence[str]) -> PatternTest:
+        """Which of ``names`` the pattern matches: RE2 full match, compiled as the router
+        compiles it, so what the tester says is what routing will do."""
+        self.caller.require(Role.VIEWER, "testing a channel pattern")
+        try:
+            compiled = compile_pattern(pattern)
+        except ValueError as exc:
+            return PatternTest(pattern=pattern, error=str(exc))
+        tried = [name for name in names[:MAX_TESTED_NAMES] if name]
+        return PatternTest(
+            pattern=pattern,
+            matches={name: compiled.fullmatch(name) is not None for name in tried},
+        )
+
     def add(self, spec: ChannelIn) -> Channel:
         self.caller.require(Role.ADMIN, "adding a channel")
         check_object_name("channel", spec.name)
@@ -39,7 +58,7 @@ class Channels(Service):
         try:
             compile_pattern(spec.pattern)
         except ValueError as exc:
-            raise ConfigError(str(exc)) from None
+            raise ConfigError(str(exc), field=("pattern",)) from None
         with self.transaction() as conn:
             taken = store.find_channels(conn, self.org, [spec.name]).get(spec.name)
             if taken is not None and taken.is_system:
@@ -51,7 +70,9 @@ class Channels(Service):
                 conn, self.org, spec.name, spec.pattern, spec.env, spec.description
             )
             if new_id is None:
-                raise Conflict(f"channel {spec.name!r} already exists; pick another name")
+                raise Conflict(
+                    f"channel {spec.name!r} already exists; pick another name", field=("name",)
+                )
             return store.list_channels(conn, self.org, spec.name)[0]
 
     def update(self, name: str, change: ChannelUpdate) -> Channel:
@@ -75,7 +96,7 @@ class Channels(Service):
             try:
                 compile_pattern(pattern)
             except ValueError as exc:
-                raise ConfigError(str(exc)) from None
+                raise ConfigError(str(exc), field=("pattern",)) from None
             store.update_channel(conn, channel.id, pattern, env, description)
             return store.list_channels(conn, self.org, name)[0]
 

@@ -103,7 +103,9 @@ class Destinations(Service):
                 conn, self.org, spec.name, spec.type, self.sealed(spec.type, stored), schedule
             )
         if created is None:
-            raise Conflict(f"destination {spec.name!r} already exists; pick another name")
+            raise Conflict(
+                f"destination {spec.name!r} already exists; pick another name", field=("name",)
+            )
         shown = redact(spec.type, stored)
         return Destination(
             id=created[0],
@@ -273,7 +275,7 @@ class Destinations(Service):
         try:
             delays = parse_schedule(schedule)
         except ValueError as exc:
-            raise ConfigError(str(exc)) from None
+            raise ConfigError(str(exc), field=("retry_schedule",)) from None
         return ",".join(format_duration(d) for d in delays)
 
     def check_reachable(self, config: dict[str, Any]) -> None:

@@ -100,9 +100,11 @@ class Subscriptions(Service):
         check_object_name("subscription", spec.name)
         check_env(spec.env)
         if not spec.channels:
-            raise ConfigError("a subscription needs at least one --channel")
+            raise ConfigError("a subscription needs at least one --channel", field=("channels",))
         if not spec.destinations:
-            raise ConfigError("a subscription needs at least one --destination")
+            raise ConfigError(
+                "a subscription needs at least one --destination", field=("destinations",)
+            )
         check_rules(spec.rules)
         channels = list(dict.fromkeys(spec.channels))
         destinations = list(dict.fromkeys(spec.destinations))
@@ -121,7 +123,10 @@ class Subscriptions(Service):
                 spec.rules,
             )
             if new_id is None:
-                raise Conflict(f"subscription {spec.name!r} already exists; pick another name")
+                raise Conflict(
+                    f"subscription {spec.name!r} already exists; pick another name",
+                    field=("name",),
+                )
             return store.list_subscriptions(conn, self.org, spec.name)[0]
 
     def update(self, name: str, change: SubscriptionUpdate) -> Subscription:

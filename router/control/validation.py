@@ -15,7 +15,8 @@ def check_object_name(noun: str, name: str) -> str:
     if not OBJECT_NAME.fullmatch(name):
         raise ConfigError(
             f"{noun} name {name!r} is invalid: use 1-100 letters, digits, '.', '_', ':' or '-', "
-            "starting with a letter or digit"
+            "starting with a letter or digit",
+            field=("name",),
         )
     return name
 
@@ -25,4 +26,4 @@ def check_env(env: str | None) -> str | None:
     try:
         return check_scope("env", env)
     except InvalidEvent as exc:
-        raise ConfigError(str(exc)) from None
+        raise ConfigError(str(exc), field=("env",)) from None

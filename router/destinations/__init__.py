@@ -89,7 +89,10 @@ def validate_config(kind: str, config: dict[str, Any]) -> BaseModel:
         first = exc.errors()[0]
         where = ".".join(_field_name(part) for part in first["loc"]) or kind
         message = " ".join(str(first["msg"]).removeprefix("Value error, ").split())
-        raise ConfigError(f"invalid {kind} destination {where}: {message}") from None
+        raise ConfigError(
+            f"invalid {kind} destination {where}: {message}",
+            field=("config", *(str(part) for part in first["loc"])),
+        ) from None
 
 
 def _field_name(part: object) -> str:

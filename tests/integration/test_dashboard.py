@@ -1,0 +1,287 @@
+"""The dashboard over HTTP on real Postgres and Redis: sign-in, CSRF, roles refused by the
+server (not only hidden), forms that put the service's message next to the field, escaping,
+org isolation."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, text
+
+from eventrouter.router.control import Caller, Role
+from eventrouter.router.dashboard import create_dashboard
+from eventrouter.router.errors import Forbidden
+from eventrouter.router.settings import Settings
+from tests.helpers import Seed, scalar
+
+TOKENS = {
+    "admin-token": Caller(org="acme", role=Role.ADMIN),
+    "dev-token": Caller(org="acme", role=Role.DEVELOPER),
+    "viewer-token": Caller(org="acme", role=Role.VIEWER),
+    "globex-token": Caller(org="globex", role=Role.ADMIN),
+}
+
+
+def authenticate(token: str) -> Caller:
+    if token not in TOKENS:
+        raise Forbidden("unknown API token; ask an admin for one")
+    return TOKENS[token]
+
+
+@pytest.fixture
+def app_client(clean_db: Engine, settings: Settings) -> Iterator[TestClient]:
+    with TestClient(create_dashboard(clean_db, settings, authenticate)) as client:
+        yield client
+
+
+def csrf_of(html: str) -> str:
+    found = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert found, "no CSRF token on the page"
+    return found.group(1)
+
+
+def sign_in(client: TestClient, token: str) -> str:
+    """Signs in; the CSRF token of the new session."""
+    page = client.get("/signin")
+    answer = client.post(
+        "/signin",
+        data={"token": token, "next": "/", "csrf_token": csrf_of(page.text)},
+        follow_redirects=False,
+    )
+    assert answer.status_code == 303, answer.text
+    return csrf_of(client.get("/").text)
+
+
+def test_without_a_session_every_page_redirects_to_sign_in(app_client: TestClient) -> None:
+    cookie = app_client.get("/signin").headers["set-cookie"].lower()
+    assert "httponly" in cookie and "samesite=lax" in cookie
+    app_client.cookies.clear()
+    for path in ("/", "/destinations", "/events?status=failed", "/channels/new"):
+        answer = app_client.get(path, follow_redirects=False)
+        assert answer.status_code == 303
+        assert answer.headers["location"].startswith("/signin?next=")
+
+
+def test_a_bad_token_is_refused_in_plain_words(app_client: TestClient) -> None:
+    page = app_client.get("/signin")
+    answer = app_client.post("/signin", data={"token": "nope", "csrf_token": csrf_of(page.text)})
+    assert answer.status_code == 401
+    assert "That token does not work: unknown API token" in answer.text
+    assert app_client.get("/", follow_redirects=False).status_code == 303
+
+
+def test_sign_in_goes_back_where_the_person_was_and_never_off_site(
+    app_client: TestClient,
+) -> None:
+    page = app_client.get("/signin?next=/channels")
+    token = csrf_of(page.text)
+    answer = app_client.post(
+        "/signin",
+        data={"token": "admin-token", "next": "https://evil.example/", "csrf_token": token},
+        follow_redirects=False,
+    )
+    assert answer.headers["location"] == "/"
+    assert "acme" in app_client.get("/").text
+
+
+def test_a_state_change_without_the_csrf_token_is_refused(
+    app_client: TestClient, clean_db: Engine
+) -> None:
+    csrf = sign_in(app_client, "admin-token")
+    form = {"name": "pay", "pattern": "payment:.*"}
+    refused = app_client.post("/channels/new", data=form)
+    assert refused.status_code == 403
+    assert "nothing was changed" in refused.text
+    forged = app_client.post("/channels/new", data={**form, "csrf_token": "x" * 43})
+    assert forged.status_code == 403
+    assert scalar(clean_db, "SELECT count(*) FROM channels WHERE name = 'pay'") == 0
+    added = app_client.post("/channels/new", data={**form, "csrf_token": csrf})
+    assert added.status_code == 200 and "payment:.*" in added.text
+    # Signing out changes the token: a form from before no longer works.
+    app_client.post("/signout", data={"csrf_token": csrf})
+    sign_in(app_client, "admin-token")
+    stale = app_client.post("/channels/new", data={"name": "x", "pattern": "x", "csrf_token": csrf})
+    assert stale.status_code == 403
+
+
+def test_a_viewer_sees_no_edit_controls_and_the_server_refuses_them(
+    app_client: TestClient, seed: Seed, clean_db: Engine
+) -> None:
+    seed.destination(org="acme", name="hook")
+    csrf = sign_in(app_client, "viewer-token")
+    for path in ("/destinations", "/destinations/hook", "/subscriptions", "/channels"):
+        html = app_client.get(path).text
+        assert "Add destination" not in html and "Remove…" not in html
+        assert "Disable" not in html and "Send test" not in html
+    for path, form in (
+        ("/destinations/new", {"type": "webhook", "name": "x", "url": "http://127.0.0.1:9/"}),
+        ("/destinations/hook/disable", {}),
+        ("/destinations/hook/remove", {}),
+        ("/channels/new", {"name": "c", "pattern": "a"}),
+    ):
+        answer = app_client.post(path, data={**form, "csrf_token": csrf})
+        assert answer.status_code == 403, path
+        assert "needs the admin role; this caller is a viewer" in answer.text
+    assert scalar(clean_db, "SELECT enabled FROM destinations WHERE name = 'hook'") is True
+
+
+def test_the_destination_form_shows_the_cli_message_next_to_the_field(
+    app_client: TestClient, clean_db: Engine
+) -> None:
+    csrf = sign_in(app_client, "admin-token")
+    form = app_client.get("/destinations/new?type=email").text
+    for field in ('name="from_address"', 'name="to"', 'name="smtp_host"', 'name="password"'):
+        assert field in form
+    assert 'name="url"' not in form  # a webhook's field is not on the email form
+    base = {"csrf_token": csrf, "type": "webhook", "name": "ops"}
+    missing = app_client.post("/destinations/new", data=base)
+    assert missing.status_code == 400
+    assert re.search(r'id="error-url">a webhook destination needs --url<', missing.text)
+    bad = app_client.post("/destinations/new", data={**base, "url": "ftp://x", "timeout": "soon"})
+    assert re.search(r'id="error-timeout">--timeout: &#39;soon&#39; is not a number<', bad.text)
+    bad = app_client.post("/destinations/new", data={**base, "url": "ftp://x"})
+    assert re.search(r'id="error-url">invalid webhook destination url: [^<]+<', bad.text)
+    assert 'value="ftp://x"' in bad.text  # what was typed stays in the form
+    bad = app_client.post(
+        "/destinations/new",
+        data={**base, "url": "http://127.0.0.1:9/", "retry_schedule": "1s,forever"},
+    )
+    assert 'id="error-retry_schedule">bad retry schedule' in bad.text
+    created = app_client.post(
+        "/destinations/new",
+        data={**base, "url": "http://127.0.0.1:9/", "headers": "X-Team: ops\nX-Env: prod"},
+        follow_redirects=False,
+    )
+    assert created.status_code == 303 and created.headers["location"] == "/destinations/ops"
+    page = app_client.get("/destinations/ops").text
+    assert "X-Team" in page and "enabled" in page
+    taken = app_client.post("/destinations/new", data={**base, "url": "http://127.0.0.1:9/"})
+    assert 'id="error-name">destination &#39;ops&#39; already exists' in taken.text
+    template = app_client.post(
+        "/destinations/new",
+        data={**base, "name": "t", "url": "http://127.0.0.1:9/", "template": "@/etc/passwd"},
+    )
+    assert 'id="error-template">--template: paste the template itself' in template.text
+    assert scalar(clean_db, "SELECT count(*) FROM destinations") == 1
+
+
+def test_a_generated_signing_secret_is_shown_once(app_client: TestClient) -> None:
+    csrf = sign_in(app_client, "admin-token")
+    shown = app_client.post(
+        "/destinations/new",
+        data={
+            "csrf_token": csrf,
+            "type": "webhook",
+            "name": "signed",
+            "url": "http://127.0.0.1:9/",
+            "generate_secret": "on",
+        },
+    )
+    secret = re.search(r'id="secret">(whsec_[^<]+)<', shown.text)
+    assert secret
+    assert secret.group(1) not in app_client.get("/destinations/signed").text
+    rotated = app_client.post("/destinations/signed/rotate-secret", data={"csrf_token": csrf})
+    new = re.search(r'id="secret">(whsec_[^<]+)<', rotated.text)
+    assert new and new.group(1) != secret.group(1)
+    assert "co-signs until" in rotated.text
+
+
+def test_html_in_event_names_and_payloads_renders_as_text(
+    app_client: TestClient, seed: Seed
+) -> None:
+    event_id = seed.event(
+        "alert:x", {"message": "<script>alert(1)</script>", "<b>key</b>": 1}, org="acme"
+    )
+    sign_in(app_client, "viewer-token")
+    for path in (f"/events/{event_id}", "/events"):
+        html = app_client.get(path).text
+        assert "<script>alert(1)" not in html and "<b>key" not in html
+    html = app_client.get(f"/events/{event_id}").text
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert "default-src 'self'" in app_client.get("/events").headers["content-security-policy"]
+
+
+def test_another_orgs_events_and_objects_are_not_reachable_by_url(
+    app_client: TestClient, seed: Seed
+) -> None:
+    event_id = seed.event("payment:failed", org="acme")
+    seed.destination(org="acme", name="acme-hook")
+    sign_in(app_client, "globex-token")
+    for path in (f"/events/{event_id}", "/destinations/acme-hook"):
+        answer = app_client.get(path)
+        assert answer.status_code == 404, path
+        assert "Not found" in answer.text
+    assert event_id not in app_client.get("/events").text
+    assert app_client.get("/no/such/page").status_code == 404
+
+
+def test_history_detail_shows_every_attempt_and_retry_puts_it_back(
+    app_client: TestClient, seed: Seed, clean_db: Engine
+) -> None:
+    destination_id = seed.destination(org="acme", name="hook")
+    event_id = seed.event("payment:failed", {"invoice": "in_1"}, org="acme")
+    delivery_id = seed.delivery(event_id, destination_id, status="failed", attempt_count=1)
+    with clean_db.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO delivery_attempts (delivery_id, attempt_number, started_at,"
+                " duration_ms, outcome, http_status, error, response_body)"
+                " VALUES (:d, 1, now(), 12, 'failed', 422, 'HTTP 422 from receiver', 'bad')"
+            ),
+            {"d": delivery_id},
+        )
+    csrf = sign_in(app_client, "dev-token")
+    listing = app_client.get("/events?status=failed").text
+    assert event_id in listing
+    page = app_client.get(f"/events/{event_id}").text
+    assert "HTTP 422 from receiver" in page and ">422<" in page
+    assert "&#34;invoice&#34;: &#34;in_1&#34;" in page
+    assert "data-refresh" not in page  # nothing open: no auto-refresh
+    back = app_client.post(
+        f"/deliveries/{delivery_id}/retry",
+        data={"csrf_token": csrf, "back": f"/events/{event_id}"},
+        follow_redirects=False,
+    )
+    assert back.headers["location"] == f"/events/{event_id}"
+    assert scalar(clean_db, "SELECT status FROM deliveries") == "pending"
+    assert 'data-refresh="2"' in app_client.get(f"/events/{event_id}").text
+    assert app_client.get("/events?status=nonsense").status_code == 400
+
+
+def test_overview_draws_the_last_hour_and_each_destinations_health(
+    app_client: TestClient, seed: Seed, clean_db: Engine
+) -> None:
+    destination_id = seed.destination(org="acme", name="hook")
+    event_id = seed.event(org="acme")
+    delivery_id = seed.delivery(event_id, destination_id, status="pending")
+    with clean_db.begin() as conn:
+        for outcome, ms, error in (("succeeded", 100, None), ("retry", 900, "HTTP 503")):
+            conn.execute(
+                text(
+                    "INSERT INTO delivery_attempts (delivery_id, attempt_number, started_at,"
+                    " duration_ms, outcome, error) VALUES (:d, 1, now(), :ms, :o, :e)"
+                ),
+                {"d": delivery_id, "ms": ms, "o": outcome, "e": error},
+            )
+    sign_in(app_client, "viewer-token")
+    html = app_client.get("/").text
+    assert "1 succeeded and 1 failed attempts in the last 60 minutes" in html
+    assert "<svg" in html and 'class="bad"' in html
+    assert "50.0 %" in html and "HTTP 503" in html
+    assert re.search(r"<dt>Pending</dt><dd>1</dd>", html)
+
+
+def test_the_pattern_tester_matches_as_the_router_does(app_client: TestClient) -> None:
+    sign_in(app_client, "viewer-token")
+    fragment = app_client.get(
+        "/channels/pattern-test",
+        params={"pattern": "payment:.*", "names": "payment:failed\npayment\nx:payment:y"},
+    ).text
+    assert re.search(r'class="match"><span class="mono">payment:failed', fragment)
+    assert re.search(r'class="nomatch"><span class="mono">payment<', fragment)
+    assert re.search(r'class="nomatch"><span class="mono">x:payment:y<', fragment)
+    bad = app_client.get("/channels/pattern-test", params={"pattern": "(", "names": "a"}).text
+    assert "invalid pattern" in bad

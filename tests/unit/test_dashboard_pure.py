@@ -1,0 +1,137 @@
+"""The dashboard's pure parts: the SVG chart and the kind forms built from declared options."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from eventrouter.router.dashboard.chart import delivery_chart, minute_series, nice_ceiling
+from eventrouter.router.dashboard.forms import FORM_ERROR, error_field, fields_for, read_form
+from eventrouter.router.destinations import KINDS, validate_config
+from eventrouter.router.errors import ConfigError
+from eventrouter.router.models import MinuteCount
+
+SINCE = datetime(2026, 12, 1, 12, 0, 30, tzinfo=UTC)
+
+
+def at(minutes: int) -> datetime:
+    return SINCE.replace(second=0) + timedelta(minutes=minutes)
+
+
+def test_the_series_has_one_entry_per_minute_with_zeros_between() -> None:
+    series = minute_series(
+        [
+            MinuteCount(minute=at(1), succeeded=3, failed=0),
+            MinuteCount(minute=at(60), succeeded=0, failed=2),
+        ],
+        SINCE,
+    )
+    assert len(series) == 60
+    assert [s.minute for s in series] == [at(i) for i in range(1, 61)]
+    assert (series[0].succeeded, series[-1].failed) == (3, 2)
+    assert sum(s.succeeded + s.failed for s in series[1:-1]) == 0
+
+
+@pytest.mark.parametrize(
+    ("value", "top"), [(0, 1), (1, 1), (2, 2), (3, 5), (7, 10), (11, 20), (200, 200), (201, 500)]
+)
+def test_the_axis_top_is_a_round_number_at_or_above_the_highest_bar(value: int, top: int) -> None:
+    assert nice_ceiling(value) == top
+
+
+def test_bars_are_stacked_in_proportion_and_say_what_they_show() -> None:
+    series = minute_series(
+        [
+            MinuteCount(minute=at(1), succeeded=6, failed=4),
+            MinuteCount(minute=at(2), succeeded=5, failed=0),
+        ],
+        SINCE,
+        minutes=2,
+    )
+    svg = delivery_chart(series, width=236, height=120)
+    heights = [
+        float(h) for h in re.findall(r'<rect class="(?:ok|bad)"[^>]* height="([\d.]+)"', svg)
+    ]
+    assert heights == [60.0, 40.0, 50.0]  # plot height 100, axis top 10
+    assert "11 succeeded and 4 failed attempts in the last 2 minutes" in svg
+    assert "12:01 UTC: 6 succeeded, 4 failed" in svg
+    assert "No delivery attempts" not in svg
+
+
+def test_an_empty_hour_says_so() -> None:
+    svg = delivery_chart(minute_series([], SINCE))
+    assert "No delivery attempts in the last hour" in svg
+    assert "<rect" not in svg
+    assert svg.startswith("<svg") and svg.endswith("</svg>")
+
+
+def test_each_kind_gets_exactly_its_own_fields() -> None:
+    names = {kind: [f.name for f in fields_for(kind)] for kind in KINDS}
+    for kind, found in names.items():
+        assert found == [o.name for o in KINDS[kind].options] + ["timeout"]
+    email = {f.name: f for f in fields_for("email")}
+    assert email["to"].widget == "textarea" and email["password"].widget == "password"
+    assert email["smtp_tls"].widget == "select" and email["smtp_tls"].choices[0] == "ssl"
+    assert email["smtp_port"].widget == "number" and email["smtp_port"].flag == "--smtp-port"
+    assert "url" not in [f.name for f in fields_for("email")]
+
+
+def test_a_form_becomes_the_options_the_cli_would_have_been_given() -> None:
+    given, errors = read_form(
+        "email",
+        {
+            "from_address": " a@example.com ",
+            "to": "b@example.com\n\nc@example.com",
+            "smtp_host": "smtp.example.com",
+            "smtp_port": "2525",
+            "subject": "",
+            "timeout": "2.5",
+        },
+    )
+    assert errors == {}
+    assert given == {
+        "from_address": "a@example.com",
+        "to": ["b@example.com", "c@example.com"],
+        "smtp_host": "smtp.example.com",
+        "smtp_port": 2525,
+        "timeout": 2.5,
+    }
+
+
+@pytest.mark.parametrize(
+    ("kind", "field", "typed", "message"),
+    [
+        ("email", "smtp_port", "70000", "--smtp-port: 70000 is not a port between 1 and 65535"),
+        ("email", "smtp_port", "25.5", "--smtp-port: '25.5' is not a whole number"),
+        ("webhook", "timeout", "soon", "--timeout: 'soon' is not a number"),
+        ("webhook", "method", "DELETE", "--method: choose one of POST, PUT"),
+        ("webhook", "template", "@/etc/passwd", "--template: paste the template itself"),
+    ],
+)
+def test_unreadable_fields_are_named(kind: str, field: str, typed: str, message: str) -> None:
+    given, errors = read_form(kind, {field: typed})
+    assert field not in given
+    assert errors[field].startswith(message)
+
+
+def test_a_service_message_lands_next_to_the_field_it_is_about() -> None:
+    with pytest.raises(ConfigError) as caught:
+        validate_config(
+            "email",
+            {
+                "from_address": "a@example.com",
+                "to": ["b@example.com"],
+                "smtp": {"host": "", "port": 25},
+            },
+        )
+    assert error_field("email", caught.value) == "smtp_host"
+    assert error_field("webhook", ConfigError("a webhook destination needs --url")) == "url"
+    assert error_field("email", ConfigError("an email destination needs --from and …")) == (
+        "from_address"
+    )
+    assert error_field("webhook", ConfigError("bad", field=("retry_schedule",))) == (
+        "retry_schedule"
+    )
+    assert error_field("webhook", ConfigError("something else")) == FORM_ERROR
