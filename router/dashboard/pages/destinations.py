@@ -120,10 +120,11 @@ def confirm_remove(page: SignedIn, name: str) -> Response:
         action=f"/destinations/{name}/remove",
         consequence="Its open deliveries are cancelled; its history is kept.",
         back=f"/destinations/{name}",
+        force="Also detach it from the subscriptions that send to it",
     )
 
 
 @router.post("/{name}/remove")
-def remove(page: SignedIn, name: str) -> Response:
-    page.control.destinations.remove(name)
+def remove(page: SignedIn, name: str, force: Annotated[str, Form()] = "") -> Response:
+    page.control.destinations.remove(name, force=force == "on")
     return redirect("/destinations")
