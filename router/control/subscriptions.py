@@ -77,7 +77,10 @@ def edited(
         )
     names = [n for n in dict.fromkeys([*current, *add]) if n not in set(remove)]
     if not names:
-        raise ConfigError(f"a subscription needs at least one {noun}; add one before removing")
+        raise ConfigError(
+            f"a subscription needs at least one {noun}; add one before removing",
+            field=(f"{noun}s",),
+        )
     return names
 
 

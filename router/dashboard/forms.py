@@ -128,3 +128,59 @@ def error_field(kind: str, exc: ConfigError) -> str:
         if flag in flags:
             return flags[flag]
     return FORM_ERROR
+
+
+def _at(config: Mapping[str, Any], path: tuple[str, ...]) -> Any:
+    node: Any = config
+    for key in path:
+        if not isinstance(node, Mapping) or key not in node:
+            return None
+        node = node[key]
+    return node
+
+
+def current_values(kind: str, config: Mapping[str, Any]) -> dict[str, str]:
+    """A stored (masked) config as the form's text: what the edit form starts with.
+    Secrets stay blank: a blank secret field means "keep it"."""
+    values: dict[str, str] = {}
+    for option in options_of(kind):
+        value = _at(config, option.config_path)
+        if value is None or option.secret:
+            continue
+        if isinstance(value, Mapping):
+            values[option.name] = "\n".join(f"{k}: {v}" for k, v in value.items())
+        elif isinstance(value, list):
+            values[option.name] = "\n".join(str(v) for v in value)
+        elif isinstance(value, bool):
+            values[option.name] = "on" if value else ""
+        else:
+            values[option.name] = str(value)
+    return values
+
+
+def edit_patch(
+    kind: str, before: Mapping[str, str], form: Mapping[str, str]
+) -> tuple[dict[str, Any], Errors]:
+    """The merge patch for what a person changed on the edit form: a field left as it was
+    is not sent (so a masked value never overwrites the secret it hides), a cleared one is
+    removed (``None``), a changed one is read as ``read_form`` reads it."""
+    patch: dict[str, Any] = {}
+    errors: Errors = {}
+    for option in options_of(kind):
+        text = form.get(option.name, "").strip()
+        if text == before.get(option.name, "") or (option.secret and not text):
+            continue
+        value: Any = None
+        if text:
+            try:
+                value = _value(option, text)
+                if option.parse is not None:
+                    value = option.parse(value)
+            except ConfigError as exc:
+                errors[option.name] = str(exc)
+                continue
+        target = patch
+        for key in option.config_path[:-1]:
+            target = target.setdefault(key, {})
+        target[option.config_path[-1]] = value
+    return patch, errors

@@ -285,3 +285,59 @@ def test_the_pattern_tester_matches_as_the_router_does(app_client: TestClient) -
     assert re.search(r'class="nomatch"><span class="mono">x:payment:y<', fragment)
     bad = app_client.get("/channels/pattern-test", params={"pattern": "(", "names": "a"}).text
     assert "invalid pattern" in bad
+
+
+def test_edits_go_through_the_update_services(app_client: TestClient, clean_db: Engine) -> None:
+    csrf = sign_in(app_client, "admin-token")
+    app_client.post(
+        "/destinations/new",
+        data={
+            "csrf_token": csrf,
+            "type": "webhook",
+            "name": "hook",
+            "url": "http://127.0.0.1:9/a",
+            "secret": "whsec_" + "A" * 32,
+        },
+    )
+    form = app_client.get("/destinations/hook/edit").text
+    assert 'value="http://127.0.0.1:9/a"' in form and "whsec_AAAA" not in form
+    bad = app_client.post("/destinations/hook/edit", data={"csrf_token": csrf, "url": "nope"})
+    assert bad.status_code == 400 and 'id="error-url">invalid webhook destination url' in bad.text
+    saved = app_client.post(
+        "/destinations/hook/edit",
+        data={"csrf_token": csrf, "url": "http://127.0.0.1:9/b", "retry_schedule": "2s,4s"},
+        follow_redirects=False,
+    )
+    assert saved.status_code == 303
+    page = app_client.get("/destinations/hook").text
+    assert "http://127.0.0.1:9/b" in page and "2s,4s" in page and "(signed)" in page
+
+    app_client.post("/channels/new", data={"csrf_token": csrf, "name": "pay", "pattern": "pay:.*"})
+    app_client.post("/channels/new", data={"csrf_token": csrf, "name": "ops", "pattern": "ops:.*"})
+    edited = app_client.post(
+        "/channels/pay/edit",
+        data={"csrf_token": csrf, "pattern": "payment:.*", "description": "payments"},
+        follow_redirects=False,
+    )
+    assert edited.status_code == 303
+    assert "payment:.*" in app_client.get("/channels").text
+    app_client.post(
+        "/subscriptions/new",
+        data={"csrf_token": csrf, "name": "s", "channels": "pay", "destinations": "hook"},
+    )
+    empty = app_client.post(
+        "/subscriptions/s/edit", data={"csrf_token": csrf, "destinations": "hook"}
+    )
+    assert 'id="error-channels"' in empty.text
+    app_client.post(
+        "/subscriptions/s/edit",
+        data={
+            "csrf_token": csrf,
+            "channels": ["pay", "ops"],
+            "destinations": "hook",
+            "env": "production",
+        },
+    )
+    row = app_client.get("/subscriptions").text
+    assert re.search(r"<td>(pay, ops|ops, pay)</td>", row) and "production" in row
+    assert scalar(clean_db, "SELECT count(*) FROM subscription_channels") == 2

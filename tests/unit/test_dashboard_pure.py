@@ -8,7 +8,14 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from eventrouter.router.dashboard.chart import delivery_chart, minute_series, nice_ceiling
-from eventrouter.router.dashboard.forms import FORM_ERROR, error_field, fields_for, read_form
+from eventrouter.router.dashboard.forms import (
+    FORM_ERROR,
+    current_values,
+    edit_patch,
+    error_field,
+    fields_for,
+    read_form,
+)
 from eventrouter.router.destinations import KINDS, validate_config
 from eventrouter.router.errors import ConfigError
 from eventrouter.router.models import MinuteCount
@@ -135,3 +142,29 @@ def test_a_service_message_lands_next_to_the_field_it_is_about() -> None:
         "retry_schedule"
     )
     assert error_field("webhook", ConfigError("something else")) == FORM_ERROR
+
+
+def test_an_edit_sends_only_what_changed_and_never_a_masked_value() -> None:
+    stored = {
+        "url": "https://user:…abcd@example.com/hook",
+        "secret": "…wxyz",
+        "headers": {"X-Team": "ops"},
+        "timeout": 5.0,
+    }
+    before = current_values("webhook", stored)
+    assert before == {
+        "url": "https://user:…abcd@example.com/hook",
+        "headers": "X-Team: ops",
+        "timeout": "5.0",
+    }
+    unchanged, errors = edit_patch("webhook", before, {**before, "secret": ""})
+    assert (unchanged, errors) == ({}, {})
+    patch, errors = edit_patch(
+        "webhook",
+        before,
+        {**before, "headers": "", "timeout": "9", "secret": "whsec_new", "method": "PUT"},
+    )
+    assert errors == {}
+    assert patch == {"headers": None, "timeout": 9.0, "secret": "whsec_new", "method": "PUT"}
+    nested, _ = edit_patch("email", {"smtp_host": "a"}, {"smtp_host": "a", "smtp_port": "2525"})
+    assert nested == {"smtp": {"port": 2525}}

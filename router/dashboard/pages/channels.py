@@ -9,7 +9,7 @@ from starlette.responses import Response
 
 from eventrouter.router.dashboard.web import SignedIn, redirect
 from eventrouter.router.errors import ConfigError
-from eventrouter.router.models import ChannelIn
+from eventrouter.router.models import ChannelIn, ChannelUpdate
 
 router = APIRouter(prefix="/channels")
 
@@ -74,6 +74,61 @@ def add_channel(
             values=values,
             errors={field: str(exc)},
             tested=tested,
+        )
+    return redirect("/channels")
+
+
+@router.get("/{name}/edit")
+def edit_channel(page: SignedIn, name: str) -> Response:
+    channel = page.control.channels.get(name)
+    values = {
+        "name": channel.name,
+        "pattern": channel.pattern,
+        "env": channel.env or "",
+        "description": channel.description,
+    }
+    return page.render("channel_form.html", values=values, errors={}, tested=None, editing=channel)
+
+
+@router.post("/{name}/edit")
+def update_channel(
+    page: SignedIn,
+    name: str,
+    pattern: Annotated[str, Form()] = "",
+    env: Annotated[str, Form()] = "",
+    description: Annotated[str, Form()] = "",
+    names: Annotated[str, Form(max_length=10_000)] = "",
+    action: Annotated[str, Form()] = "save",
+) -> Response:
+    channel = page.control.channels.get(name)
+    values = {
+        "name": name,
+        "pattern": pattern,
+        "env": env,
+        "description": description,
+        "names": names,
+    }
+    tested = page.control.channels.test_pattern(pattern, _names(names)) if pattern else None
+    if action == "test":
+        return page.render(
+            "channel_form.html", values=values, errors={}, tested=tested, editing=channel
+        )
+    try:
+        page.control.channels.update(
+            name,
+            ChannelUpdate(
+                pattern=pattern, env=env.strip() or None, description=description.strip()
+            ),
+        )
+    except ConfigError as exc:
+        field = exc.field[0] if exc.field else ""
+        return page.render(
+            "channel_form.html",
+            status_code=400,
+            values=values,
+            errors={field: str(exc)},
+            tested=tested,
+            editing=channel,
         )
     return redirect("/channels")
 

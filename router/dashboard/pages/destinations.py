@@ -9,11 +9,17 @@ from fastapi import APIRouter, Form, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
-from eventrouter.router.dashboard.forms import error_field, fields_for, read_form
+from eventrouter.router.dashboard.forms import (
+    current_values,
+    edit_patch,
+    error_field,
+    fields_for,
+    read_form,
+)
 from eventrouter.router.dashboard.web import Page, SignedIn, redirect
 from eventrouter.router.destinations import KINDS, build_config
 from eventrouter.router.errors import ConfigError
-from eventrouter.router.models import DestinationIn
+from eventrouter.router.models import Destination, DestinationIn, DestinationUpdate
 
 router = APIRouter(prefix="/destinations")
 
@@ -81,6 +87,63 @@ def _add(page: Page, values: dict[str, str]) -> Response:
 @router.get("/{name}")
 def destination_detail(page: SignedIn, name: str) -> Response:
     return page.render("destination.html", destination=page.control.destinations.get(name))
+
+
+def _edit_form(
+    page: Page,
+    destination: Destination,
+    values: dict[str, str],
+    errors: dict[str, str],
+    status_code: int = 200,
+) -> Response:
+    return page.render(
+        "destination_form.html",
+        status_code=status_code,
+        kind=destination.type,
+        editing=destination,
+        fields=fields_for(destination.type),
+        values=values,
+        errors=errors,
+    )
+
+
+def _before(destination: Destination) -> dict[str, str]:
+    return {
+        **current_values(destination.type, destination.config),
+        "retry_schedule": destination.retry_schedule or "",
+    }
+
+
+@router.get("/{name}/edit")
+def edit_destination(page: SignedIn, name: str) -> Response:
+    destination = page.control.destinations.get(name)
+    return _edit_form(page, destination, _before(destination), {})
+
+
+@router.post("/{name}/edit")
+async def update_destination(page: SignedIn, name: str, request: Request) -> Response:
+    form = await request.form()
+    values = {key: value for key, value in form.items() if isinstance(value, str)}
+    return await run_in_threadpool(_update, page, name, values)
+
+
+def _update(page: Page, name: str, values: dict[str, str]) -> Response:
+    destination = page.control.destinations.get(name)
+    before = _before(destination)
+    patch, errors = edit_patch(destination.type, before, values)
+    schedule = values.get("retry_schedule", "").strip()
+    changed_schedule = {"retry_schedule": schedule or None}
+    change = DestinationUpdate(
+        config=patch, **(changed_schedule if schedule != before["retry_schedule"] else {})
+    )
+    if not errors:
+        try:
+            page.control.destinations.update(name, change)
+        except ConfigError as exc:
+            errors[error_field(destination.type, exc)] = str(exc)
+        else:
+            return redirect(f"/destinations/{name}")
+    return _edit_form(page, destination, values, errors, status_code=400)
 
 
 @router.post("/{name}/test")
