@@ -14,6 +14,8 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from sqlalchemy import Engine
+from starlette.routing import Match, Mount
+from starlette.types import Scope
 
 from eventrouter.router.api import health, metrics, problems
 from eventrouter.router.api.limits import BodyLimit
@@ -29,10 +31,14 @@ from eventrouter.router.api.routers import (
     users,
 )
 from eventrouter.router.api.state import AppState
+from eventrouter.router.control import Caller
+from eventrouter.router.control.tokens import authenticate
+from eventrouter.router.dashboard import create_dashboard
 from eventrouter.router.db import make_engine
 from eventrouter.router.redis_conn import redis_client
 from eventrouter.router.settings import Settings
 
+API_PREFIX = "/v1"
 API_POOL_SIZE = 10
 """Postgres connections per API process (plus as many overflow): endpoints run in a thread
 pool, and each holds one connection only for the length of its transaction."""
@@ -89,5 +95,28 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         tokens,
         slack,
     ):
-        app.include_router(resource.router, prefix="/v1")
+        app.include_router(resource.router, prefix=API_PREFIX)
+    # Last: the dashboard answers every other path (its pages, its assets).
+    app.router.routes.append(DashboardMount("/", app=dashboard_for(state)))
     return app
+
+
+class DashboardMount(Mount):
+    """The dashboard at ``/``, except under ``/v1``: an unknown API path stays a 404
+    problem and a wrong method a 405, not an HTML page."""
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        path = scope.get("path", "")
+        if path == API_PREFIX or path.startswith(API_PREFIX + "/"):
+            return Match.NONE, {}
+        return super().matches(scope)
+
+
+def dashboard_for(state: AppState) -> FastAPI:
+    """The dashboard on the API's engine and settings, signing in through the same token
+    check as bearer requests."""
+
+    def sign_in(token: str) -> Caller:
+        return authenticate(state.engine, state.settings, token)
+
+    return create_dashboard(state.engine, state.settings, sign_in)

@@ -93,6 +93,19 @@ class Users(Service):
             raise NotFound("your user was removed")
         return user
 
+    def set_timezone(self, zone: str | None) -> User:
+        """The caller's own time zone (``None``: the browser's, UTC elsewhere): every role
+        may set its own; the dashboard shows times in it."""
+        self.caller.require(Role.VIEWER, "setting your time zone")
+        if self.caller.user_id is None:
+            raise NotFound("this caller is not a user (a service token or the CLI)")
+        zone = check_timezone(zone)
+        with self.transaction() as conn:
+            user = store.set_timezone(conn, self.org, self.caller.user_id, zone)
+        if user is None:
+            raise NotFound("your user was removed")
+        return user
+
     def set_role(self, email: str, role: str) -> User:
         """Change a user's role; their tokens act with the new one from the next request."""
         self.caller.require(Role.ADMIN, "changing a user's role")

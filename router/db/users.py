@@ -39,6 +39,13 @@ _SET_ROLE = text(
     RETURNING {_COLUMNS}
     """
 )
+_SET_TIMEZONE = text(
+    f"""
+    UPDATE users SET timezone = :timezone, updated_at = now()
+    WHERE org = :org AND id = :id
+    RETURNING {_COLUMNS}
+    """
+)
 # The user's tokens go with them (ON DELETE CASCADE).
 _DELETE = text("DELETE FROM users WHERE org = :org AND lower(email) = lower(:email) RETURNING id")
 _COUNT_ADMINS = text("SELECT count(*) FROM users WHERE org = :org AND role = 'admin'")
@@ -70,6 +77,12 @@ def find_user_by_id(conn: Connection, org: str, user_id: int) -> User | None:
 
 def set_role(conn: Connection, org: str, email: str, role: str) -> User | None:
     row = conn.execute(_SET_ROLE, {"org": org, "email": email, "role": role}).one_or_none()
+    return None if row is None else User.model_validate(row._mapping)
+
+
+def set_timezone(conn: Connection, org: str, user_id: int, timezone: str | None) -> User | None:
+    params = {"org": org, "id": user_id, "timezone": timezone}
+    row = conn.execute(_SET_TIMEZONE, params).one_or_none()
     return None if row is None else User.model_validate(row._mapping)
 
 

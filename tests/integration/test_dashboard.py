@@ -5,36 +5,31 @@ org isolation."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from zoneinfo import ZoneInfo
 
+import httpx
 import pytest
-from fastapi.testclient import TestClient
 from sqlalchemy import Engine, text
 
-from eventrouter.router.control import Caller, Role
-from eventrouter.router.dashboard import create_dashboard
-from eventrouter.router.errors import Forbidden
-from eventrouter.router.settings import Settings
 from tests.helpers import Seed, scalar
+from tests.integration.conftest import ApiClient
 
-TOKENS = {
-    "admin-token": Caller(org="acme", role=Role.ADMIN),
-    "dev-token": Caller(org="acme", role=Role.DEVELOPER),
-    "viewer-token": Caller(org="acme", role=Role.VIEWER),
-    "globex-token": Caller(org="globex", role=Role.ADMIN),
-}
-
-
-def authenticate(token: str) -> Caller:
-    if token not in TOKENS:
-        raise Forbidden("unknown API token; ask an admin for one")
-    return TOKENS[token]
+ROLES = ("admin", "developer", "viewer")
 
 
 @pytest.fixture
-def app_client(clean_db: Engine, settings: Settings) -> Iterator[TestClient]:
-    with TestClient(create_dashboard(clean_db, settings, authenticate)) as client:
-        yield client
+def app_client(api: ApiClient) -> httpx.Client:
+    """A browser-like client of a real ``create_app`` server: cookies kept, redirects
+    followed unless a test says otherwise."""
+    api.http.follow_redirects = True
+    return api.http
+
+
+@pytest.fixture
+def tokens(api: ApiClient) -> dict[str, str]:
+    """A token per role in org ``acme``, and an admin's of org ``globex``."""
+    minted = {role: api.token(role, org="acme") for role in ROLES}
+    return {**minted, "globex": api.token("admin", org="globex")}
 
 
 def csrf_of(html: str) -> str:
@@ -43,7 +38,7 @@ def csrf_of(html: str) -> str:
     return found.group(1)
 
 
-def sign_in(client: TestClient, token: str) -> str:
+def sign_in(client: httpx.Client, token: str) -> str:
     """Signs in; the CSRF token of the new session."""
     page = client.get("/signin")
     answer = client.post(
@@ -55,7 +50,7 @@ def sign_in(client: TestClient, token: str) -> str:
     return csrf_of(client.get("/").text)
 
 
-def test_without_a_session_every_page_redirects_to_sign_in(app_client: TestClient) -> None:
+def test_without_a_session_every_page_redirects_to_sign_in(app_client: httpx.Client) -> None:
     cookie = app_client.get("/signin").headers["set-cookie"].lower()
     assert "httponly" in cookie and "samesite=lax" in cookie
     app_client.cookies.clear()
@@ -65,22 +60,26 @@ def test_without_a_session_every_page_redirects_to_sign_in(app_client: TestClien
         assert answer.headers["location"].startswith("/signin?next=")
 
 
-def test_a_bad_token_is_refused_in_plain_words(app_client: TestClient) -> None:
+def test_a_bad_token_is_refused_in_plain_words(app_client: httpx.Client) -> None:
     page = app_client.get("/signin")
     answer = app_client.post("/signin", data={"token": "nope", "csrf_token": csrf_of(page.text)})
     assert answer.status_code == 401
-    assert "That token does not work: unknown API token" in answer.text
+    assert "That token does not work: malformed token" in answer.text
+    unknown = app_client.post(
+        "/signin", data={"token": "er_" + "0" * 12 + "x" * 43, "csrf_token": csrf_of(page.text)}
+    )
+    assert "That token does not work: unknown token" in unknown.text
     assert app_client.get("/", follow_redirects=False).status_code == 303
 
 
 def test_sign_in_goes_back_where_the_person_was_and_never_off_site(
-    app_client: TestClient,
+    app_client: httpx.Client, tokens: dict[str, str]
 ) -> None:
     page = app_client.get("/signin?next=/channels")
     token = csrf_of(page.text)
     answer = app_client.post(
         "/signin",
-        data={"token": "admin-token", "next": "https://evil.example/", "csrf_token": token},
+        data={"token": tokens["admin"], "next": "https://evil.example/", "csrf_token": token},
         follow_redirects=False,
     )
     assert answer.headers["location"] == "/"
@@ -88,9 +87,9 @@ def test_sign_in_goes_back_where_the_person_was_and_never_off_site(
 
 
 def test_a_state_change_without_the_csrf_token_is_refused(
-    app_client: TestClient, clean_db: Engine
+    app_client: httpx.Client, clean_db: Engine, tokens: dict[str, str]
 ) -> None:
-    csrf = sign_in(app_client, "admin-token")
+    csrf = sign_in(app_client, tokens["admin"])
     form = {"name": "pay", "pattern": "payment:.*"}
     refused = app_client.post("/channels/new", data=form)
     assert refused.status_code == 403
@@ -102,16 +101,16 @@ def test_a_state_change_without_the_csrf_token_is_refused(
     assert added.status_code == 200 and "payment:.*" in added.text
     # Signing out changes the token: a form from before no longer works.
     app_client.post("/signout", data={"csrf_token": csrf})
-    sign_in(app_client, "admin-token")
+    sign_in(app_client, tokens["admin"])
     stale = app_client.post("/channels/new", data={"name": "x", "pattern": "x", "csrf_token": csrf})
     assert stale.status_code == 403
 
 
 def test_a_viewer_sees_no_edit_controls_and_the_server_refuses_them(
-    app_client: TestClient, seed: Seed, clean_db: Engine
+    app_client: httpx.Client, seed: Seed, clean_db: Engine, tokens: dict[str, str]
 ) -> None:
     seed.destination(org="acme", name="hook")
-    csrf = sign_in(app_client, "viewer-token")
+    csrf = sign_in(app_client, tokens["viewer"])
     for path in ("/destinations", "/destinations/hook", "/subscriptions", "/channels"):
         html = app_client.get(path).text
         assert "Add destination" not in html and "Remove…" not in html
@@ -129,9 +128,9 @@ def test_a_viewer_sees_no_edit_controls_and_the_server_refuses_them(
 
 
 def test_the_destination_form_shows_the_cli_message_next_to_the_field(
-    app_client: TestClient, clean_db: Engine
+    app_client: httpx.Client, clean_db: Engine, tokens: dict[str, str]
 ) -> None:
-    csrf = sign_in(app_client, "admin-token")
+    csrf = sign_in(app_client, tokens["admin"])
     form = app_client.get("/destinations/new?type=email").text
     for field in ('name="from_address"', 'name="to"', 'name="smtp_host"', 'name="password"'):
         assert field in form
@@ -168,8 +167,10 @@ def test_the_destination_form_shows_the_cli_message_next_to_the_field(
     assert scalar(clean_db, "SELECT count(*) FROM destinations") == 1
 
 
-def test_a_generated_signing_secret_is_shown_once(app_client: TestClient) -> None:
-    csrf = sign_in(app_client, "admin-token")
+def test_a_generated_signing_secret_is_shown_once(
+    app_client: httpx.Client, tokens: dict[str, str]
+) -> None:
+    csrf = sign_in(app_client, tokens["admin"])
     shown = app_client.post(
         "/destinations/new",
         data={
@@ -190,12 +191,12 @@ def test_a_generated_signing_secret_is_shown_once(app_client: TestClient) -> Non
 
 
 def test_html_in_event_names_and_payloads_renders_as_text(
-    app_client: TestClient, seed: Seed
+    app_client: httpx.Client, seed: Seed, tokens: dict[str, str]
 ) -> None:
     event_id = seed.event(
         "alert:x", {"message": "<script>alert(1)</script>", "<b>key</b>": 1}, org="acme"
     )
-    sign_in(app_client, "viewer-token")
+    sign_in(app_client, tokens["viewer"])
     for path in (f"/events/{event_id}", "/events"):
         html = app_client.get(path).text
         assert "<script>alert(1)" not in html and "<b>key" not in html
@@ -205,11 +206,11 @@ def test_html_in_event_names_and_payloads_renders_as_text(
 
 
 def test_another_orgs_events_and_objects_are_not_reachable_by_url(
-    app_client: TestClient, seed: Seed
+    app_client: httpx.Client, seed: Seed, tokens: dict[str, str]
 ) -> None:
     event_id = seed.event("payment:failed", org="acme")
     seed.destination(org="acme", name="acme-hook")
-    sign_in(app_client, "globex-token")
+    sign_in(app_client, tokens["globex"])
     for path in (f"/events/{event_id}", "/destinations/acme-hook"):
         answer = app_client.get(path)
         assert answer.status_code == 404, path
@@ -219,7 +220,7 @@ def test_another_orgs_events_and_objects_are_not_reachable_by_url(
 
 
 def test_history_detail_shows_every_attempt_and_retry_puts_it_back(
-    app_client: TestClient, seed: Seed, clean_db: Engine
+    app_client: httpx.Client, seed: Seed, clean_db: Engine, tokens: dict[str, str]
 ) -> None:
     destination_id = seed.destination(org="acme", name="hook")
     event_id = seed.event("payment:failed", {"invoice": "in_1"}, org="acme")
@@ -233,7 +234,7 @@ def test_history_detail_shows_every_attempt_and_retry_puts_it_back(
             ),
             {"d": delivery_id},
         )
-    csrf = sign_in(app_client, "dev-token")
+    csrf = sign_in(app_client, tokens["developer"])
     listing = app_client.get("/events?status=failed").text
     assert event_id in listing
     page = app_client.get(f"/events/{event_id}").text
@@ -252,7 +253,7 @@ def test_history_detail_shows_every_attempt_and_retry_puts_it_back(
 
 
 def test_overview_draws_the_last_hour_and_each_destinations_health(
-    app_client: TestClient, seed: Seed, clean_db: Engine
+    app_client: httpx.Client, seed: Seed, clean_db: Engine, tokens: dict[str, str]
 ) -> None:
     destination_id = seed.destination(org="acme", name="hook")
     event_id = seed.event(org="acme")
@@ -266,7 +267,7 @@ def test_overview_draws_the_last_hour_and_each_destinations_health(
                 ),
                 {"d": delivery_id, "ms": ms, "o": outcome, "e": error},
             )
-    sign_in(app_client, "viewer-token")
+    sign_in(app_client, tokens["viewer"])
     html = app_client.get("/").text
     assert "1 succeeded and 1 failed attempts in the last 60 minutes" in html
     assert "<svg" in html and 'class="bad"' in html
@@ -274,8 +275,10 @@ def test_overview_draws_the_last_hour_and_each_destinations_health(
     assert re.search(r"<dt>Pending</dt><dd>1</dd>", html)
 
 
-def test_the_pattern_tester_matches_as_the_router_does(app_client: TestClient) -> None:
-    sign_in(app_client, "viewer-token")
+def test_the_pattern_tester_matches_as_the_router_does(
+    app_client: httpx.Client, tokens: dict[str, str]
+) -> None:
+    sign_in(app_client, tokens["viewer"])
     fragment = app_client.get(
         "/channels/pattern-test",
         params={"pattern": "payment:.*", "names": "payment:failed\npayment\nx:payment:y"},
@@ -287,8 +290,10 @@ def test_the_pattern_tester_matches_as_the_router_does(app_client: TestClient) -
     assert "invalid pattern" in bad
 
 
-def test_edits_go_through_the_update_services(app_client: TestClient, clean_db: Engine) -> None:
-    csrf = sign_in(app_client, "admin-token")
+def test_edits_go_through_the_update_services(
+    app_client: httpx.Client, clean_db: Engine, tokens: dict[str, str]
+) -> None:
+    csrf = sign_in(app_client, tokens["admin"])
     app_client.post(
         "/destinations/new",
         data={
@@ -341,3 +346,23 @@ def test_edits_go_through_the_update_services(app_client: TestClient, clean_db: 
     row = app_client.get("/subscriptions").text
     assert re.search(r"<td>(pay, ops|ops, pay)</td>", row) and "production" in row
     assert scalar(clean_db, "SELECT count(*) FROM subscription_channels") == 2
+
+
+def test_times_follow_the_users_time_zone(
+    app_client: httpx.Client, seed: Seed, clean_db: Engine, tokens: dict[str, str]
+) -> None:
+    event_id = seed.event(org="acme")
+    csrf = sign_in(app_client, tokens["viewer"])
+    utc = app_client.get(f"/events/{event_id}").text
+    assert "data-tz" not in utc and " UTC</time>" in utc  # the browser's zone, by script
+    bad = app_client.post("/settings", data={"csrf_token": csrf, "timezone": "Mars/Olympus"})
+    assert bad.status_code == 400 and "unknown time zone &#39;Mars/Olympus&#39;" in bad.text
+    app_client.post("/settings", data={"csrf_token": csrf, "timezone": "Asia/Kolkata"})
+    assert scalar(clean_db, "SELECT timezone FROM users WHERE role = 'viewer'") == "Asia/Kolkata"
+    received = scalar(clean_db, "SELECT received_at FROM events")
+    local = received.astimezone(ZoneInfo("Asia/Kolkata"))
+    shown = app_client.get(f"/events/{event_id}").text
+    assert 'data-tz="Asia/Kolkata"' in shown and f"{local:%Y-%m-%d %H:%M:%S}</time>" in shown
+    app_client.cookies.clear()  # a new session starts in the zone kept with the user
+    sign_in(app_client, tokens["viewer"])
+    assert 'data-tz="Asia/Kolkata"' in app_client.get("/events").text

@@ -8,8 +8,10 @@ from zoneinfo import available_timezones
 from fastapi import APIRouter, Form, Request
 from starlette.responses import Response
 
+from eventrouter.router.control import Control
+from eventrouter.router.control.users import check_timezone
 from eventrouter.router.dashboard.web import Deps, SignedIn, redirect, render, session_of
-from eventrouter.router.errors import EventRouterError, ServiceUnavailable
+from eventrouter.router.errors import ConfigError, EventRouterError, ServiceUnavailable
 
 router = APIRouter()
 
@@ -36,13 +38,17 @@ def sign_in(
         error = "Paste an API token (eventrouter tokens create … prints one)."
     else:
         try:
-            deps.authenticate(token)
+            caller = deps.authenticate(token)
         except ServiceUnavailable:
             raise
         except EventRouterError as exc:
             error = f"That token does not work: {exc}"
         else:
-            session_of(request).sign_in(token)
+            session = session_of(request)
+            session.sign_in(token)
+            if caller.user_id is not None:
+                control = Control(deps.engine, deps.settings, caller)
+                session.timezone = control.users.me().timezone
             return redirect(_safe_next(next))
     return render(request, "signin.html", status_code=401, next=_safe_next(next), error=error)
 
@@ -60,15 +66,19 @@ def settings_page(page: SignedIn) -> Response:
 
 @router.post("/settings")
 def save_settings(page: SignedIn, timezone: Annotated[str, Form()] = "") -> Response:
-    zones = available_timezones()
-    if timezone and timezone not in zones:
+    """A user's choice is stored with the user (the API and every session see it); a
+    service token's lasts as long as this session."""
+    zones = sorted(available_timezones())
+    zone = timezone.strip() or None
+    try:
+        if page.caller.user_id is not None:
+            page.control.users.set_timezone(zone)
+        else:
+            check_timezone(zone)
+    except ConfigError as exc:
         return page.render(
-            "settings.html",
-            status_code=400,
-            zones=sorted(zones),
-            saved=False,
-            error=f"{timezone!r} is not a time zone; pick one from the list",
+            "settings.html", status_code=400, zones=zones, saved=False, error=str(exc)
         )
-    page.session.timezone = timezone or None
+    page.session.timezone = zone
     page.session.changed = True
-    return page.render("settings.html", zones=sorted(zones), saved=True)
+    return page.render("settings.html", zones=zones, saved=True)
