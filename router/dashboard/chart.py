@@ -4,7 +4,7 @@ without JavaScript, and a screen reader gets a text summary. Pure: counts in, ma
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, tzinfo
 from html import escape
 
 from eventrouter.router.models import MinuteCount
@@ -45,9 +45,15 @@ def nice_ceiling(value: int) -> int:
 
 
 def delivery_chart(
-    series: Sequence[MinuteCount], *, width: int = WIDTH, height: int = HEIGHT
+    series: Sequence[MinuteCount],
+    *,
+    zone: tzinfo | None = None,
+    width: int = WIDTH,
+    height: int = HEIGHT,
 ) -> str:
-    """Stacked bars, succeeded under failed, one per minute; each bar has a tooltip."""
+    """Stacked bars, succeeded under failed, one per minute; each bar has a tooltip. Times
+    read in ``zone`` (the person's), else in UTC."""
+    suffix = "" if zone else " UTC"
     total = sum(c.succeeded + c.failed for c in series)
     failed = sum(c.failed for c in series)
     summary = (
@@ -76,9 +82,8 @@ def delivery_chart(
             x = LEFT + i * slot + (slot - bar) / 2
             ok_h = count.succeeded / top * plot_h
             bad_h = count.failed / top * plot_h
-            tip = escape(
-                f"{count.minute:%H:%M} UTC: {count.succeeded} succeeded, {count.failed} failed"
-            )
+            at = count.minute.astimezone(zone) if zone else count.minute
+            tip = escape(f"{at:%H:%M}{suffix}: {count.succeeded} succeeded, {count.failed} failed")
             parts.append(f'<g class="bar"><title>{tip}</title>')
             if ok_h:
                 parts.append(
@@ -91,12 +96,18 @@ def delivery_chart(
                     f'width="{bar:.1f}" height="{bad_h:.1f}"/>'
                 )
             parts.append("</g>")
-        for i in (0, len(series) // 2, len(series) - 1):
+        last = len(series) - 1
+        # The ends are anchored inwards, so neither label is cut at the edge.
+        for i, anchor in ((0, "start"), (last // 2, "middle"), (last, "end")):
             minute = series[i].minute
-            x = LEFT + i * slot + slot / 2
+            x = (
+                LEFT
+                + i * slot
+                + (0 if anchor == "start" else slot if anchor == "end" else slot / 2)
+            )
             parts.append(
-                f'<text class="axis" x="{x:.1f}" y="{height - 4}" text-anchor="middle">'
-                f'<tspan data-utc="{minute.isoformat()}">{minute:%H:%M}</tspan></text>'
+                f'<text class="axis" x="{x:.1f}" y="{height - 4}" text-anchor="{anchor}">'
+                f"{minute:%H:%M}{suffix}</text>"
             )
     if not total:
         parts.append(

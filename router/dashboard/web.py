@@ -140,7 +140,8 @@ def sign_in_url(request: Request) -> str:
 
 
 # -- template helpers --------------------------------------------------------------------
-def _zone(name: str | None) -> ZoneInfo | None:
+def zone_named(name: str | None) -> ZoneInfo | None:
+    """The person's zone, ``None`` for none (or one this host does not know)."""
     try:
         return ZoneInfo(name) if name else None
     except (ZoneInfoNotFoundError, ValueError):
@@ -152,7 +153,7 @@ def when(value: datetime | None, timezone: str | None = None) -> Markup:
     page's script turns into the browser's time zone."""
     if value is None:
         return Markup("—")
-    zone = _zone(timezone)
+    zone = zone_named(timezone)
     shown = value.astimezone(zone) if zone else value
     label = f"{shown:%Y-%m-%d %H:%M:%S}" + ("" if zone else " UTC")
     return Markup('<time datetime="{}">{}</time>').format(value.isoformat(), label)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -168,3 +169,9 @@ def test_an_edit_sends_only_what_changed_and_never_a_masked_value() -> None:
     assert patch == {"headers": None, "timeout": 9.0, "secret": "whsec_new", "method": "PUT"}
     nested, _ = edit_patch("email", {"smtp_host": "a"}, {"smtp_host": "a", "smtp_port": "2525"})
     assert nested == {"smtp": {"port": 2525}}
+
+
+def test_the_chart_reads_in_the_persons_time_zone() -> None:
+    series = minute_series([MinuteCount(minute=at(1), succeeded=1, failed=0)], SINCE, minutes=2)
+    svg = delivery_chart(series, zone=ZoneInfo("Asia/Kolkata"))
+    assert "17:31: 1 succeeded, 0 failed" in svg and "UTC" not in svg

@@ -1,0 +1,172 @@
+"""The dashboard in a real Chromium against real ``eventrouter api``, router and worker
+processes: an admin configures routing through the forms, sees events arrive, and retries
+a failure; a viewer finds no edit controls and a forced change refused. Screenshots of each
+page are saved under ``artifacts/dashboard/``."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+import pytest
+
+from eventrouter import publish
+from eventrouter.router.control import Caller, Control, Role
+from eventrouter.router.models import TokenIn, UserIn
+from tests.e2e.browser import ARTIFACTS, Browser, missing_browser
+from tests.e2e.stack import Stack
+from tests.receiver import Receiver, always, ok
+
+
+@pytest.fixture(scope="module")
+def site(stack: Stack) -> str:
+    _process, base_url = stack.start_api()
+    return base_url
+
+
+@pytest.fixture(scope="module")
+def browser(site: str) -> Iterator[Browser]:
+    reason = missing_browser()
+    if reason:
+        pytest.fail(reason)
+    running = Browser(site, ARTIFACTS / "dashboard")
+    try:
+        yield running
+    finally:
+        running.close()
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    with Receiver(ok()) as running:
+        yield running
+
+
+def token_for(stack: Stack, role: str) -> str:
+    control = Control(stack.engine, stack.settings, Caller(org="default", role=Role.ADMIN))
+    email = f"{role}@example.com"
+    control.users.add(UserIn(email=email, role=role))
+    return control.tokens.create(TokenIn(user=email)).token
+
+
+def sign_in(browser: Browser, token: str) -> None:
+    browser.driver.delete_all_cookies()
+    browser.open("/")
+    assert browser.path.startswith("/signin?next=")
+    browser.fill("#token", token)
+    browser.click("#signin")
+    browser.wait(lambda: browser.path == "/", message="the overview after signing in")
+
+
+def event_row_counts(browser: Browser, event_id: str) -> dict[str, str]:
+    row = browser.find(f'tr[data-event="{event_id}"]')
+    cells = row.find_elements("css selector", "[data-count]")
+    return {cell.get_attribute("data-count") or "": cell.text for cell in cells}
+
+
+def test_an_admin_routes_events_and_retries_a_failure_from_the_browser(
+    fresh: Stack, browser: Browser, receiver: Receiver
+) -> None:
+    sign_in(browser, token_for(fresh, "admin"))
+    browser.screenshot("overview-empty")
+
+    # A channel, with the pattern tester answering as the person types.
+    browser.open("/channels/new")
+    browser.fill("#name", "payments")
+    browser.fill("#pattern", "payment:.*")
+    browser.fill("#names", "payment:failed\ninvoice:paid")
+    browser.wait(lambda: "payment:failed matches" in browser.find("#tested").text)
+    assert "invoice:paid does not match" in browser.find("#tested").text
+    browser.screenshot("channel-form")
+    browser.click("#save-channel")
+    browser.wait(lambda: browser.path == "/channels")
+    browser.screenshot("channels")
+
+    # A webhook destination: first without a URL, and the CLI's message is by the field.
+    browser.open("/destinations/new?type=webhook")
+    browser.fill("#name", "ops-hook")
+    browser.click("#save-destination")
+    assert browser.find("#error-url").text == "a webhook destination needs --url"
+    browser.screenshot("destination-form-error")
+    browser.fill("#url", receiver.url_for("/hook"))
+    browser.click("#save-destination")
+    browser.wait(lambda: browser.path == "/destinations/ops-hook")
+    browser.click("#send-test")
+    result = browser.wait(lambda: browser.find("#test-result").text)
+    assert "succeeded — HTTP 200" in result
+    browser.screenshot("destination-test")
+
+    browser.open("/subscriptions/new")
+    browser.fill("#name", "payments-to-ops")
+    browser.click('input[name="channels"][value="payments"]')
+    browser.click('input[name="destinations"][value="ops-hook"]')
+    browser.click("#save-subscription")
+    browser.wait(lambda: browser.path.startswith("/subscriptions"))
+    browser.screenshot("subscriptions")
+    fresh.wait_config_applied(timeout=10)
+
+    # Published from Python: History shows it delivered within seconds, without a reload.
+    event_id = publish("payment:failed", {"invoice": "in_1"}, settings=fresh.settings)
+    browser.open("/events")
+    browser.wait(lambda: event_row_counts(browser, event_id)["succeeded"] == "1", timeout=20)
+    browser.screenshot("history")
+    browser.click(f'tr[data-event="{event_id}"] a')
+    browser.wait(lambda: browser.path == f"/events/{event_id}")
+    assert json.loads(browser.find("#payload").text) == {"invoice": "in_1"}
+    assert browser.find(".attempt [data-role=http-status]").text == "200"
+
+    # The receiver refuses: the delivery fails with its HTTP status; fixed, Retry sends it.
+    receiver.set_behaviour(always(422, b"unknown invoice"))
+    failing = publish("payment:failed", {"invoice": "in_2"}, settings=fresh.settings)
+    stored = "SELECT count(*) FROM events WHERE id = CAST(:id AS uuid)"
+    browser.wait(lambda: fresh.scalar(stored, id=failing), message="the router to store it")
+    browser.open(f"/events/{failing}")
+    browser.wait(
+        lambda: browser.find(".delivery").get_attribute("data-status") == "failed", timeout=20
+    )
+    assert browser.find(".attempt [data-role=http-status]").text == "422"
+    assert "unknown invoice" in browser.find(".attempt").text
+    browser.screenshot("event-failed")
+    receiver.set_behaviour(ok())
+    browser.click("button.retry")
+    browser.wait(
+        lambda: browser.find(".delivery").get_attribute("data-status") == "succeeded",
+        timeout=20,
+        message="the retried delivery to succeed",
+    )
+    assert len(browser.all(".attempt")) == 2
+    browser.screenshot("event")
+    browser.open("/")
+    browser.wait(lambda: "ops-hook" in browser.find("#health").text)
+    browser.screenshot("overview")
+    browser.open("/deliveries")
+    browser.screenshot("deliveries")
+
+
+def test_a_viewer_finds_no_edit_controls_and_a_forced_change_is_refused(
+    fresh: Stack, browser: Browser
+) -> None:
+    sign_in(browser, token_for(fresh, "viewer"))
+    for path in ("/destinations", "/subscriptions", "/channels"):
+        browser.open(path)
+        assert not browser.all("#add-destination, #add-subscription, #add-channel"), path
+        assert "Remove…" not in browser.text()
+    browser.screenshot("viewer-channels")
+    # A hand-made form with the session's own CSRF token: only the role stops it.
+    browser.open("/channels")
+    browser.driver.execute_script(
+        """
+        const form = document.createElement("form");
+        form.method = "post"; form.action = "/channels/new";
+        for (const [name, value] of [["name", "forced"], ["pattern", "x:.*"],
+             ["csrf_token", document.querySelector("input[name=csrf_token]").value]]) {
+          const input = document.createElement("input");
+          input.name = name; input.value = value; form.appendChild(input);
+        }
+        document.body.appendChild(form); form.submit();
+        """
+    )
+    browser.wait(lambda: "Not allowed" in browser.find("h1").text)
+    assert "adding a channel needs the admin role; this caller is a viewer" in browser.text()
+    browser.screenshot("viewer-forbidden")
+    assert fresh.scalar("SELECT count(*) FROM channels WHERE name = 'forced'") == 0
