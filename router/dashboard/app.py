@@ -66,7 +66,7 @@ def create_dashboard(engine: Engine, settings: Settings, authenticate: Authentic
                 codec.dump(session),
                 max_age=TTL_SECONDS,
                 httponly=True,
-                secure=request.url.scheme == "https",
+                secure=_over_tls(request),
                 samesite="lax",
             )
         return response
@@ -82,6 +82,13 @@ def create_dashboard(engine: Engine, settings: Settings, authenticate: Authentic
         app.include_router(router)
     _error_pages(app)
     return app
+
+
+def _over_tls(request: Request) -> bool:
+    """Served over TLS, directly or behind a proxy that ends it: the cookie is then sent
+    over TLS only. (A forged header can only make a client's own cookie stricter.)"""
+    forwarded = request.headers.get("x-forwarded-proto", "").split(",")[0].strip()
+    return request.url.scheme == "https" or forwarded == "https"
 
 
 def _error_pages(app: FastAPI) -> None:

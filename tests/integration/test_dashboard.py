@@ -52,7 +52,10 @@ def sign_in(client: httpx.Client, token: str) -> str:
 
 def test_without_a_session_every_page_redirects_to_sign_in(app_client: httpx.Client) -> None:
     cookie = app_client.get("/signin").headers["set-cookie"].lower()
-    assert "httponly" in cookie and "samesite=lax" in cookie
+    assert "httponly" in cookie and "samesite=lax" in cookie and "secure" not in cookie
+    app_client.cookies.clear()
+    behind_tls = app_client.get("/signin", headers={"X-Forwarded-Proto": "https"})
+    assert "secure" in behind_tls.headers["set-cookie"].lower()
     app_client.cookies.clear()
     for path in ("/", "/destinations", "/events?status=failed", "/channels/new"):
         answer = app_client.get(path, follow_redirects=False)
