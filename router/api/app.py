@@ -14,8 +14,8 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from sqlalchemy import Engine
-from starlette.routing import Match, Mount
-from starlette.types import Scope
+from starlette.routing import BaseRoute, Match, Mount
+from starlette.types import ASGIApp, Scope
 
 from eventrouter.router.api import health, metrics, problems
 from eventrouter.router.api.limits import BodyLimit
@@ -96,19 +96,27 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         slack,
     ):
         app.include_router(resource.router, prefix=API_PREFIX)
-    # Last: the dashboard answers every other path (its pages, its assets).
-    app.router.routes.append(DashboardMount("/", app=dashboard_for(state)))
+    # The dashboard answers every path no API route claims (its pages, its assets).
+    app.router.routes.append(DashboardMount(app.router.routes, dashboard_for(state)))
     return app
 
 
 class DashboardMount(Mount):
-    """The dashboard at ``/``, except under ``/v1``: an unknown API path stays a 404
-    problem and a wrong method a 405, not an HTML page."""
+    """The dashboard at ``/`` for what the API does not serve: never under ``/v1`` (an
+    unknown API path stays a 404 problem, a wrong method a 405), and never a path that a
+    route of the API matches, even one included after this mount."""
+
+    def __init__(self, api_routes: list[BaseRoute], dashboard: ASGIApp) -> None:
+        super().__init__("/", app=dashboard)
+        self.api_routes = api_routes
 
     def matches(self, scope: Scope) -> tuple[Match, Scope]:
         path = scope.get("path", "")
         if path == API_PREFIX or path.startswith(API_PREFIX + "/"):
             return Match.NONE, {}
+        for route in self.api_routes:
+            if route is not self and route.matches(scope)[0] is not Match.NONE:
+                return Match.NONE, {}
         return super().matches(scope)
 
 

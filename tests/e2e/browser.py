@@ -17,6 +17,8 @@ from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support.ui import WebDriverWait
 
 T = TypeVar("T")
+WIDTH, HEIGHT = 1366, 900
+"""A laptop screen."""
 CHROMIUM = os.environ.get("ER_TEST_CHROMIUM", "/usr/bin/chromium")
 CHROMEDRIVER = os.environ.get("ER_TEST_CHROMEDRIVER", "/usr/bin/chromedriver")
 ARTIFACTS = Path(
@@ -41,7 +43,7 @@ class Browser:
             "--no-sandbox",
             "--disable-dev-shm-usage",
             "--disable-gpu",
-            "--window-size=1366,900",
+            f"--window-size={WIDTH},{HEIGHT}",
             "--lang=en-GB",
         ):
             options.add_argument(flag)
@@ -95,6 +97,12 @@ class Browser:
         return result
 
     def screenshot(self, name: str) -> Path:
+        """The whole page (the window grows to its height for the shot)."""
         path = self.artifacts / f"{re.sub(r'[^a-z0-9-]+', '-', name.lower())}.png"
-        self.driver.save_screenshot(str(path))
+        height = self.driver.execute_script("return document.documentElement.scrollHeight")
+        self.driver.set_window_size(WIDTH, min(max(int(height), HEIGHT), 4000))
+        try:
+            self.driver.save_screenshot(str(path))
+        finally:
+            self.driver.set_window_size(WIDTH, HEIGHT)
         return path

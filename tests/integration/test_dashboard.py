@@ -9,8 +9,12 @@ from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
+from fastapi import APIRouter
+from fastapi.testclient import TestClient
 from sqlalchemy import Engine, text
 
+from eventrouter.router.api.app import create_app
+from eventrouter.router.settings import Settings
 from tests.helpers import Seed, scalar
 from tests.integration.conftest import ApiClient
 
@@ -369,3 +373,23 @@ def test_times_follow_the_users_time_zone(
     app_client.cookies.clear()  # a new session starts in the zone kept with the user
     sign_in(app_client, tokens["viewer"])
     assert 'data-tz="Asia/Kolkata"' in app_client.get("/events").text
+
+
+def test_routes_added_to_the_api_after_the_dashboard_still_answer(
+    clean_db: Engine, settings: Settings
+) -> None:
+    app = create_app(settings, engine=clean_db)
+    later = APIRouter()
+
+    @later.get("/slack/ping")
+    def ping() -> dict[str, str]:
+        return {"pong": "yes"}
+
+    app.include_router(later)
+    with TestClient(app, follow_redirects=False) as client:
+        assert client.get("/slack/ping").json() == {"pong": "yes"}
+        assert client.get("/").headers["location"] == "/signin?next=%2F"
+        assert client.get("/static/app.css").status_code == 200
+        missing = client.get("/v1/nothing-here")
+        assert missing.headers["content-type"] == "application/problem+json"
+        assert client.delete("/v1/channels").status_code == 405
