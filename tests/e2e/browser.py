@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from selenium import webdriver
+from selenium.common.exceptions import TimeoutException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webelement import WebElement
@@ -91,9 +92,13 @@ class Browser:
             except Exception:  # the page was replaced while we looked: look again
                 return False
 
-        result: T = WebDriverWait(self.driver, timeout, poll_frequency=0.2).until(
-            check, message=f"{message}\n(at {self.path}: {self.text()[:2000]})"
-        )
+        try:
+            result: T = WebDriverWait(self.driver, timeout, poll_frequency=0.2).until(check)
+        except TimeoutException:
+            raise AssertionError(
+                f"timed out after {timeout:g}s waiting for {message or condition}\n"
+                f"(at {self.path}: {self.text()[:2000]})"
+            ) from None
         return result
 
     def screenshot(self, name: str) -> Path:

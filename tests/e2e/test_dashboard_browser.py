@@ -86,7 +86,8 @@ def test_an_admin_routes_events_and_retries_a_failure_from_the_browser(
     browser.open("/destinations/new?type=webhook")
     browser.fill("#name", "ops-hook")
     browser.click("#save-destination")
-    assert browser.find("#error-url").text == "a webhook destination needs --url"
+    error = browser.wait(lambda: browser.find("#error-url").text, message="the URL's error")
+    assert error == "a webhook destination needs --url"
     browser.screenshot("destination-form-error")
     browser.fill("#url", receiver.url_for("/hook"))
     browser.click("#save-destination")
@@ -106,9 +107,13 @@ def test_an_admin_routes_events_and_retries_a_failure_from_the_browser(
     fresh.wait_config_applied(timeout=10)
 
     # Published from Python: History shows it delivered within seconds, without a reload.
+    browser.open("/events")  # empty: the first page looks for new events by itself
     event_id = publish("payment:failed", {"invoice": "in_1"}, settings=fresh.settings)
-    browser.open("/events")
-    browser.wait(lambda: event_row_counts(browser, event_id)["succeeded"] == "1", timeout=20)
+    browser.wait(
+        lambda: event_row_counts(browser, event_id)["succeeded"] == "1",
+        timeout=30,
+        message=f"event {event_id} delivered\n{fresh.logs()}",
+    )
     browser.screenshot("history")
     browser.click(f'tr[data-event="{event_id}"] a')
     browser.wait(lambda: browser.path == f"/events/{event_id}")

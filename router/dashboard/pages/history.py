@@ -70,6 +70,7 @@ def events(
         filters={"name": name, "env": env, "status": status, "start": start, "end": end},
         statuses=("pending", "succeeded", "failed", "cancelled"),
         refresh=any(event.pending for event in found.items),
+        first_page=cursor is None,
         filtered=any((name, env, status, start, end, cursor)),
     )
 
