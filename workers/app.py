@@ -38,6 +38,9 @@ broker_url, transport_options = celery_broker(settings.celery_broker_url)
 soft_time_limit, time_limit = time_limits(settings)
 # httpx logs every request at INFO; the attempt rows already say everything.
 logging.getLogger("httpx").setLevel(logging.WARNING)
+# Celery logs every task as "succeeded", even a batch whose deliveries all failed; the task
+# logs the batch's outcome instead (failures of the task itself are still logged).
+logging.getLogger("celery.app.trace").setLevel(logging.WARNING)
 
 app = Celery("eventrouter", include=["eventrouter.workers.tasks"])
 app.conf.update(

@@ -43,6 +43,16 @@ class BatchSummary:
     def as_dict(self) -> dict[str, int]:
         return dict(self.__dict__)
 
+    def describe(self) -> str:
+        """The batch's outcome for the worker log: ``3 claimed: 2 succeeded, 1 retrying``."""
+        done = [
+            f"{count} {what}"
+            for what, count in self.__dict__.items()
+            if count and what != "claimed"
+        ]
+        text = ", ".join(done) or "nothing to send"
+        return f"{self.claimed} claimed: {text}" if self.claimed else text
+
 
 def next_state(
     result: AttemptResult, policy: RetryPolicy, now: datetime

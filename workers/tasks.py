@@ -25,6 +25,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError
 
 from eventrouter.router.db import is_connection_error, make_engine
+from eventrouter.router.db.claims import load_destination
 from eventrouter.router.destinations import SendContext
 from eventrouter.router.destinations.context import make_send_context
 from eventrouter.router.dispatch import DELIVER_TASK
@@ -79,6 +80,22 @@ def _handle_sigterm_gracefully() -> None:
         signal.signal(signal.SIGTERM, _on_sigterm)
 
 
+def destination_name(destination_id: int) -> str:
+    """``name (id N)`` for the log; looked up once per process (a name never changes)."""
+    name = _names.get(destination_id)
+    if name is None:
+        try:
+            with _engine().connect() as conn:
+                record = load_destination(conn, destination_id)
+        except DBAPIError:
+            record = None
+        name = _names[destination_id] = record.name if record is not None else "(removed)"
+    return f"{name} (id {destination_id})"
+
+
+_names: dict[int, str] = {}
+
+
 @app.task(name=DELIVER_TASK, acks_late=True, reject_on_worker_lost=True)  # type: ignore[untyped-decorator]
 def deliver(destination_id: int, delivery_ids: list[int]) -> dict[str, int]:
     """Send what is still pending of ``delivery_ids`` to ``destination_id`` and record it."""
@@ -117,5 +134,7 @@ def deliver(destination_id: int, delivery_ids: list[int]) -> dict[str, int]:
             timer = threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGTERM))
             timer.daemon = True
             timer.start()
-    log.info("destination %d: %s", destination_id, summary.as_dict())
+    # The batch's outcome, not Celery's "succeeded" (silenced in app.py): a task that ran
+    # well may carry deliveries that failed.
+    log.info("destination %s: %s", destination_name(destination_id), summary.describe())
     return summary.as_dict()

@@ -89,6 +89,8 @@ def validate_config(kind: str, config: dict[str, Any]) -> BaseModel:
         first = exc.errors()[0]
         where = ".".join(_field_name(part) for part in first["loc"]) or kind
         message = " ".join(str(first["msg"]).removeprefix("Value error, ").split())
+        if message.startswith("Input should be "):  # pydantic's wording, made a person's
+            message = f"must be {message.removeprefix('Input should be ')} (got {first['input']!r})"
         raise ConfigError(
             f"invalid {kind} destination {where}: {message}",
             field=("config", *(str(part) for part in first["loc"])),

@@ -81,6 +81,9 @@ def test_the_tutorial_runs_as_written(fresh: Stack, receiver: Receiver, tmp_path
     first = receiver.requests()[0]
     assert first.headers["authorization"] == "Bearer s3cr3t"
     assert first.json["name"] == "payment:failed" and first.json["env"] == "production"
+    logs = fresh.logs()
+    assert "destination ops-hook (id " in logs and "claimed: 1 succeeded" in logs, logs
+    assert "] succeeded in " not in logs  # Celery's own line, misleading for a batch
 
 
 def local(word: str, receiver: Receiver, event_id: str) -> str:

@@ -103,7 +103,9 @@ def test_destination_update_keeps_open_deliveries_and_history(
     )
     assert_usage_error(run("destinations", "update", "hook", "--url", "ftp://x"), "url")
     assert_usage_error(run("destinations", "update", "hook"), "nothing to change")
-    assert_usage_error(run("destinations", "update", "hook", "--timeout", "0"), "timeout")
+    assert_usage_error(
+        run("destinations", "update", "hook", "--timeout", "0"), "timeout: must be greater than 0"
+    )
     assert_usage_error(run("destinations", "update", "nope", "--timeout", "3"), "no destination")
 
 
