@@ -3,6 +3,7 @@
     python -m bench                 # the full run: 3 runs of each case, ≈6-8 minutes
     python -m bench --quick --runs 1 --out /tmp/r.md   # tiny sizes: proves it works
     python -m bench --backlog 1000000 --only backlog   # the long memory check
+    python -m bench --only retention --rows 10000000   # partitioned history vs plain tables
 
 Services: Postgres and Redis as for the tests (``BENCH_POSTGRES_URL``,
 ``BENCH_REDIS_URL``, default Redis db 14); the benchmark creates and drops its own
@@ -251,6 +252,32 @@ def _short(value: Any) -> str:
     return str(value)
 
 
+def run_retention(args: argparse.Namespace, log: Callable[[str], None]) -> None:
+    """The retention case: its own two databases, no router or worker processes."""
+    from bench import retention
+
+    if args.rows < 6:
+        raise SystemExit("error: --rows must be at least 6 (one event with its attempts)")
+    config = BenchConfig()
+    began = time.perf_counter()
+    results: dict[str, Any] = {
+        "started": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
+        "command": " ".join(["python -m bench", *sys.argv[1:]]),
+        "machine": machine_info(config),
+        "retention": retention.run(config, args.rows, log),
+    }
+    import os
+
+    results["seconds"] = time.perf_counter() - began
+    results["machine"]["load_after"] = os.getloadavg()
+    out = args.out if args.out != ROOT / "bench" / "RESULTS.md" else retention.RESULTS
+    json_path = args.json or (ROOT / "bench" / "logs" / "results-retention.json")
+    json_path.parent.mkdir(parents=True, exist_ok=True)
+    json_path.write_text(json.dumps(results, indent=1, default=str))
+    out.write_text(retention.render(results))
+    log(f"wrote {out} and {json_path} in {results['seconds']:.0f} s")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3, help="runs of each case [3]")
@@ -262,12 +289,22 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=None, help="worker processes [2]")
     parser.add_argument("--no-profile", action="store_true", help="skip the py-spy run")
     parser.add_argument("--keep", action="store_true", help="keep the benchmark database")
+    parser.add_argument(
+        "--rows",
+        type=int,
+        default=10_000_000,
+        help="attempt rows in the retention case (--only retention) [10000000]",
+    )
     args = parser.parse_args()
     if args.runs < 1:
         parser.error("--runs must be at least 1")
 
     def log(line: str) -> None:
         print(line, flush=True)
+
+    if args.only == "retention":
+        run_retention(args, log)
+        return
 
     try:
         results = run(args, log)

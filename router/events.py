@@ -257,8 +257,12 @@ def build_envelope(
     )
 
 
-def parse_envelope(raw: bytes | str) -> Event:
-    """The event in a stream entry; ``InvalidEvent`` says why an entry is unusable."""
+def parse_envelope(raw: bytes | str, *, received_at: float | None = None) -> Event:
+    """The event in a stream entry; ``InvalidEvent`` says why an entry is unusable.
+
+    ``received_at`` (when Redis took the entry) stands in for a missing or unusable
+    ``published_at``: the history is partitioned by publish time, which must be the same
+    each time the entry is read."""
     try:
         data = json.loads(raw)
     except (ValueError, UnicodeDecodeError, RecursionError) as exc:
@@ -288,7 +292,7 @@ def parse_envelope(raw: bytes | str) -> Event:
         or not math.isfinite(published_at)
         or not 0 <= published_at <= _MAX_TIMESTAMP
     ):
-        published_at = None
+        published_at = received_at
     return Event(
         id=event_id,
         name=name,

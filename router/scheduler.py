@@ -15,6 +15,7 @@ from sqlalchemy import Engine
 from eventrouter.router.db import destination_state, digests, schedule
 from eventrouter.router.dispatch import BrokerGuard, Dispatch, guarded
 from eventrouter.router.durations import format_duration
+from eventrouter.router.partitions import PartitionKeeper
 from eventrouter.router.settings import Settings
 
 log = logging.getLogger("eventrouter.scheduler")
@@ -23,11 +24,43 @@ TICK_LIMIT = 5_000
 
 class Scheduler:
     def __init__(
-        self, settings: Settings, engine: Engine, dispatcher: Dispatch | BrokerGuard
+        self,
+        settings: Settings,
+        engine: Engine,
+        dispatcher: Dispatch | BrokerGuard,
+        *,
+        partitions: PartitionKeeper | None = None,
     ) -> None:
         self._settings = settings
         self._engine = engine
         self._broker = guarded(dispatcher)
+        self._partitions = partitions or PartitionKeeper(engine)
+
+    def maintain_history(self) -> None:
+        """Create the partitions of the week ahead, and drop the weeks that ended more than
+        ``EVENTROUTER_RETENTION`` ago (if set) whose deliveries have all finished."""
+        self._partitions.ensure_ahead()
+        retention = self._settings.retention_seconds
+        if retention is None:
+            return
+        report = self._partitions.prune(retention)
+        if report.dropped:
+            log.info(
+                "retention %s: dropped the history of %d week(s), weeks of %s to %s",
+                format_duration(retention),
+                len(report.dropped),
+                report.dropped[0],
+                report.dropped[-1],
+            )
+        for week, still_open in report.kept_open.items():
+            log.info(
+                "retention: kept the week of %s, %d of its deliveries are still pending or "
+                "delivering",
+                week,
+                still_open,
+            )
+        if report.busy:
+            log.info("retention: %d week(s) busy, tried again in an hour", len(report.busy))
 
     def disable_failing_destinations(self) -> list[int]:
         """Disable destinations that failed every attempt for ``auto_disable_after`` since

@@ -38,6 +38,8 @@ from eventrouter.router.stream import GROUP, Entry, StreamReader
 log = logging.getLogger("eventrouter.router")
 HEALTH_CHECK_SECONDS = 60.0
 """How often a router looks for destinations to disable automatically."""
+HISTORY_MAINTENANCE_SECONDS = 3600.0
+"""How often a router creates the history's partitions ahead and applies the retention."""
 QUEUE_CHECK_SECONDS = 0.1
 
 
@@ -74,12 +76,15 @@ class RouterService:
         self.reader = StreamReader(settings, consumer=consumer)
         self.store = EventStore(self.engine)
         self.broker = guarded(dispatcher or Dispatcher(settings))
-        self.scheduler = Scheduler(settings, self.engine, self.broker)
+        self.scheduler = Scheduler(
+            settings, self.engine, self.broker, partitions=self.store.partitions
+        )
         self.approvals = Approvals(self.engine, settings)
         self.slack_sync = SlackSync(self.approvals, settings)
         self._next_config_check = 0.0
         self._next_tick = 0.0
         self._next_health_check = time.monotonic() + HEALTH_CHECK_SECONDS
+        self._next_history_maintenance = 0.0
         self._next_queue_check = 0.0
         self._queue_full = False
         self.heartbeat = Heartbeat(settings.heartbeat_file)
@@ -132,6 +137,11 @@ class RouterService:
         if now >= self._next_health_check:
             self.scheduler.disable_failing_destinations()
             self._next_health_check = now + HEALTH_CHECK_SECONDS
+        if now >= self._next_history_maintenance:
+            # Due again in an hour even if this one fails: a failing maintenance must not
+            # be retried at every step, in front of the routing.
+            self._next_history_maintenance = now + HISTORY_MAINTENANCE_SECONDS
+            self.scheduler.maintain_history()
         if self._queue_is_full(now):
             time.sleep(QUEUE_CHECK_SECONDS)
             return 0

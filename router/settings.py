@@ -14,6 +14,7 @@ from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from eventrouter.router.durations import parse_duration, parse_schedule
+from eventrouter.router.retention import parse_retention
 
 MAX_REQUEST_TIMEOUT_SECONDS = 300.0
 """The longest request timeout a destination (or ``request_timeout_seconds``) may set."""
@@ -144,6 +145,10 @@ class Settings(BaseSettings):
     ``eventrouter health --check heartbeat`` reads its age, for a liveness probe."""
     publish_retries: int = Field(default=3, ge=0, le=10)
     """How many times publish() retries a failed Redis call before raising PublishError."""
+    retention: str = ""
+    """How long the history (events, deliveries, attempts) is kept, e.g. ``30d``: routers
+    drop, hourly, each week (a partition) that ended longer ago than this, once none of
+    its deliveries is still pending or delivering. Empty or ``0``: kept forever."""
 
     publisher_queue_size: int = Field(default=10_000, ge=1, le=1_000_000)
     """Events a background ``Publisher`` holds in memory; at this many, the caller moves
@@ -217,6 +222,20 @@ class Settings(BaseSettings):
 
         parse_networks(value)
         return value
+
+    @field_validator("retention")
+    @classmethod
+    def _retention_parses(cls, value: str) -> str:
+        if value.strip() not in ("", "0"):
+            parse_retention(value)
+        return value
+
+    @property
+    def retention_seconds(self) -> float | None:
+        """The retention period, or ``None`` when the history is kept forever."""
+        if self.retention.strip() in ("", "0"):
+            return None
+        return parse_retention(self.retention)
 
     @property
     def auto_disable_after_seconds(self) -> float:

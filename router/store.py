@@ -23,6 +23,7 @@ from eventrouter.router.db.routing import config_version, load_routing_table
 from eventrouter.router.errors import InvalidEvent, first_line
 from eventrouter.router.events import STREAM_FIELD, Event, new_event_id, parse_envelope
 from eventrouter.router.interactive import read_interactions
+from eventrouter.router.partitions import PartitionKeeper
 from eventrouter.router.routing import RoutingTable
 from eventrouter.router.rules_store import apply_rules
 from eventrouter.router.stream import Entry
@@ -69,7 +70,7 @@ def parse_entries(entries: Sequence[Entry]) -> tuple[list[Event], list[Rejection
             rejected.append(Rejection(entry_id, f"entry has no 'event' field (fields: {keys})", ""))
             continue
         try:
-            event = parse_envelope(raw)
+            event = parse_envelope(raw, received_at=_entry_time(entry_id))
         except Exception as exc:  # InvalidEvent, or anything else a hostile entry provokes
             reason = str(exc) if isinstance(exc, InvalidEvent) else _unreadable(exc)
             rejected.append(Rejection(entry_id, reason[:MAX_REJECTED_REASON], _excerpt(raw)))
@@ -78,6 +79,12 @@ def parse_entries(entries: Sequence[Entry]) -> tuple[list[Event], list[Rejection
             seen.add(event.id)
             events.append(event)
     return events, rejected
+
+
+def _entry_time(entry_id: str) -> float | None:
+    """When Redis took an entry: the milliseconds in its id (``1733000000000-0``)."""
+    millis = entry_id.partition("-")[0]
+    return int(millis) / 1000 if millis.isdigit() else None
 
 
 def _unreadable(exc: BaseException) -> str:
@@ -94,6 +101,7 @@ class EventStore:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.table = RoutingTable.empty()
+        self.partitions = PartitionKeeper(engine)
 
     def refresh_routing_table(self) -> bool:
         """Reload the routing table if the config changed; return whether it did."""
@@ -116,6 +124,7 @@ class EventStore:
         they are stored undispatched, for the scheduler.
         """
         events, rejected = parse_entries(entries)
+        self.partitions.ensure_for(event.published_at for event in events)
         try:
             with self.engine.begin() as conn:
                 result = self.persist(conn, events, rejected, dispatching=dispatching)
@@ -185,18 +194,23 @@ class EventStore:
         ingest.insert_rejected(conn, rejected)
         if not events:
             return result
-        duplicate_of = _duplicates(conn, events)
-        inserted = ingest.insert_events(conn, events, duplicate_of)
-        missing = [e for e in events if e.id not in inserted]
+        duplicate_of, stored = _duplicates(conn, events)
+        # An id already stored under its key: the key published again (ids of keyed events
+        # derive from it) or its entry replayed. Its publish time may fall in another
+        # week, where inserting would not conflict: it is not inserted.
+        fresh = [e for e in events if e.id not in stored]
+        inserted = ingest.insert_events(conn, fresh, duplicate_of)
+        missing = [e for e in fresh if e.id not in inserted]
         if missing:
             existing = ingest.existing_event_ids(conn, [e.id for e in missing])
             # Not stored and not there before: another router stored the same
             # idempotency key first. Store these as duplicates of that event.
             raced = [e for e in missing if e.id not in existing]
             if raced:
-                duplicate_of.update(_duplicates(conn, raced))
+                duplicate_of.update(_duplicates(conn, raced)[0])
                 inserted |= ingest.insert_events(conn, raced, duplicate_of)
             result.replayed = len(missing) - len(raced)
+        result.replayed += len(events) - len(fresh)
         routed: list[Event] = []
         requests: list[ApprovalRow] = []
         for event in events:
@@ -212,7 +226,10 @@ class EventStore:
                 if request is not None:
                     requests.append(request)
         ruled = apply_rules(conn, self.table, routed)
-        result.deliveries = ingest.insert_deliveries(conn, ruled.planned, dispatching=dispatching)
+        published_at = {event.id: event.published_at for event in routed}
+        result.deliveries = ingest.insert_deliveries(
+            conn, ruled.planned, published_at, dispatching=dispatching
+        )
         approvals.insert_approvals(conn, requests)
         return result
 
@@ -236,16 +253,18 @@ def approval_row(event: Event) -> ApprovalRow | None:
     )
 
 
-def _duplicates(conn: Connection, events: Sequence[Event]) -> dict[str, str]:
-    """Map event id → id of the earlier event with the same (org, idempotency key)."""
+def _duplicates(conn: Connection, events: Sequence[Event]) -> tuple[dict[str, str], set[str]]:
+    """Map event id → id of the earlier event with the same (org, idempotency key), and
+    the ids among ``events`` already stored as the original of their key."""
     keyed = [e for e in events if e.idempotency_key]
     if not keyed:
-        return {}
+        return {}, set()
     originals = ingest.originals_of(conn, sorted({e.idempotency_key or "" for e in keyed}))
+    stored = {e.id for e in keyed if originals.get((e.org, e.idempotency_key or "")) == e.id}
     duplicates: dict[str, str] = {}
     for event in keyed:
         key = (event.org, event.idempotency_key or "")
         original = originals.setdefault(key, event.id)
         if original != event.id:
             duplicates[event.id] = original
-    return duplicates
+    return duplicates, stored

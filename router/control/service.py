@@ -29,10 +29,15 @@ class Service:
 
     @contextmanager
     def transaction(self) -> Iterator[Connection]:
+        with self.database_errors(), self.engine.begin() as conn:
+            yield conn
+
+    @contextmanager
+    def database_errors(self) -> Iterator[None]:
+        """Postgres unreachable or without the schema: an error that says what to do."""
         with translating_errors(self.settings.database_url):
             try:
-                with self.engine.begin() as conn:
-                    yield conn
+                yield
             except ProgrammingError as exc:
                 if "does not exist" in str(exc.orig):
                     raise ConfigError(

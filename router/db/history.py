@@ -23,6 +23,7 @@ from eventrouter.router.models import (
     EventDetail,
     EventSummary,
 )
+from eventrouter.router.retention import delivery_ids_of_week
 
 # Counts per event from its deliveries (an index on deliveries.event_id), newest events
 # first; cursor: the (received_at, id) of the last row of the previous page. A name filter
@@ -86,6 +87,9 @@ _SHOW_EVENT = text(
     FROM events WHERE id = :id AND org = :org
     """
 )
+# An event's deliveries and their attempts lie in the delivery ids of its week (migration
+# 0008: a delivery id carries its event's publish day): naming that range makes Postgres
+# read one partition of each table instead of probing every week's.
 _SHOW_DELIVERIES = text(
     """
     SELECT d.id, d.status, d.attempt_count, d.next_attempt_at, d.last_error, d.created_at,
@@ -93,7 +97,7 @@ _SHOW_DELIVERIES = text(
     FROM deliveries d
     LEFT JOIN destinations dest ON dest.id = d.destination_id
     LEFT JOIN subscriptions s ON s.id = d.subscription_id
-    WHERE d.event_id = :id ORDER BY d.id
+    WHERE d.event_id = :id AND d.id >= :lo AND d.id < :hi ORDER BY d.id
     """
 )
 # Removed subscriptions keep their decisions (no foreign key): the name is then NULL.
@@ -114,7 +118,9 @@ _SHOW_ATTEMPTS = text(
     SELECT a.delivery_id, a.attempt_number, a.started_at, a.duration_ms, a.outcome,
            a.http_status, a.error, a.response_body
     FROM delivery_attempts a JOIN deliveries d ON d.id = a.delivery_id
-    WHERE d.event_id = :id ORDER BY a.delivery_id, a.attempt_number, a.id
+    WHERE d.event_id = :id AND d.id >= :lo AND d.id < :hi
+      AND a.delivery_id >= :lo AND a.delivery_id < :hi
+    ORDER BY a.delivery_id, a.attempt_number, a.id
     """
 )
 # Newest activity first (a retried old delivery comes back to the top), keyset-paged by
@@ -245,14 +251,16 @@ def event_detail(conn: Connection, org: str, event_id: str) -> EventDetail | Non
     row = conn.execute(_SHOW_EVENT, {"id": event_id, "org": org}).one_or_none()
     if row is None:
         return None
+    lo, hi = delivery_ids_of_week(row.published_at.timestamp())
+    params = {"id": event_id, "lo": lo, "hi": hi}
     attempts: dict[int, list[Attempt]] = {}
-    for attempt in conn.execute(_SHOW_ATTEMPTS, {"id": event_id}):
+    for attempt in conn.execute(_SHOW_ATTEMPTS, params):
         attempts.setdefault(attempt.delivery_id, []).append(
             Attempt.model_validate(attempt._mapping)
         )
     deliveries = [
         EventDelivery.model_validate({**d._mapping, "attempts": attempts.get(d.id, [])})
-        for d in conn.execute(_SHOW_DELIVERIES, {"id": event_id})
+        for d in conn.execute(_SHOW_DELIVERIES, params)
     ]
     decisions = [
         EventDecision.model_validate(d._mapping)
@@ -377,10 +385,10 @@ _INSERT_TEST_EVENT = text(
 )
 _INSERT_TEST_DELIVERY = text(
     """
-    INSERT INTO deliveries (event_id, destination_id, status, attempt_count, lease_expires_at,
-                            claim_token)
-    VALUES (:event_id, :destination_id, 'delivering', 1, now() + make_interval(secs => :lease),
-            CAST(:token AS uuid))
+    INSERT INTO deliveries (id, event_id, destination_id, status, attempt_count,
+                            lease_expires_at, claim_token)
+    VALUES (eventrouter_delivery_id(now()), :event_id, :destination_id,
+            'delivering', 1, now() + make_interval(secs => :lease), CAST(:token AS uuid))
     RETURNING id
     """
 )

@@ -19,6 +19,17 @@ from sqlalchemy import Connection, text
 from eventrouter.router.db.engine import pg_text
 from eventrouter.router.events import Event, encode_payload
 
+# Events are partitioned by week, and a unique index can only hold per partition, so two
+# routers storing the same key at once on either side of a week's end would both succeed.
+# A transaction-scoped advisory lock per key (taken in one order, so two batches never
+# deadlock) makes the second wait for the first to commit; its lookup then finds it.
+LOCK_IDEMPOTENCY_KEYS = text(
+    """
+    SELECT count(pg_advisory_xact_lock(hashtextextended(k, 0)))
+    FROM (SELECT DISTINCT k FROM unnest(CAST(:keys AS text[])) AS k ORDER BY k) AS keys
+    """
+)
+
 # Originals already stored for idempotency keys seen in a batch.
 EXISTING_IDEMPOTENCY_KEYS = text(
     """
@@ -44,23 +55,29 @@ INSERT_EVENTS = text(
 )
 EXISTING_EVENT_IDS = text("SELECT id FROM events WHERE id = ANY(CAST(:ids AS uuid[]))")
 
+# A delivery's id carries the day its event was published (migration 0008), so it lies
+# in the event's week, where (event_id, destination_id) is unique: a replayed event
+# conflicts with its first deliveries and DO NOTHING skips them.
 # The routing table may be up to one config refresh old: a destination or subscription
 # removed since then is skipped here, instead of failing the batch on its foreign key
 # (which turned every event of the batch planned for it into a rejected entry).
 # Deliveries go out at once after the commit (dispatched_at = now()) unless the broker
 # is known to be down; then they are left for the scheduler to dispatch when it is back.
 # An event's own deliveries are unique per (event, destination) among rows without a
-# digest (migration 0004): the conflict target names that partial index.
+# digest (migration 0006), in each week's partition (0008): a conflict target cannot name
+# an index that exists per partition only, so DO NOTHING takes any unique index.
 INSERT_DELIVERIES = text(
     """
-    INSERT INTO deliveries (event_id, destination_id, subscription_id, dispatched_at, notice)
-    SELECT t.e, t.d, t.s, CASE WHEN CAST(:dispatching AS boolean) THEN now() END, t.n
+    INSERT INTO deliveries (id, event_id, destination_id, subscription_id, dispatched_at, notice)
+    SELECT eventrouter_delivery_id(COALESCE(to_timestamp(t.p), now())), t.e, t.d, t.s,
+           CASE WHEN CAST(:dispatching AS boolean) THEN now() END, t.n
     FROM unnest(
         CAST(:event_ids AS uuid[]), CAST(:destination_ids AS int[]),
-        CAST(:subscription_ids AS int[]), CAST(:notices AS jsonb[])) AS t(e, d, s, n)
+        CAST(:subscription_ids AS int[]), CAST(:notices AS jsonb[]),
+        CAST(:published_at AS float8[])) AS t(e, d, s, n, p)
     WHERE EXISTS (SELECT 1 FROM destinations WHERE id = t.d)
       AND EXISTS (SELECT 1 FROM subscriptions WHERE id = t.s)
-    ON CONFLICT (event_id, destination_id) WHERE digest_id IS NULL DO NOTHING
+    ON CONFLICT DO NOTHING
     RETURNING id, destination_id
     """
 )
@@ -111,7 +128,9 @@ class SystemEventRow(NamedTuple):
 
 
 def originals_of(conn: Connection, keys: Sequence[str]) -> dict[tuple[str, str], str]:
-    """``(org, idempotency_key) → event id`` of the stored originals among ``keys``."""
+    """``(org, idempotency_key) → event id`` of the stored originals among ``keys``; the
+    keys stay locked until the transaction ends, so no other router stores one meanwhile."""
+    conn.execute(LOCK_IDEMPOTENCY_KEYS, {"keys": list(keys)})
     rows = conn.execute(EXISTING_IDEMPOTENCY_KEYS, {"keys": list(keys)})
     return {(row.org, row.idempotency_key): str(row.id) for row in rows}
 
@@ -145,9 +164,14 @@ def existing_event_ids(conn: Connection, ids: Sequence[str]) -> set[str]:
 
 
 def insert_deliveries(
-    conn: Connection, rows: Sequence[PlannedRow], *, dispatching: bool = True
+    conn: Connection,
+    rows: Sequence[PlannedRow],
+    published_at: Mapping[str, float],
+    *,
+    dispatching: bool = True,
 ) -> list[tuple[int, int]]:
-    """Store planned deliveries; return ``(delivery_id, destination_id)`` of the new ones."""
+    """Store planned deliveries, each in the week of its event (``published_at``: event
+    id → publish time); return ``(delivery_id, destination_id)`` of the new ones."""
     if not rows:
         return []
     event_ids, destination_ids, subscription_ids, notices = zip(*rows, strict=True)
@@ -158,6 +182,7 @@ def insert_deliveries(
             "destination_ids": list(destination_ids),
             "subscription_ids": list(subscription_ids),
             "notices": list(notices),
+            "published_at": [published_at.get(event_id) for event_id in event_ids],
             "dispatching": dispatching,
         },
     )

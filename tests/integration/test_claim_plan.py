@@ -72,8 +72,10 @@ def test_claim_and_defer_read_only_the_tasks_rows(
             used = re.findall(
                 r"Index (?:Only )?Scan (?:Backward )?(?:using|on) (deliveries_\w+)", plan
             )
-            # The primary key, or a plain scan while the table is small: never an index
-            # over the destination's pending rows, whose size stale statistics underestimate.
-            assert set(used) <= {"deliveries_pkey"}, f"{name}:\n{plan}"
+            # The primary key (of a day's partition), or a plain scan while the table is
+            # small: never an index over the destination's pending rows, whose size stale
+            # statistics underestimate.
+            primary_keys = {i for i in used if re.fullmatch(r"deliveries(_p\d{8})?_pkey", i)}
+            assert set(used) == primary_keys, f"{name}:\n{plan}"
         summary = deliver_batch(clean_db, ctx, settings, destination, ids)
         assert summary.succeeded == 100

@@ -1,0 +1,96 @@
+"""Weeks of the history: which day and week an event belongs to, how partitions are named,
+and which weeks a retention period lets go. Pure: no I/O.
+
+A day is a UTC day, counted from 1970-01-01; an event's day is that of its publish time,
+which travels in its stream entry, so every process (and a replay of the entry) agrees
+on it. A week
+runs Monday to Sunday and is named by its Monday (``week_start``); each week is one
+partition of each history table (migration 0008).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import UTC, date, datetime, timedelta
+
+from eventrouter.router.durations import format_duration, parse_duration
+
+SECONDS_PER_DAY = 86_400
+MIN_RETENTION_SECONDS = SECONDS_PER_DAY
+"""Shorter would be meaningless: history is dropped a whole week at a time."""
+PARTITIONS_AHEAD_DAYS = 7
+"""Days created in advance (the weeks holding them), so a new week never waits on DDL."""
+PARTITIONS_BEHIND_DAYS = 2
+"""Days in the past the on-demand path still creates for late events (a producer whose
+clock is behind, an outbox drained late); older ones go to the default partitions."""
+_EPOCH = date(1970, 1, 1)
+
+
+def parse_retention(text: str) -> float:
+    """Seconds in a retention period such as ``30d``; at least one day."""
+    try:
+        seconds = parse_duration(text)
+    except ValueError as exc:
+        raise ValueError(f"bad retention {text!r}: {exc}") from None
+    if seconds < MIN_RETENTION_SECONDS:
+        raise ValueError(
+            f"bad retention {text!r}: history is dropped a week at a time; give at least 1d"
+        )
+    return seconds
+
+
+def day_of_time(seconds: float) -> int:
+    return int(seconds // SECONDS_PER_DAY)
+
+
+def week_start(day: int) -> int:
+    """The Monday of the week holding ``day`` (day 0, 1970-01-01, was a Thursday)."""
+    return day - (day + 3) % 7
+
+
+def delivery_ids_of_week(published_at: float) -> tuple[int, int]:
+    """The delivery ids of the week of an event published at ``published_at``: a
+    delivery id is its event's day shifted left 40 bits plus a sequence (migration 0008)."""
+    first = week_start(day_of_time(published_at))
+    return first << 40, (first + 7) << 40
+
+
+def date_of_day(day: int) -> date:
+    return _EPOCH + timedelta(days=day)
+
+
+def suffix_of_day(day: int) -> str:
+    """The suffix of the partitions of the week starting on ``day``: ``p20261130``."""
+    return "p" + date_of_day(day).strftime("%Y%m%d")
+
+
+def day_of_suffix(suffix: str) -> int:
+    return (datetime.strptime(suffix, "p%Y%m%d").date() - _EPOCH).days
+
+
+def weeks_ahead(now: float) -> list[int]:
+    """The weeks holding yesterday through ``PARTITIONS_AHEAD_DAYS`` from today."""
+    today = day_of_time(now)
+    return sorted({week_start(day) for day in range(today - 1, today + PARTITIONS_AHEAD_DAYS + 1)})
+
+
+def creatable(day: int, now: float) -> bool:
+    """Whether the on-demand path creates the week of ``day`` for an event that needs it;
+    days far off (a producer's clock far off) stay in the default partitions."""
+    today = day_of_time(now)
+    return today - PARTITIONS_BEHIND_DAYS <= day <= today + PARTITIONS_AHEAD_DAYS
+
+
+def expired_weeks(weeks: Iterable[int], older_than: float, now: float) -> list[int]:
+    """Weeks (by their Monday) that ended at least ``older_than`` seconds before ``now``,
+    oldest first."""
+    cutoff = now - older_than
+    return sorted(week for week in weeks if (week + 7) * SECONDS_PER_DAY <= cutoff)
+
+
+def cutoff_time(older_than: float, now: float) -> datetime:
+    return datetime.fromtimestamp(now - older_than, UTC)
+
+
+def describe(seconds: float) -> str:
+    return format_duration(seconds)
