@@ -401,7 +401,7 @@ def render(results: dict[str, Any]) -> str:
         f"| ingest events/s (`EventStore.store`, batches of {INGEST_BATCH}, one delivery each; "
         f"median of {INGEST_RUNS}) | unchanged within noise (plain's own spread "
         f"{spread:.0%}) | {plain_rate:,.0f} | {days_rate:,.0f} | {_ratio(days_rate, plain_rate)} "
-        f"| {'yes' if within else '**no**'} |"
+        f"| {'within noise' if within else '**no**'} |"
     )
     drop_plain, drop_days = r["drop"]["plain"], r["drop"]["weeks"]
     lines.append(
