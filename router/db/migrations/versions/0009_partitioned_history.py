@@ -39,15 +39,15 @@ scheme (``day << 40`` plus the old id, so the old id is still the low bits) and 
 follow their delivery. Run it with routers and workers stopped: in-flight tasks carry
 old ids. Downgrade copies everything back into plain tables, ids as they are.
 
-Revision ID: 0008
-Revises: 0007
+Revision ID: 0009
+Revises: 0008
 Create Date: 2026-12-02
 """
 
 from alembic import op
 
-revision = "0008"
-down_revision = "0007"
+revision = "0009"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 
@@ -154,7 +154,7 @@ END
 $$;
 """
 
-# The new tables, with the columns of migrations 0001-0007 in the same order (so
+# The new tables, with the columns of migrations 0001-0008 in the same order (so
 # `INSERT ... SELECT *` between old and new works both ways), and the default partitions.
 PARTITIONED = """
 CREATE TABLE events (
