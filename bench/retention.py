@@ -1,5 +1,5 @@
 """``python -m bench --only retention --rows N``: the history partitioned by week against
-the plain tables it replaced (migration 0008), loaded with the same rows, in one run.
+the plain tables it replaced (migration 0009), loaded with the same rows, in one run.
 
 - the queries the CLI and the API run (``router/db/history.py``): history, one event in
   full, the delivery log; p50/p95 over many calls with varying arguments;
@@ -41,7 +41,7 @@ INGEST_BATCH = 500
 INGEST_BATCHES = 20
 INGEST_RUNS = 3
 
-# The statement ingest ran before migration 0009 (one unique constraint over the whole
+# The statement ingest ran before migration 0010 (one unique constraint over the whole
 # table; the id from the column's sequence): the baseline's ingest runs it.
 PLAIN_INSERT_DELIVERIES = text(
     """
@@ -57,7 +57,7 @@ PLAIN_INSERT_DELIVERIES = text(
 )
 
 # One statement per table, the same on both schemas. Event ids are UUIDv7 of their
-# publish time; a delivery id carries its event's day (what migration 0009 does), so the
+# publish time; a delivery id carries its event's day (what migration 0010 does), so the
 # two databases hold the same ids. Foreign-key triggers are off while loading (replica role):
 # the rows are consistent by construction, and checking 10 million would double the time.
 _CONFIG = """
@@ -114,7 +114,7 @@ class Database:
 def databases(config: BenchConfig, log: Callable[[str], None]) -> Iterator[list[Database]]:
     made = []
     try:
-        for suffix, revision in (("plain", "0008"), ("weeks", "head")):
+        for suffix, revision in (("plain", "0009"), ("weeks", "head")):
             db_config = replace(config, database=f"{config.database}_{suffix}")
             drop_database(db_config)
             create_database_if_missing(db_config.database_url)
@@ -373,8 +373,8 @@ def render(results: dict[str, Any]) -> str:
         "",
         f"Written by `{results['command']}` on {results['started']}, in "
         f"{results['seconds'] / 60:.1f} minutes. Two databases loaded with the same rows: "
-        "**plain** is the schema before partitioning (migration 0008: one table each), "
-        "**weeks** is the current one (migration 0009: a partition per UTC week). "
+        "**plain** is the schema before partitioning (migration 0009: one table each), "
+        "**weeks** is the current one (migration 0010: a partition per UTC week). "
         f"{days_load['counts']['delivery_attempts']:,} attempt rows, "
         f"{days_load['counts']['deliveries']:,} deliveries, "
         f"{days_load['counts']['events']:,} events over {r['days']} days in each "
@@ -413,7 +413,7 @@ def render(results: dict[str, Any]) -> str:
     if "migration" in r:
         moved = r["migration"]
         lines.append(
-            f"| `db upgrade` to the weekly partitions (migration 0009) on the loaded plain "
+            f"| `db upgrade` to the weekly partitions (migration 0010) on the loaded plain "
             f"tables, s | no row lost | – | {moved['seconds']:.0f} | – | "
             f"{'yes' if moved['before'] == moved['after'] else '**no**'} |"
         )

@@ -2,7 +2,7 @@
 before a batch needs a week that is missing, and dropped by retention.
 
 No event is ever lost to a missing week: the default partitions take what no week holds,
-and creating the week later moves those rows into it (migration 0009). Creating ahead
+and creating the week later moves those rows into it (migration 0010). Creating ahead
 and on demand only keeps the history where retention can drop it cheaply.
 """
 

@@ -5,7 +5,7 @@ A day is a UTC day, counted from 1970-01-01; an event's day is that of its publi
 which travels in its stream entry, so every process (and a replay of the entry) agrees
 on it. A week
 runs Monday to Sunday and is named by its Monday (``week_start``); each week is one
-partition of each history table (migration 0009).
+partition of each history table (migration 0010).
 """
 
 from __future__ import annotations
@@ -50,7 +50,7 @@ def week_start(day: int) -> int:
 
 def delivery_ids_of_week(published_at: float) -> tuple[int, int]:
     """The delivery ids of the week of an event published at ``published_at``: a
-    delivery id is its event's day shifted left 40 bits plus a sequence (migration 0009)."""
+    delivery id is its event's day shifted left 40 bits plus a sequence (migration 0010)."""
     first = week_start(day_of_time(published_at))
     return first << 40, (first + 7) << 40
 

@@ -42,7 +42,7 @@ hypothesis.settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "eventrout
 TABLES = (
     "api_tokens",
     "users",
-    # Rows that name an event: since the history is partitioned (migration 0009) no foreign
+    # Rows that name an event: since the history is partitioned (migration 0010) no foreign
     # key deletes them with their event.
     "approvals",
     "acknowledgements",

@@ -72,7 +72,7 @@ RELEASE = text(
         JOIN subscription_destinations sd ON sd.subscription_id = r.subscription_id
         JOIN destinations d ON d.id = sd.destination_id AND d.enabled
         LEFT JOIN throttled t ON t.id = r.id
-        -- (digest_id, destination_id) is unique in each week's partition (migration 0009);
+        -- (digest_id, destination_id) is unique in each week's partition (migration 0010);
         -- a conflict target cannot name a per-partition index: DO NOTHING takes any.
         ON CONFLICT DO NOTHING
         RETURNING id

@@ -88,7 +88,7 @@ _SHOW_EVENT = text(
     """
 )
 # An event's deliveries and their attempts lie in the delivery ids of its week (migration
-# 0009: a delivery id carries its event's publish day): naming that range makes Postgres
+# 0010: a delivery id carries its event's publish day): naming that range makes Postgres
 # read one partition of each table instead of probing every week's.
 _SHOW_DELIVERIES = text(
     """

@@ -55,7 +55,7 @@ INSERT_EVENTS = text(
 )
 EXISTING_EVENT_IDS = text("SELECT id FROM events WHERE id = ANY(CAST(:ids AS uuid[]))")
 
-# A delivery's id carries the day its event was published (migration 0009), so it lies
+# A delivery's id carries the day its event was published (migration 0010), so it lies
 # in the event's week, where (event_id, destination_id) is unique: a replayed event
 # conflicts with its first deliveries and DO NOTHING skips them.
 # The routing table may be up to one config refresh old: a destination or subscription
@@ -64,7 +64,7 @@ EXISTING_EVENT_IDS = text("SELECT id FROM events WHERE id = ANY(CAST(:ids AS uui
 # Deliveries go out at once after the commit (dispatched_at = now()) unless the broker
 # is known to be down; then they are left for the scheduler to dispatch when it is back.
 # An event's own deliveries are unique per (event, destination) among rows without a
-# digest (migration 0006), in each week's partition (0009): a conflict target cannot name
+# digest (migration 0006), in each week's partition (0010): a conflict target cannot name
 # an index that exists per partition only, so DO NOTHING takes any unique index.
 INSERT_DELIVERIES = text(
     """

@@ -1,4 +1,4 @@
-"""The week partitions of the history (migration 0009): which weeks exist, creating weeks,
+"""The week partitions of the history (migration 0010): which weeks exist, creating weeks,
 dropping a finished week, and trimming the default partitions.
 
 A week is three partitions sharing a suffix, its Monday (``events_p20261130``,
@@ -30,7 +30,7 @@ _WEEKS = text(
 # behind it waits too: a bounded wait, then give up and try again later.
 _LOCK_TIMEOUT = text("SELECT set_config('lock_timeout', :timeout, true)")
 
-# eventrouter_ensure_week (migration 0009) is idempotent and serialised by an advisory lock.
+# eventrouter_ensure_week (migration 0010) is idempotent and serialised by an advisory lock.
 _ENSURE_WEEKS = text(
     """
     SELECT count(*) FILTER (WHERE eventrouter_ensure_week(day))
@@ -49,7 +49,7 @@ _DAY_SIZE = (
     " + pg_total_relation_size('{attempts}')"
 )
 # Rows of other tables that name an event of the week (migrations 0005 and 0006; they
-# lost their foreign keys in 0009), joined on the week's key.
+# lost their foreign keys in 0010), joined on the week's key.
 _DELETE_EVENT_ROWS = [
     f"DELETE FROM {table} x USING {{events}} e WHERE x.{column} = e.id"
     for table, column in (

@@ -238,12 +238,12 @@ def test_a_key_published_again_in_another_week_is_stored_once(clean_db: Engine, 
 # -- the migration --------------------------------------------------------------------
 @pytest.fixture
 def plain_database() -> Iterator[str]:
-    """A database of its own at revision 0008 (before partitioning); dropped afterwards."""
+    """A database of its own at revision 0009 (before partitioning); dropped afterwards."""
     name = f"er_retention_{secrets.token_hex(5)}"
     url = f"{POSTGRES_SERVER_URL}/{name}"
     create_database_if_missing(url)
     try:
-        upgrade(url, "0008")
+        upgrade(url, "0009")
         yield url
     finally:
         maintenance = make_url(url).set(drivername="postgresql", database="postgres")
@@ -255,7 +255,7 @@ def plain_database() -> Iterator[str]:
             )
 
 
-_SEED_0008 = """
+_SEED_0009 = """
 INSERT INTO destinations (org, name, kind, config) VALUES ('o', 'd', 'webhook', '{}');
 INSERT INTO subscriptions (org, name) VALUES ('o', 's');
 INSERT INTO events (id, name, org, payload, idempotency_key, published_at)
@@ -287,7 +287,7 @@ def test_migration_keeps_every_row_and_downgrades(plain_database: str) -> None:
     times = [now - n * 0.4 * DAY for n in range(60)]  # 24 days of history
     ids = [event_id_at(at) for at in times]
     with engine.begin() as conn:
-        for statement in _SEED_0008.strip().split(";\n"):
+        for statement in _SEED_0009.strip().split(";\n"):
             conn.execute(text(statement), {"ids": ids, "at": times})
     before = counts(engine), [r[0] for r in rows(engine, _JOINED)]
     old_first = scalar(engine, "SELECT min(id) FROM deliveries")
@@ -308,7 +308,7 @@ def test_migration_keeps_every_row_and_downgrades(plain_database: str) -> None:
     config = alembic_config()
     with engine.begin() as conn:
         config.attributes["connection"] = conn
-        command.downgrade(config, "0008")
+        command.downgrade(config, "0009")
     assert (counts(engine), [r[0] for r in rows(engine, _JOINED)]) == before
     with engine.begin() as conn:  # the plain tables take new rows again
         conn.execute(text("INSERT INTO deliveries (event_id) SELECT id FROM events LIMIT 1"))

@@ -39,15 +39,15 @@ scheme (``day << 40`` plus the old id, so the old id is still the low bits) and 
 follow their delivery. Run it with routers and workers stopped: in-flight tasks carry
 old ids. Downgrade copies everything back into plain tables, ids as they are.
 
-Revision ID: 0009
-Revises: 0008
+Revision ID: 0010
+Revises: 0009
 Create Date: 2026-12-02
 """
 
 from alembic import op
 
-revision = "0009"
-down_revision = "0008"
+revision = "0010"
+down_revision = "0009"
 branch_labels = None
 depends_on = None
 
@@ -154,7 +154,7 @@ END
 $$;
 """
 
-# The new tables, with the columns of migrations 0001-0008 in the same order (so
+# The new tables, with the columns of migrations 0001-0009 in the same order (so
 # `INSERT ... SELECT *` between old and new works both ways), and the default partitions.
 PARTITIONED = """
 CREATE TABLE events (
@@ -227,6 +227,9 @@ TRIGGERS_AND_VIEW = """
 CREATE TRIGGER deliveries_failed AFTER UPDATE OF status ON deliveries
     FOR EACH ROW WHEN (NEW.status = 'failed' AND OLD.status IS DISTINCT FROM 'failed')
     EXECUTE FUNCTION eventrouter_delivery_failed();
+CREATE TRIGGER delivery_attempts_message_posted AFTER INSERT ON delivery_attempts
+    FOR EACH ROW WHEN (NEW.receipt IS NOT NULL)
+    EXECUTE FUNCTION eventrouter_message_posted();
 
 CREATE VIEW event_delivery_summary AS
 SELECT e.id AS event_id,
