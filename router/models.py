@@ -513,6 +513,8 @@ class Overview(Model):
     minutes: list[MinuteCount]
     backlog: Backlog
     destinations: list[DestinationHealth]
+
+
 class KeptWeek(Model):
     """A week retention left whole: some of its deliveries are still pending or delivering."""
 
