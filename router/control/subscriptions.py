@@ -11,7 +11,7 @@ from sqlalchemy import Connection
 from eventrouter.router.control.caller import Role
 from eventrouter.router.control.channels import no_channel
 from eventrouter.router.control.service import Service
-from eventrouter.router.control.validation import check_env, check_object_name
+from eventrouter.router.control.validation import OBJECT_NAME, check_env, check_object_name
 from eventrouter.router.db import config as store
 from eventrouter.router.errors import ConfigError, Conflict, NotFound
 from eventrouter.router.models import Rules, Subscription, SubscriptionIn, SubscriptionUpdate
@@ -25,8 +25,11 @@ def no_destination(*names: str) -> NotFound:
 
 
 def destination_ids(conn: Connection, org: str, names: Sequence[str]) -> list[int]:
-    """Ids of ``org``'s destinations named ``names``, in order; ``NotFound`` names the missing."""
-    found = {d.name: d.id for d in store.list_destinations(conn, org, names)}
+    """Ids of ``org``'s destinations named ``names``, in order; ``NotFound`` names the missing.
+    A name no destination could have (a NUL byte, which Postgres text refuses) is looked
+    up nowhere: it is simply missing."""
+    possible = [name for name in names if OBJECT_NAME.fullmatch(name)]
+    found = {d.name: d.id for d in store.list_destinations(conn, org, possible)}
     missing = [name for name in names if name not in found]
     if missing:
         raise no_destination(*missing)

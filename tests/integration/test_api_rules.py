@@ -38,3 +38,11 @@ def test_rules_and_silences_over_http(api: ApiClient) -> None:
     assert api.http.delete(f"/v1/silences/{silence_id}", headers=developer).status_code == 204
     assert api.http.get("/v1/silences", headers=viewer).json()["items"] == []
     assert api.http.delete(f"/v1/silences/{silence_id}", headers=developer).status_code == 404
+
+
+def test_a_destination_name_with_a_nul_byte_is_not_found(api: ApiClient) -> None:
+    """Found by the schema fuzz: Postgres text refuses NUL, so it must never reach a query."""
+    answer = api.http.get(
+        "/v1/deliveries", params={"destination": "\x00"}, headers=api.headers("viewer")
+    )
+    assert answer.status_code == 404 and "no destination named" in answer.json()["detail"]
