@@ -9,7 +9,7 @@ from sqlalchemy import Engine
 
 from eventrouter.router.db.routing import load_routing_table
 from tests.helpers import Seed, rows, scalar
-from tests.integration.conftest import Run
+from tests.integration.conftest import ApiClient, Run
 from tests.integration.test_cli import assert_usage_error
 
 
@@ -161,3 +161,25 @@ def test_destination_remove_refuses_while_used_unless_forced(run: Run, clean_db:
     (sub,) = json.loads(run("subscriptions", "list", "--json").out)
     assert sub["destinations"] == []
     assert run("destinations", "remove", "other").code == 0
+
+
+def test_through_the_api_names_are_reserved_and_removal_needs_force(api: ApiClient) -> None:
+    admin = api.headers("admin")
+    taken = api.http.post(
+        "/v1/channels", json={"name": "delivery:failed", "pattern": "x"}, headers=admin
+    )
+    assert taken.status_code == 409 and "reserved" in taken.json()["detail"], taken.text
+    for path, body in (
+        ("/v1/channels", {"name": "payments", "pattern": "payment:.*"}),
+        (
+            "/v1/destinations",
+            {"name": "hook", "type": "webhook", "config": {"url": "http://127.0.0.1:9/a"}},
+        ),
+        ("/v1/subscriptions", {"name": "s", "channels": ["payments"], "destinations": ["hook"]}),
+    ):
+        created = api.http.post(path, json=body, headers=admin)
+        assert created.status_code == 201, created.text
+    refused = api.http.delete("/v1/destinations/hook", headers=admin)
+    assert refused.status_code in (400, 409, 422) and "--force" in refused.json()["detail"]
+    forced = api.http.delete("/v1/destinations/hook", params={"force": "true"}, headers=admin)
+    assert forced.status_code in (200, 204), forced.text
