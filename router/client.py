@@ -175,6 +175,12 @@ def envelopes(
                 f"events and {MAX_BATCH_BYTES // 2**20} MiB per call; split it into "
                 "smaller batches"
             )
+    if len(built) > config.stream_max_length:  # it would be StreamFull however empty the stream
+        raise InvalidEvent(
+            f"the batch of {len(built):,} events can never fit the stream, which holds at most "
+            f"{config.stream_max_length:,} (EVENTROUTER_STREAM_MAX_LENGTH); split it into "
+            "smaller batches"
+        )
     return built
 
 

@@ -236,6 +236,16 @@ def test_a_batch_over_the_limit_is_refused_whole(
     assert len(eventrouter.publish_many(too_many[:-1], settings=settings)) == MAX_BATCH_EVENTS
 
 
+def test_a_batch_longer_than_the_stream_can_hold_is_invalid_not_full(
+    settings: Settings, redis_conn: redis.Redis
+) -> None:
+    small = settings.model_copy(update={"stream_max_length": 5})
+    with pytest.raises(InvalidEvent, match=r"batch of 6 events can never fit .* at most 5"):
+        eventrouter.publish_many([("batch:item", {})] * 6, settings=small)
+    assert redis_conn.exists(settings.stream) == 0
+    assert len(eventrouter.publish_many([("batch:item", {})] * 5, settings=small)) == 5
+
+
 # -- asyncio --------------------------------------------------------------------------------
 def test_apublish_has_publishs_contract(settings: Settings, redis_conn: redis.Redis) -> None:
     async def main() -> tuple[str, list[str], list[str]]:
