@@ -32,7 +32,9 @@ def test_kill_one_router_and_one_worker_of_two(stack: Stack, receiver: Receiver)
         wait_for(lambda: len(receiver.accepted_ids()) >= 1000, 60, "steady deliveries")
         # Both routers and both workers are doing work.
         wait_for(
-            lambda: all("destination 1:" in w.output() for w in workers), 30, "both workers busy"
+            lambda: all("destination hook (id 1):" in w.output() for w in workers),
+            30,
+            "both workers busy",
         )
         # Park requests until 3 of the 4 pool processes hold one: then each worker is
         # provably in the middle of a batch when one of them is killed.
