@@ -231,7 +231,11 @@ class Stack:
         with self.engine.begin() as conn:
             conn.execute(
                 text(
+                    # Rows naming an event have no foreign key to it since the history is
+                    # partitioned (migration 0010): CASCADE from events misses them.
                     "TRUNCATE delivery_attempts, deliveries, events, rejected_events, "
+                    "approvals, acknowledgements, slack_clicks, slack_message_updates, "
+                    "decisions, digests, rule_state, silences, "
                     "subscription_channels, subscription_destinations, subscriptions, "
                     "destinations, system_events, api_tokens, users RESTART IDENTITY CASCADE; "
                     "DELETE FROM channels WHERE NOT is_system"
