@@ -414,6 +414,20 @@ class UserIn(Input):
     name: str = ""
     timezone: str | None = None
     """An IANA zone such as ``Europe/Paris``; UTC when unset."""
+    slack_user: str | None = None
+    """Their Slack member id (``U0123ABCD``): notifications for them arrive as DMs."""
+    slack_channel: str | None = None
+    """Or a Slack channel id (``C0123ABCD``) their notifications are posted to."""
+
+
+class UserUpdate(Input):
+    """A change to a user: only the fields sent change; ``null`` clears an optional one."""
+
+    role: str | None = None
+    name: str | None = None
+    timezone: str | None = None
+    slack_user: str | None = None
+    slack_channel: str | None = None
 
 
 class User(Model):
@@ -423,6 +437,8 @@ class User(Model):
     name: str
     role: str
     timezone: str | None
+    slack_user: str | None = None
+    slack_channel: str | None = None
     created_at: datetime
 
 

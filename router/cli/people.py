@@ -11,7 +11,7 @@ from pydantic import BaseModel
 
 from eventrouter.router.cli.context import Context, pass_ctx
 from eventrouter.router.cli.output import json_option, listing, report
-from eventrouter.router.models import Page, TokenIn, UserIn
+from eventrouter.router.models import Page, TokenIn, UserIn, UserUpdate
 
 ROLES = click.Choice(["viewer", "developer", "admin"])
 _PAGE = 1000
@@ -39,14 +39,50 @@ def users() -> None:
 @click.option("--role", type=ROLES, required=True, help="What the user may do.")
 @click.option("--name", default="", help="Display name.")
 @click.option("--timezone", default=None, help="IANA time zone, e.g. Europe/Paris [UTC].")
+@click.option("--slack-user", default=None, help="Slack member id (U0123ABCD), for DMs.")
+@click.option("--slack-channel", default=None, help="Or a Slack channel id (C0123ABCD).")
 @json_option
 @pass_ctx
 def users_add(
-    ctx: Context, email: str, role: str, name: str, timezone: str | None, as_json: bool
+    ctx: Context,
+    email: str,
+    role: str,
+    name: str,
+    timezone: str | None,
+    slack_user: str | None,
+    slack_channel: str | None,
+    as_json: bool,
 ) -> None:
     """Add a user to the org."""
-    user = ctx.control.users.add(UserIn(email=email, role=role, name=name, timezone=timezone))
+    spec = UserIn(
+        email=email,
+        role=role,
+        name=name,
+        timezone=timezone,
+        slack_user=slack_user,
+        slack_channel=slack_channel,
+    )
+    user = ctx.control.users.add(spec)
     report(as_json, user, f"user {user.email} added ({user.role}, org {user.org})")
+
+
+@users.command("set")
+@click.argument("email")
+@click.option("--name", default=None, help="Display name.")
+@click.option("--timezone", default=None, help="IANA time zone, e.g. Europe/Paris ('' = UTC).")
+@click.option("--slack-user", default=None, help="Slack member id (U0123ABCD); '' clears it.")
+@click.option("--slack-channel", default=None, help="Slack channel id (C0123ABCD); '' clears.")
+@json_option
+@pass_ctx
+def users_set(ctx: Context, /, email: str, as_json: bool, **fields: str | None) -> None:
+    """Change a user's name, time zone or Slack contact (only the options given)."""
+    given = {key: value or None for key, value in fields.items() if value is not None}
+    if not given:
+        raise click.UsageError("nothing to change; give --name, --timezone, --slack-user…")
+    if "name" in given:
+        given["name"] = fields["name"]
+    user = ctx.control.users.update(email, UserUpdate.model_validate(given))
+    report(as_json, user, f"user {user.email} changed")
 
 
 @users.command("list")
@@ -56,7 +92,8 @@ def users_list(ctx: Context, as_json: bool) -> None:
     """List the org's users."""
     service = ctx.control.users
     items = list(every_page(lambda c: service.list(limit=_PAGE, cursor_token=c)))
-    listing(items, as_json, ["email", "name", "role", "timezone", "created_at"], "no users")
+    columns = ["email", "name", "role", "timezone", "slack_user", "slack_channel", "created_at"]
+    listing(items, as_json, columns, "no users")
 
 
 @users.command("set-role")

@@ -10,7 +10,8 @@ from eventrouter.router.control.caller import Role
 from eventrouter.router.control.service import Service
 from eventrouter.router.db import users as store
 from eventrouter.router.errors import ConfigError, Conflict, NotFound
-from eventrouter.router.models import Page, User, UserIn
+from eventrouter.router.models import Page, User, UserIn, UserUpdate
+from eventrouter.router.people.preferences import SLACK_CHANNEL, SLACK_USER
 
 EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s.]+")
 MAX_EMAIL = 254
@@ -45,6 +46,33 @@ def check_timezone(zone: str | None) -> str | None:
     return zone
 
 
+def check_name(name: str) -> str:
+    if len(name) > MAX_NAME or any(ch < " " for ch in name):
+        raise ConfigError(f"a user's name is at most {MAX_NAME} printable characters")
+    return name
+
+
+def check_slack_user(member: str | None) -> str | None:
+    """A Slack member id (``U0123ABCD``, or ``W…`` in Enterprise Grid): a DM goes there."""
+    if member is not None and not SLACK_USER.fullmatch(member):
+        raise ConfigError(
+            f"{member!r} is not a Slack member id; copy it from their Slack profile "
+            "(⋮ → Copy member ID), e.g. U0123ABCD",
+            field=("slack_user",),
+        )
+    return member
+
+
+def check_slack_channel(channel: str | None) -> str | None:
+    if channel is not None and not SLACK_CHANNEL.fullmatch(channel):
+        raise ConfigError(
+            f"{channel!r} is not a Slack channel id; copy it from the channel's details, "
+            "e.g. C0123ABCD",
+            field=("slack_channel",),
+        )
+    return channel
+
+
 def no_user(email: str) -> NotFound:
     return NotFound(f"no user {email!r}; see 'eventrouter users list'")
 
@@ -53,12 +81,13 @@ class Users(Service):
     def add(self, spec: UserIn) -> User:
         self.caller.require(Role.ADMIN, "adding a user")
         check_email(spec.email)
-        role = parse_role(spec.role)
-        if len(spec.name) > MAX_NAME or any(ch < " " for ch in spec.name):
-            raise ConfigError(f"a user's name is at most {MAX_NAME} printable characters")
-        timezone = check_timezone(spec.timezone)
+        spec = spec.model_copy(update={"role": parse_role(spec.role).value})
+        check_name(spec.name)
+        check_timezone(spec.timezone)
+        check_slack_user(spec.slack_user)
+        check_slack_channel(spec.slack_channel)
         with self.transaction() as conn:
-            user = store.insert_user(conn, self.org, spec.email, spec.name, role.value, timezone)
+            user = store.insert_user(conn, self.org, spec)
         if user is None:
             raise Conflict(f"user {spec.email!r} already exists in org {self.org!r}")
         return user
@@ -106,19 +135,30 @@ class Users(Service):
             raise NotFound("your user was removed")
         return user
 
-    def set_role(self, email: str, role: str) -> User:
-        """Change a user's role; their tokens act with the new one from the next request."""
-        self.caller.require(Role.ADMIN, "changing a user's role")
-        new_role = parse_role(role)
+    def update(self, email: str, change: UserUpdate) -> User:
+        """Change the fields ``change`` sets (role, name, time zone, Slack contact)."""
+        self.caller.require(Role.ADMIN, "changing a user")
+        fields = change.model_dump(exclude_unset=True)
+        if fields.get("role") is not None:
+            fields["role"] = parse_role(fields["role"]).value
+        elif "role" in fields:
+            raise ConfigError("role cannot be null; use viewer, developer or admin")
+        if "name" in fields:
+            fields["name"] = check_name(fields["name"] or "")
+        check_timezone(fields.get("timezone"))
+        check_slack_user(fields.get("slack_user"))
+        check_slack_channel(fields.get("slack_channel"))
         with self.transaction() as conn:
-            current = store.find_user(conn, self.org, email)
+            current = store.find_user(conn, self.org, email, lock=True)
             if current is None:
                 raise no_user(email)
-            if new_role is not Role.ADMIN:
+            if fields.get("role", Role.ADMIN.value) != Role.ADMIN.value:
                 self._keep_an_admin(current, "lower the role of")
-            user = store.set_role(conn, self.org, email, new_role.value)
-        assert user is not None  # found above, in the same transaction
-        return user
+            return store.update_user(conn, current.model_copy(update=fields))
+
+    def set_role(self, email: str, role: str) -> User:
+        """Change a user's role; their tokens act with the new one from the next request."""
+        return self.update(email, UserUpdate(role=role))
 
     def remove(self, email: str) -> None:
         """Remove a user and every token they hold."""

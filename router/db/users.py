@@ -9,14 +9,14 @@ from __future__ import annotations
 
 from sqlalchemy import Connection, text
 
-from eventrouter.router.models import User
+from eventrouter.router.models import User, UserIn
 
-_COLUMNS = "id, org, email, name, role, timezone, created_at"
+_COLUMNS = "id, org, email, name, role, timezone, slack_user, slack_channel, created_at"
 
 _INSERT = text(
     f"""
-    INSERT INTO users (org, email, name, role, timezone)
-    VALUES (:org, :email, :name, :role, :timezone)
+    INSERT INTO users (org, email, name, role, timezone, slack_user, slack_channel)
+    VALUES (:org, :email, :name, :role, :timezone, :slack_user, :slack_channel)
     ON CONFLICT (org, lower(email)) DO NOTHING
     RETURNING {_COLUMNS}
     """
@@ -31,11 +31,17 @@ _LIST = text(
     """
 )
 _FIND = text(f"SELECT {_COLUMNS} FROM users WHERE org = :org AND lower(email) = lower(:email)")
+_FIND_FOR_UPDATE = text(
+    f"SELECT {_COLUMNS} FROM users WHERE org = :org AND lower(email) = lower(:email) FOR UPDATE"
+)
 _FIND_BY_ID = text(f"SELECT {_COLUMNS} FROM users WHERE org = :org AND id = :id")
-_SET_ROLE = text(
+# Every field a change may set, written from the merged user (the service merges under the
+# row lock it took reading it).
+_UPDATE = text(
     f"""
-    UPDATE users SET role = :role, updated_at = now()
-    WHERE org = :org AND lower(email) = lower(:email)
+    UPDATE users SET role = :role, name = :name, timezone = :timezone,
+        slack_user = :slack_user, slack_channel = :slack_channel, updated_at = now()
+    WHERE org = :org AND id = :id
     RETURNING {_COLUMNS}
     """
 )
@@ -51,12 +57,9 @@ _DELETE = text("DELETE FROM users WHERE org = :org AND lower(email) = lower(:ema
 _COUNT_ADMINS = text("SELECT count(*) FROM users WHERE org = :org AND role = 'admin'")
 
 
-def insert_user(
-    conn: Connection, org: str, email: str, name: str, role: str, timezone: str | None
-) -> User | None:
+def insert_user(conn: Connection, org: str, user: UserIn) -> User | None:
     """The new user, or ``None`` when ``email`` is taken in ``org``."""
-    params = {"org": org, "email": email, "name": name, "role": role, "timezone": timezone}
-    row = conn.execute(_INSERT, params).one_or_none()
+    row = conn.execute(_INSERT, {"org": org, **user.model_dump()}).one_or_none()
     return None if row is None else User.model_validate(row._mapping)
 
 
@@ -65,8 +68,9 @@ def list_users(conn: Connection, org: str, *, after_id: int, limit: int) -> list
     return [User.model_validate(row._mapping) for row in rows]
 
 
-def find_user(conn: Connection, org: str, email: str) -> User | None:
-    row = conn.execute(_FIND, {"org": org, "email": email}).one_or_none()
+def find_user(conn: Connection, org: str, email: str, *, lock: bool = False) -> User | None:
+    query = _FIND_FOR_UPDATE if lock else _FIND
+    row = conn.execute(query, {"org": org, "email": email}).one_or_none()
     return None if row is None else User.model_validate(row._mapping)
 
 
@@ -75,9 +79,12 @@ def find_user_by_id(conn: Connection, org: str, user_id: int) -> User | None:
     return None if row is None else User.model_validate(row._mapping)
 
 
-def set_role(conn: Connection, org: str, email: str, role: str) -> User | None:
-    row = conn.execute(_SET_ROLE, {"org": org, "email": email, "role": role}).one_or_none()
-    return None if row is None else User.model_validate(row._mapping)
+def update_user(conn: Connection, user: User) -> User:
+    """Write ``user``'s changeable fields (a user the caller read, then changed)."""
+    fields = ("role", "name", "timezone", "slack_user", "slack_channel")
+    params = {"org": user.org, "id": user.id, **{f: getattr(user, f) for f in fields}}
+    row = conn.execute(_UPDATE, params).one()
+    return User.model_validate(row._mapping)
 
 
 def set_timezone(conn: Connection, org: str, user_id: int, timezone: str | None) -> User | None:

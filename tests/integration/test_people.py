@@ -164,3 +164,19 @@ def test_the_cli_manages_users_and_tokens(run: Run, clean_db: Engine, settings: 
     assert bad.code == 2 and "no token with id 99" in bad.err
     assert run("users", "remove", "ops@example.com").code == 0
     assert run("users", "list").out.strip() == "no users"
+
+
+def test_the_cli_sets_a_users_slack_contact(run: Run) -> None:
+    added = run("users", "add", "ana@example.com", "--role", "viewer", "--slack-user", "U0ANA")
+    assert added.code == 0, added.err
+    changed = run("users", "set", "ana@example.com", "--slack-channel", "C0OPS", "--json")
+    assert changed.code == 0, changed.err
+    assert '"slack_user": "U0ANA"' in changed.out and '"slack_channel": "C0OPS"' in changed.out
+    cleared = run("users", "set", "ana@example.com", "--slack-user", "", "--name", "Ana")
+    assert cleared.code == 0, cleared.err
+    listed = run("users", "list")
+    assert "C0OPS" in listed.out and "U0ANA" not in listed.out and "Ana" in listed.out
+    bad = run("users", "set", "ana@example.com", "--slack-user", "@ana")
+    assert bad.code == 2 and "not a Slack member id" in bad.err and "Traceback" not in bad.err
+    bad = run("users", "set", "ana@example.com")
+    assert bad.code == 2 and "nothing to change" in bad.err

@@ -7,13 +7,9 @@ from pydantic import BaseModel
 
 from eventrouter.router.api.auth import CallerDep, ControlDep
 from eventrouter.router.api.paging import Cursor, Limit
-from eventrouter.router.models import Page, User, UserIn
+from eventrouter.router.models import Page, User, UserIn, UserUpdate
 
 router = APIRouter(tags=["users"])
-
-
-class RoleChange(BaseModel):
-    role: str
 
 
 class Me(BaseModel):
@@ -46,9 +42,10 @@ def get_user(email: str, control: ControlDep) -> User:
 
 
 @router.patch("/users/{email}", response_model=User)
-def set_role(email: str, change: RoleChange, control: ControlDep) -> User:
-    """Change a user's role; their tokens act with it from the next request."""
-    return control.users.set_role(email, change.role)
+def update_user(email: str, change: UserUpdate, control: ControlDep) -> User:
+    """Change a user's role (their tokens act with it from the next request), name, time
+    zone or Slack contact; only the fields sent change."""
+    return control.users.update(email, change)
 
 
 @router.delete("/users/{email}", status_code=204)
