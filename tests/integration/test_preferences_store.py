@@ -60,8 +60,10 @@ def test_preferences_default_until_saved_and_go_with_their_user(
     with clean_db.begin() as conn:
         again = store.load_many(conn, [ana.id])[ana.id]
         locked = store.load(conn, "acme", ana.id, lock=True)
-    assert again.preferences == saved.preferences == Preferences.model_validate(
-        {**change.model_dump(exclude_unset=True)}
+    assert (
+        again.preferences
+        == saved.preferences
+        == Preferences.model_validate({**change.model_dump(exclude_unset=True)})
     )
     assert locked == again
 

@@ -88,9 +88,7 @@ def test_digests_are_sent_on_the_hour_or_at_the_users_daily_time() -> None:
     assert next_digest_at(daily, "Asia/Tokyo", THURSDAY_14_UTC) == datetime(
         2026, 12, 3, 23, 30, tzinfo=UTC
     )
-    assert next_digest_at(daily, None, THURSDAY_14_UTC) == datetime(
-        2026, 12, 4, 8, 30, tzinfo=UTC
-    )
+    assert next_digest_at(daily, None, THURSDAY_14_UTC) == datetime(2026, 12, 4, 8, 30, tzinfo=UTC)
 
 
 def test_a_users_address_is_the_override_else_the_defaults() -> None:
