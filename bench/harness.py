@@ -35,7 +35,7 @@ from bench.measure import (
 )
 from bench.services import Child, Services
 from eventrouter.router.client import publish, publish_many
-from eventrouter.router.db import make_engine
+from eventrouter.router.db import make_engine, reset
 from eventrouter.router.settings import Settings
 
 BIN = Path(sys.executable).parent
@@ -234,15 +234,8 @@ class Bench:
             what="deliveries in flight to finish",
             interval=0.1,
         )
-        with self.engine.begin() as conn:
-            # Deliveries and attempts are partitioned by week and no longer reference
-            # events by a foreign key, so CASCADE from events does not reach them.
-            conn.execute(
-                text(
-                    "TRUNCATE delivery_attempts, deliveries, events, rejected_events, "
-                    "naive_attempts CASCADE"
-                )
-            )
+        # Everything but the configuration set up once (the baseline's table too).
+        reset.truncate(self.engine, keep_configuration=True)
         self.services.reset_receiver()
 
     def _count_attempts(self) -> int:

@@ -23,9 +23,8 @@ import psycopg
 import redis
 from psycopg import sql as pgsql
 from sqlalchemy import Engine, make_url, text
-from sqlalchemy.exc import DBAPIError
 
-from eventrouter.router.db import make_engine
+from eventrouter.router.db import make_engine, reset
 from eventrouter.router.db.migrate import create_database_if_missing, upgrade
 from eventrouter.router.settings import Settings
 from tests.helpers import SECRET_KEY
@@ -228,32 +227,5 @@ class Stack:
         )
 
     def reset(self) -> None:
-        """Empty data and configuration between tests (the processes keep running).
-
-        TRUNCATE takes each table's exclusive lock in turn while a router or worker may
-        hold a shared lock on one and wait for another: Postgres then breaks the deadlock
-        by cancelling one side. When that side is us, the running processes have moved on
-        and the same TRUNCATE succeeds on a second try.
-        """
-        for attempt in range(5):
-            try:
-                self._truncate()
-                return
-            except DBAPIError as exc:
-                if not isinstance(exc.orig, psycopg.errors.DeadlockDetected) or attempt == 4:
-                    raise
-
-    def _truncate(self) -> None:
-        with self.engine.begin() as conn:
-            conn.execute(
-                text(
-                    # Rows naming an event have no foreign key to it since the history is
-                    # partitioned (migration 0010): CASCADE from events misses them.
-                    "TRUNCATE delivery_attempts, deliveries, events, rejected_events, "
-                    "approvals, acknowledgements, slack_clicks, slack_message_updates, "
-                    "decisions, digests, rule_state, silences, "
-                    "subscription_channels, subscription_destinations, subscriptions, "
-                    "destinations, system_events, api_tokens, users RESTART IDENTITY CASCADE; "
-                    "DELETE FROM channels WHERE NOT is_system"
-                )
-            )
+        """Empty data and configuration between tests (the processes keep running)."""
+        reset.truncate(self.engine)
