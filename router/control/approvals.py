@@ -17,7 +17,10 @@ from sqlalchemy import Connection, Engine
 
 from eventrouter.router.crypto import reveal
 from eventrouter.router.db import approvals as store
-from eventrouter.router.db.approvals import ApprovalState, EventRow, MessageUpdate
+from eventrouter.router.db import ingest, slack_messages
+from eventrouter.router.db.approvals import ApprovalState
+from eventrouter.router.db.clicks import EventRow
+from eventrouter.router.db.slack_messages import MessageUpdate
 from eventrouter.router.destinations import OutcomeKind, SendContext, validate_config
 from eventrouter.router.destinations.slack import SlackConfig, reply_in_thread, update_message
 from eventrouter.router.events import Event
@@ -76,11 +79,11 @@ def publish_decision(conn: Connection, state: ApprovalState, payload: dict[str, 
         decided_at=at,
         on_timeout=Decision(state.on_timeout),
     )
-    store.emit(conn, state.org, state.env, f"approval:{decision.value}", body)
+    ingest.emit(conn, state.org, state.env, f"approval:{decision.value}", body)
     interactions = read_interactions(payload, strict=False)
     resolution = Resolution(decision=decision, decided_by=state.decided_by_id, decided_at=at)
     lines = resolution_lines(interactions, resolution)
-    store.queue_message_updates(conn, state.request_event_id, "\n".join(lines))
+    slack_messages.queue_message_updates(conn, state.request_event_id, "\n".join(lines))
 
 
 def publish_ack(
@@ -95,9 +98,9 @@ def publish_ack(
         "acknowledged_at": iso(at),
         "via": via,
     }
-    store.emit(conn, event.org, event.env, ACK_EVENT, body)
+    ingest.emit(conn, event.org, event.env, ACK_EVENT, body)
     reply = f":eyes: *Acknowledged* by <@{user_id}> at {clock(at)}"
-    store.queue_message_updates(conn, event.id, reply)
+    slack_messages.queue_message_updates(conn, event.id, reply)
 
 
 class Approvals:
@@ -123,7 +126,7 @@ class Approvals:
         a failure is tried again later (at most ``SYNC_MAX_ATTEMPTS`` times). Return how
         many messages were done."""
         with self.engine.begin() as conn:
-            updates = store.take_message_updates(
+            updates = slack_messages.take_message_updates(
                 conn, limit=SYNC_BATCH, lease=SYNC_LEASE_SECONDS, max_attempts=SYNC_MAX_ATTEMPTS
             )
         done = 0
@@ -144,7 +147,7 @@ class Approvals:
                 self._failed(update, outcome.error or "reply failed", outcome.retry_after)
                 return 0
             with self.engine.begin() as conn:
-                store.message_replied(conn, update.id)
+                slack_messages.message_replied(conn, update.id)
         resolution = Resolution(
             decision=Decision(update.decision) if update.decision else None,
             decided_by=update.decided_by_id,
@@ -158,11 +161,11 @@ class Approvals:
             self._failed(update, outcome.error or "update failed", outcome.retry_after)
             return 0
         with self.engine.begin() as conn:
-            store.finish_message_update(conn, update.id)
+            slack_messages.finish_message_update(conn, update.id)
         return 1
 
     def _failed(self, update: MessageUpdate, error: str, retry_after: float | None) -> None:
         delay = retry_after or min(2.0**update.attempts, 300.0)
         log.warning("Slack message %s not updated yet: %s", update.receipt, error)
         with self.engine.begin() as conn:
-            store.message_update_failed(conn, update.id, error, delay)
+            slack_messages.message_update_failed(conn, update.id, error, delay)

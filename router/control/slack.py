@@ -21,8 +21,8 @@ from sqlalchemy import Connection, Engine
 from eventrouter.router.control.approvals import publish_ack, publish_decision
 from eventrouter.router.crypto import reveal
 from eventrouter.router.db import approvals as store
-from eventrouter.router.db import history, translating_errors
-from eventrouter.router.db.approvals import EventRow
+from eventrouter.router.db import clicks, history, ingest, translating_errors
+from eventrouter.router.db.clicks import EventRow
 from eventrouter.router.destinations import SendContext
 from eventrouter.router.destinations.slack import respond
 from eventrouter.router.destinations.slack_blocks import ACK, APPROVE, REJECT
@@ -93,7 +93,7 @@ class SlackRequests:
         """Which destinations' secret signed ``body``; ``BadRequest`` if none did, the
         timestamp is more than 5 minutes off, or no destination is interactive."""
         with self._transaction() as conn:
-            rows = store.interactive_destinations(conn)
+            rows = clicks.interactive_destinations(conn)
         secrets: dict[str, list[tuple[int, str]]] = {}
         for destination_id, org, config in rows:
             try:
@@ -133,7 +133,7 @@ class SlackRequests:
             event = (
                 None
                 if event_id is None
-                else store.event_sent_to(conn, event_id, verified.destination_ids)
+                else clicks.event_sent_to(conn, event_id, verified.destination_ids)
             )
             if event is None:
                 return "This button does not belong to an event eventrouter sent here."
@@ -141,7 +141,7 @@ class SlackRequests:
                 result, note = self._ack(conn, event, click.user_id, click.user_name, "button")
             else:
                 result, note = self._decide(conn, event, click)
-            store.record_click(
+            clicks.record_click(
                 conn,
                 org=event.org,
                 event_id=event.id,
@@ -229,7 +229,7 @@ class SlackRequests:
         if verb != "resolve" and rest:
             return USAGE
         with self._transaction() as conn:
-            event = store.event_in_orgs(conn, event_id, verified.orgs)
+            event = clicks.event_in_orgs(conn, event_id, verified.orgs)
             if event is None:
                 return f"No event `{event_id}` here."
             if verb == "status":
@@ -239,7 +239,7 @@ class SlackRequests:
                 answer = note or f"Acknowledged `{event.name}` ({event.id})."
             else:
                 result, answer = self._resolve(conn, event, command, rest[0].strip())
-            store.record_click(
+            clicks.record_click(
                 conn,
                 org=event.org,
                 event_id=event.id,
@@ -257,12 +257,12 @@ class SlackRequests:
     ) -> tuple[str, str]:
         """Publish ``incident:resolved`` once per event (a repeated command, or Slack's
         retry of it, finds the first and says so)."""
-        first = store.first_resolution(conn, event.id)
+        first = clicks.first_resolution(conn, event.id)
         if first is not None:
             user_id, at = first
             return "late", f"Already resolved by <@{user_id}> at {clock(at)}."
         now = datetime.now(UTC)
-        store.emit(
+        ingest.emit(
             conn,
             event.org,
             event.env,

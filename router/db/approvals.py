@@ -1,12 +1,12 @@
-"""Approvals, acknowledgements, clicks and Slack message updates (``control.slack``, the
-router's store and its scheduler run these).
+"""Approval requests and acknowledgements: storing a request, its one decision (a click,
+a command or the router's timeout) and an event's first acknowledgement.
 
 Exactly one decision per request: every path that decides (a click on any API process, a
 slash command, the router's timeout) is one ``UPDATE … WHERE decision IS NULL``. Postgres
 makes concurrent ones wait for the row and re-check the condition, so the first commit wins
 and the others change nothing, whatever process or millisecond they came from. The event
 a decision publishes and the Slack updates it needs are written in the same transaction
-(the ``system_events`` outbox, ``slack_message_updates``), so none is lost or doubled.
+(``ingest.emit``, ``slack_messages.queue_message_updates``), so none is lost or doubled.
 """
 
 from __future__ import annotations
@@ -32,36 +32,6 @@ INSERT_APPROVALS = text(
                 CAST(:on_timeout AS text[]), CAST(:seconds AS float8[]))
         AS v(i, o, e, n, p, a, t, s)
     ON CONFLICT DO NOTHING
-    """
-)
-
-# Interactive Slack destinations (those with a signing secret), across orgs: a request
-# from Slack names no org, so its signature is checked against each of their secrets.
-# Disabled ones too: a destination disabled after Slack failed for a day still has
-# messages waiting for an answer, and their clicks must count.
-INTERACTIVE_DESTINATIONS = text(
-    """
-    SELECT id, org, config FROM destinations
-    WHERE kind = 'slack' AND config ? 'signing_secret'
-    ORDER BY id
-    """
-)
-
-# The event a click refers to, only if it was sent to one of the destinations whose
-# secret signed the click: a valid signature from one org's Slack app can never reach
-# another org's events.
-EVENT_SENT_TO = text(
-    """
-    SELECT e.id, e.name, e.org, e.env, e.payload, e.published_at FROM events e
-    WHERE e.id = CAST(:id AS uuid) AND EXISTS (
-        SELECT 1 FROM deliveries d
-        WHERE d.event_id = e.id AND d.destination_id = ANY(CAST(:destinations AS int[])))
-    """
-)
-EVENT_IN_ORGS = text(
-    """
-    SELECT id, name, org, env, payload, published_at FROM events
-    WHERE id = CAST(:id AS uuid) AND org = ANY(CAST(:orgs AS text[]))
     """
 )
 
@@ -105,82 +75,6 @@ ACKNOWLEDGEMENT = text(
     " WHERE event_id = CAST(:id AS uuid)"
 )
 
-RECORD_CLICK = text(
-    """
-    INSERT INTO slack_clicks (org, event_id, action, user_id, user_name, result, channel,
-                              message_ts)
-    VALUES (:org, CAST(:id AS uuid), :action, :user_id, :user_name, :result, :channel, :ts)
-    """
-)
-
-EMIT = text(
-    """
-    INSERT INTO system_events (org, env, name, payload)
-    VALUES (:org, :env, :name, CAST(:payload AS jsonb))
-    """
-)
-
-# One update per Slack destination that showed the event: its latest posted message.
-QUEUE_MESSAGE_UPDATES = text(
-    """
-    INSERT INTO slack_message_updates (event_id, destination_id, receipt, reply)
-    SELECT DISTINCT ON (d.destination_id) d.event_id, d.destination_id, a.receipt, :reply
-    FROM deliveries d
-    JOIN delivery_attempts a ON a.delivery_id = d.id
-    JOIN destinations ds ON ds.id = d.destination_id AND ds.kind = 'slack'
-    WHERE d.event_id = CAST(:id AS uuid) AND a.outcome = 'succeeded' AND a.receipt IS NOT NULL
-    ORDER BY d.destination_id, a.id DESC
-    """
-)
-
-# Due updates, leased for :lease seconds by pushing due_at forward (a router killed in the
-# middle leaves them due again after the lease). Each row carries what the message must
-# show now: the approval's and the acknowledgement's current state.
-TAKE_MESSAGE_UPDATES = text(
-    """
-    WITH taken AS (
-        UPDATE slack_message_updates u
-        SET due_at = now() + make_interval(secs => :lease), attempts = attempts + 1
-        WHERE id IN (SELECT id FROM slack_message_updates
-                     WHERE due_at <= now() AND attempts < :max_attempts
-                     ORDER BY due_at LIMIT :limit FOR UPDATE SKIP LOCKED)
-        RETURNING u.*
-    )
-    SELECT t.id, t.receipt, t.reply, t.replied, t.attempts, t.destination_id,
-           ds.config, ds.enabled,
-           e.id AS event_id, e.name, e.org, e.env, e.payload, e.published_at,
-           ap.decision, ap.decided_by_id, ap.decided_at,
-           ak.acked_by_id, ak.acked_at
-    FROM taken t
-    JOIN destinations ds ON ds.id = t.destination_id
-    JOIN events e ON e.id = t.event_id
-    LEFT JOIN approvals ap ON ap.request_event_id = t.event_id
-    LEFT JOIN acknowledgements ak ON ak.event_id = t.event_id
-    ORDER BY t.id
-    """
-)
-FINISH_MESSAGE_UPDATE = text("DELETE FROM slack_message_updates WHERE id = :id")
-MESSAGE_REPLIED = text("UPDATE slack_message_updates SET replied = true WHERE id = :id")
-MESSAGE_UPDATE_FAILED = text(
-    """
-    UPDATE slack_message_updates
-    SET last_error = :error, due_at = now() + make_interval(secs => :retry_in)
-    WHERE id = :id
-    """
-)
-
-
-# The first resolution of an event. The advisory lock serialises resolutions of one event
-# across API processes until commit, so two at once still make one.
-LOCK_EVENT = text("SELECT pg_advisory_xact_lock(hashtext(:id))")
-FIRST_RESOLUTION = text(
-    """
-    SELECT user_id, clicked_at FROM slack_clicks
-    WHERE event_id = CAST(:id AS uuid) AND action = 'command:resolve' AND result = 'resolved'
-    ORDER BY id LIMIT 1
-    """
-)
-
 
 class ApprovalRow(NamedTuple):
     """An approval request to store with its event."""
@@ -193,15 +87,6 @@ class ApprovalRow(NamedTuple):
     approvers: tuple[str, ...] | None
     on_timeout: str
     timeout_seconds: float
-
-
-class EventRow(NamedTuple):
-    id: str
-    name: str
-    org: str
-    env: str | None
-    payload: dict[str, Any]
-    published_at: datetime | None
 
 
 class ApprovalState(NamedTuple):
@@ -229,25 +114,6 @@ class Acknowledgement(NamedTuple):
     acked_at: datetime
 
 
-class MessageUpdate(NamedTuple):
-    """A Slack message to bring up to date, with all it must show."""
-
-    id: int
-    receipt: str
-    reply: str
-    replied: bool
-    attempts: int
-    destination_id: int
-    config: dict[str, Any]
-    enabled: bool
-    event: EventRow
-    decision: str | None
-    decided_by_id: str | None
-    decided_at: datetime | None
-    acked_by_id: str | None
-    acked_at: datetime | None
-
-
 def _state(row: Any) -> ApprovalState:
     return ApprovalState(
         str(row.request_event_id),
@@ -262,10 +128,6 @@ def _state(row: Any) -> ApprovalState:
         row.decided_by_name,
         row.decided_at,
     )
-
-
-def _event(row: Any) -> EventRow:
-    return EventRow(str(row.id), row.name, row.org, row.env, row.payload, row.published_at)
 
 
 def insert_approvals(conn: Connection, rows: Sequence[ApprovalRow]) -> None:
@@ -285,23 +147,6 @@ def insert_approvals(conn: Connection, rows: Sequence[ApprovalRow]) -> None:
             "seconds": [r.timeout_seconds for r in rows],
         },
     )
-
-
-def interactive_destinations(conn: Connection) -> list[tuple[int, str, dict[str, Any]]]:
-    """``(id, org, sealed config)`` of every Slack destination with a signing secret."""
-    return [(r.id, r.org, r.config) for r in conn.execute(INTERACTIVE_DESTINATIONS)]
-
-
-def event_sent_to(conn: Connection, event_id: str, destinations: Sequence[int]) -> EventRow | None:
-    row = conn.execute(
-        EVENT_SENT_TO, {"id": event_id, "destinations": list(destinations)}
-    ).one_or_none()
-    return None if row is None else _event(row)
-
-
-def event_in_orgs(conn: Connection, event_id: str, orgs: Sequence[str]) -> EventRow | None:
-    row = conn.execute(EVENT_IN_ORGS, {"id": event_id, "orgs": list(orgs)}).one_or_none()
-    return None if row is None else _event(row)
 
 
 def approval(conn: Connection, event_id: str) -> ApprovalState | None:
@@ -361,89 +206,3 @@ def acknowledgement(conn: Connection, event_id: str) -> Acknowledgement | None:
     return (
         None if row is None else Acknowledgement(row.acked_by_id, row.acked_by_name, row.acked_at)
     )
-
-
-def record_click(
-    conn: Connection,
-    *,
-    org: str,
-    event_id: str,
-    action: str,
-    user_id: str,
-    user_name: str,
-    result: str,
-    channel: str | None,
-    ts: str | None,
-) -> None:
-    conn.execute(
-        RECORD_CLICK,
-        {
-            "org": org,
-            "id": event_id,
-            "action": action,
-            "user_id": user_id,
-            "user_name": pg_text(user_name),
-            "result": result,
-            "channel": channel,
-            "ts": ts,
-        },
-    )
-
-
-def emit(conn: Connection, org: str, env: str | None, name: str, payload: dict[str, Any]) -> None:
-    """Queue an event for the routers (the outbox they drain), in the caller's transaction."""
-    conn.execute(EMIT, {"org": org, "env": env, "name": name, "payload": json.dumps(payload)})
-
-
-def queue_message_updates(conn: Connection, event_id: str, reply: str) -> int:
-    """Ask for every Slack message showing ``event_id`` to be brought up to date, and
-    ``reply`` to be posted in its thread; return how many messages."""
-    return conn.execute(QUEUE_MESSAGE_UPDATES, {"id": event_id, "reply": reply}).rowcount
-
-
-def take_message_updates(
-    conn: Connection, *, limit: int, lease: float, max_attempts: int
-) -> list[MessageUpdate]:
-    rows = conn.execute(
-        TAKE_MESSAGE_UPDATES, {"limit": limit, "lease": lease, "max_attempts": max_attempts}
-    )
-    return [
-        MessageUpdate(
-            r.id,
-            r.receipt,
-            r.reply,
-            r.replied,
-            r.attempts,
-            r.destination_id,
-            r.config,
-            r.enabled,
-            EventRow(str(r.event_id), r.name, r.org, r.env, r.payload, r.published_at),
-            r.decision,
-            r.decided_by_id,
-            r.decided_at,
-            r.acked_by_id,
-            r.acked_at,
-        )
-        for r in rows
-    ]
-
-
-def finish_message_update(conn: Connection, update_id: int) -> None:
-    conn.execute(FINISH_MESSAGE_UPDATE, {"id": update_id})
-
-
-def message_replied(conn: Connection, update_id: int) -> None:
-    conn.execute(MESSAGE_REPLIED, {"id": update_id})
-
-
-def message_update_failed(conn: Connection, update_id: int, error: str, retry_in: float) -> None:
-    conn.execute(
-        MESSAGE_UPDATE_FAILED, {"id": update_id, "error": pg_text(error), "retry_in": retry_in}
-    )
-
-
-def first_resolution(conn: Connection, event_id: str) -> tuple[str, datetime] | None:
-    """``(user id, when)`` of the event's first resolution, after locking out others."""
-    conn.execute(LOCK_EVENT, {"id": event_id})
-    row = conn.execute(FIRST_RESOLUTION, {"id": event_id}).one_or_none()
-    return None if row is None else (row.user_id, row.clicked_at)

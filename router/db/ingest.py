@@ -1,5 +1,5 @@
 """What the router's store writes: events, planned deliveries, rejected entries, and the
-system-event outbox it drains.
+system-event outbox it drains (``emit`` fills it, in the transaction that decided).
 
 Bulk statements take parallel arrays and ``unnest`` them: one round trip per batch,
 whatever its size. Each is paired with the one function that builds its arrays from
@@ -10,6 +10,7 @@ unambiguous.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, NamedTuple
@@ -97,6 +98,12 @@ TAKE_SYSTEM_EVENTS = text(
     DELETE FROM system_events
     WHERE id IN (SELECT id FROM system_events ORDER BY id LIMIT :limit FOR UPDATE SKIP LOCKED)
     RETURNING id, org, env, name, payload, created_at
+    """
+)
+EMIT = text(
+    """
+    INSERT INTO system_events (org, env, name, payload)
+    VALUES (:org, :env, :name, CAST(:payload AS jsonb))
     """
 )
 
@@ -207,3 +214,8 @@ def take_system_events(conn: Connection, limit: int) -> list[SystemEventRow]:
     """Delete and return up to ``limit`` outbox rows, oldest first; commit with their events."""
     rows = conn.execute(TAKE_SYSTEM_EVENTS, {"limit": limit})
     return [SystemEventRow(r.org, r.env, r.name, r.payload, r.created_at) for r in rows]
+
+
+def emit(conn: Connection, org: str, env: str | None, name: str, payload: dict[str, Any]) -> None:
+    """Queue an event for the routers (the outbox they drain), in the caller's transaction."""
+    conn.execute(EMIT, {"org": org, "env": env, "name": name, "payload": json.dumps(payload)})
