@@ -24,6 +24,7 @@ from eventrouter.router.api.routers import (
     deliveries,
     destinations,
     events,
+    preferences,
     silences,
     slack,
     subscriptions,
@@ -92,6 +93,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         subscriptions,
         silences,
         users,
+        preferences,
         tokens,
         slack,
     ):

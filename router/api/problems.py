@@ -19,6 +19,7 @@ from pydantic import BaseModel
 from starlette.exceptions import HTTPException
 
 from eventrouter.router.errors import (
+    ConfigError,
     Conflict,
     EventRouterError,
     Forbidden,
@@ -97,7 +98,10 @@ async def _eventrouter_error(_request: Request, exc: Exception) -> JSONResponse:
     headers = {"WWW-Authenticate": "Bearer"} if status == HTTPStatus.UNAUTHORIZED else None
     if isinstance(exc, StreamFull):
         headers = {"Retry-After": "1"}
-    return problem(status, str(exc), headers=headers)
+    errors = None
+    if isinstance(exc, ConfigError) and exc.field:  # the field a form shows it next to
+        errors = [InvalidParam(name=_location(exc.field), reason=str(exc))]
+    return problem(status, str(exc), errors=errors, headers=headers)
 
 
 async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:

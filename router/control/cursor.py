@@ -61,3 +61,22 @@ def page_of(
     page = ordered[:limit]
     next_cursor = encode(*key(page[-1])) if ordered[limit:] else None
     return Page[T](items=page, next_cursor=next_cursor)
+
+
+def by_id(
+    fetch: Callable[[int, int], Sequence[T]],
+    id_of: Callable[[T], int],
+    *,
+    limit: int,
+    cursor_token: str | None,
+) -> Page[T]:
+    """One page of rows read by keyset on an integer id: ``fetch(after_id, limit)`` is asked
+    for one row more than shown, which tells whether there is a next page."""
+    check_limit(limit)
+    after_id = decode(cursor_token, 1)[0] if cursor_token else 0
+    if not isinstance(after_id, int):
+        raise ConfigError(_INVALID)
+    rows = fetch(after_id, limit + 1)
+    page = list(rows[:limit])
+    next_cursor = encode(id_of(page[-1])) if rows[limit:] else None
+    return Page[T](items=page, next_cursor=next_cursor)

@@ -95,13 +95,12 @@ class Users(Service):
     def list(self, *, limit: int = 20, cursor_token: str | None = None) -> Page[User]:
         """The org's users in the order they were added."""
         self.caller.require(Role.ADMIN, "listing users")
-        cursor.check_limit(limit)
-        after_id = int(cursor.decode(cursor_token, 1)[0]) if cursor_token else 0
-        with self.transaction() as conn:
-            rows = store.list_users(conn, self.org, after_id=after_id, limit=limit + 1)
-        page = rows[:limit]
-        next_cursor = cursor.encode(page[-1].id) if rows[limit:] else None
-        return Page[User](items=page, next_cursor=next_cursor)
+
+        def fetch(after_id: int, limit: int) -> list[User]:
+            with self.transaction() as conn:
+                return store.list_users(conn, self.org, after_id=after_id, limit=limit)
+
+        return cursor.by_id(fetch, lambda user: user.id, limit=limit, cursor_token=cursor_token)
 
     def get(self, email: str) -> User:
         self.caller.require(Role.ADMIN, "reading a user")

@@ -22,12 +22,22 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validat
 from eventrouter.router.models import Model, QuietMode
 from eventrouter.router.rules import windows
 
-EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s.]+")
+EMAIL = re.compile(r"[^@\s\x00-\x1f]+@[^@\s\x00-\x1f]+\.[^@\s.\x00-\x1f]+")
 SLACK_USER = re.compile(r"[UW][A-Z0-9]{2,20}")
 SLACK_CHANNEL = re.compile(r"[CGD][A-Z0-9]{2,20}")
 _DAILY = re.compile(r"daily ([01]\d|2[0-3]):([0-5]\d)")
 MAX_CHANNELS = 500
 MAX_ADDRESS = 254
+MAX_CHANNEL_NAME = 200
+
+
+def _channels(value: dict[str, bool]) -> dict[str, bool]:
+    if len(value) > MAX_CHANNELS:
+        raise ValueError(f"at most {MAX_CHANNELS} channels")
+    for name in value:
+        if not 0 < len(name) <= MAX_CHANNEL_NAME or any(ch < " " for ch in name):
+            raise ValueError(f"{name!r} is not a channel name")
+    return value
 
 
 def _email_address(value: str) -> str:
@@ -56,6 +66,7 @@ def _timezone(value: str) -> str:
     return value
 
 
+Channels = Annotated[dict[str, bool], AfterValidator(_channels)]
 EmailAddress = Annotated[str, AfterValidator(_email_address)]
 SlackTarget = Annotated[str, AfterValidator(_slack_target)]
 Digest = Annotated[str, AfterValidator(_digest)]
@@ -108,7 +119,7 @@ class Preferences(BaseModel):
 
     email_enabled: bool = True
     slack_enabled: bool = True
-    channels: dict[str, bool] = Field(default_factory=dict)
+    channels: Channels = Field(default_factory=dict)
     """Channel name → on/off; a channel not named is on."""
     email_address: EmailAddress | None = None
     slack_target: SlackTarget | None = None
@@ -116,13 +127,6 @@ class Preferences(BaseModel):
     quiet_hours: QuietHours | None = None
     digest: Digest = "immediate"
     """``immediate``, ``hourly`` or ``daily HH:MM`` (in the user's time zone)."""
-
-    @field_validator("channels")
-    @classmethod
-    def _channels(cls, value: dict[str, bool]) -> dict[str, bool]:
-        if len(value) > MAX_CHANNELS:
-            raise ValueError(f"at most {MAX_CHANNELS} channels")
-        return value
 
     def medium_enabled(self, medium: Medium) -> bool:
         return self.email_enabled if medium is Medium.EMAIL else self.slack_enabled
@@ -150,7 +154,7 @@ class PreferencesChange(BaseModel):
     # The defaults below are never applied: only the fields sent (``model_fields_set``) are.
     email_enabled: bool = True
     slack_enabled: bool = True
-    channels: dict[str, bool] = Field(default_factory=dict)
+    channels: Channels = Field(default_factory=dict)
     email_address: EmailAddress | None = None
     slack_target: SlackTarget | None = None
     quiet_hours: QuietHours | None = None

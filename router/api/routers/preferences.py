@@ -1,0 +1,49 @@
+"""Notification preferences: ``/v1/me/preferences`` for anyone's own, ``/v1/preferences``
+and ``/v1/users/{id}/preferences`` for admins (another user's: 403 for other roles)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path
+
+from eventrouter.router.api.auth import ControlDep
+from eventrouter.router.api.paging import Cursor, Limit
+from eventrouter.router.models import Page
+from eventrouter.router.people.preferences import PreferencesChange, UserPreferences
+
+router = APIRouter(tags=["preferences"])
+UserId = Annotated[int, Path(ge=1, le=2**63 - 1, description="The user's id (GET /v1/users).")]
+
+
+@router.get("/me/preferences", response_model=UserPreferences)
+def my_preferences(control: ControlDep) -> UserPreferences:
+    """Your preferences; the first read stores the defaults (everything on, immediate)."""
+    return control.preferences.mine()
+
+
+@router.put("/me/preferences", response_model=UserPreferences)
+def change_my_preferences(change: PreferencesChange, control: ControlDep) -> UserPreferences:
+    """Change the fields sent, keep the others; ``channels`` are merged name by name. An
+    unknown channel, time zone or field is refused (422 naming it) and nothing changes."""
+    return control.preferences.change_mine(change)
+
+
+@router.get("/preferences", response_model=Page[UserPreferences])
+def list_preferences(
+    control: ControlDep, limit: Limit = 20, cursor: Cursor = None
+) -> Page[UserPreferences]:
+    """Everyone's preferences (admins), in the order users were added."""
+    return control.preferences.list(limit=limit, cursor_token=cursor)
+
+
+@router.get("/users/{user_id}/preferences", response_model=UserPreferences)
+def user_preferences(user_id: UserId, control: ControlDep) -> UserPreferences:
+    return control.preferences.get(user_id)
+
+
+@router.put("/users/{user_id}/preferences", response_model=UserPreferences)
+def change_user_preferences(
+    user_id: UserId, change: PreferencesChange, control: ControlDep
+) -> UserPreferences:
+    return control.preferences.change(user_id, change)
