@@ -47,6 +47,13 @@ def _httpx(client: httpx.Client, url: str) -> Callable[[], int]:
     return send
 
 
+def _send_bytes(client: WebhookClient, url: str) -> Callable[[], int]:
+    def send() -> int:
+        return client.send_bytes("POST", url, content=BODY, headers=HEADERS, timeout=10).status_code
+
+    return send
+
+
 def _http_client(url: str) -> Callable[[], int]:
     parts = urlsplit(url)
     conn = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port, timeout=10)
@@ -79,7 +86,8 @@ def run_all(url: str, n: int) -> dict[str, dict[str, float]]:
     with httpx.Client(transport=LeanHTTPTransport()) as lean_client:
         results["httpx + LeanHTTPTransport"] = measure(_httpx(lean_client, url), n)
     with WebhookClient(transport=LeanHTTPTransport()) as worker_client:
-        results["WebhookClient + Lean (worker)"] = measure(_httpx(worker_client, url), n)
+        results["WebhookClient + Lean"] = measure(_httpx(worker_client, url), n)
+        results["WebhookClient.send_bytes (worker)"] = measure(_send_bytes(worker_client, url), n)
     results["http.client alone"] = measure(_http_client(url), n)
     return results
 

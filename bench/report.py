@@ -334,7 +334,8 @@ def render(results: dict[str, Any]) -> str:
         add("")
         add(
             "The same webhook POST, sequentially over one keep-alive connection to the "
-            "receiver (`python -m bench.clients`). The worker uses the third row."
+            "receiver (`python -m bench.clients`). The worker uses the fourth row: `send_bytes`, "
+            "the lean transport without httpx's Request and Response objects around it."
         )
         add("")
         add("| client | requests/s | ms CPU per request |")

@@ -32,7 +32,7 @@ import socket
 import ssl
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import certifi
@@ -43,12 +43,14 @@ from eventrouter.router.destinations.http11 import (
     MAX_HEAD_BYTES,
     Closed,
     Connection,
+    Headers,
     decode_body,
     read_body,
     read_final_head,
     send_all,
     time_left,
 )
+from eventrouter.router.destinations.reply import Answer, Reply
 from eventrouter.router.netguard import IPNetwork, check_host
 
 __all__ = [
@@ -122,7 +124,7 @@ class LeanHTTPTransport(httpx.BaseTransport):
 
     def _connect(
         self,
-        request: httpx.Request,
+        request: httpx.Request | None,
         key: tuple[str, str, int],
         timeout: float | None,
         deadline: float | None,
@@ -158,7 +160,7 @@ class LeanHTTPTransport(httpx.BaseTransport):
 
     @staticmethod
     def _dial(
-        request: httpx.Request,
+        request: httpx.Request | None,
         addresses: Sequence[str],
         port: int,
         host: str,
@@ -188,36 +190,70 @@ class LeanHTTPTransport(httpx.BaseTransport):
 
     # -- one request -------------------------------------------------------------------
     def handle_request(self, request: httpx.Request) -> httpx.Response:
-        url = request.url
-        scheme = url.scheme
-        if scheme not in ("http", "https"):
-            raise httpx.UnsupportedProtocol(f"unsupported URL scheme {scheme!r}", request=request)
-        key = (scheme, url.host, url.port or (443 if scheme == "https" else 80))
+        began = time.monotonic()  # serialising a large body counts against the deadline
+        key = _pool_key(request.url, request)
         timeouts: dict[str, float | None] = request.extensions.get("timeout", {})
-        budget = request_budget(timeouts)
-        # One deadline for connect, TLS, write and every read: the request as a whole.
-        deadline = None if budget is None else time.monotonic() + budget
-        message = _serialise(request)
+        version, status, reason, headers, body = self.exchange(
+            key,
+            _serialise(request),
+            method=request.method,
+            connect=timeouts.get("connect"),
+            write=timeouts.get("write"),
+            read=timeouts.get("read"),
+            request=request,
+            began=began,
+        )
+        return httpx.Response(
+            status,
+            headers=headers,
+            content=body,
+            extensions={"http_version": version, "reason_phrase": reason},
+            request=request,
+        )
+
+    def exchange(
+        self,
+        key: tuple[str, str, int],
+        message: bytes,
+        *,
+        method: str,
+        connect: float | None,
+        write: float | None,
+        read: float | None,
+        request: httpx.Request | None = None,
+        began: float | None = None,
+    ) -> tuple[bytes, int, bytes, Headers, bytes]:
+        """Send ``message`` (a whole serialised request) to ``key``'s origin and read the
+        answer: ``(version, status, reason, headers, body)``, the body inflated.
+
+        One deadline bounds connect, TLS, write and every read: the longest of the three
+        timeouts, counted from ``began`` (monotonic; now by default). Failures are httpx's
+        exceptions; ``request`` (when there is one) rides on them."""
+        budget = request_budget({"connect": connect, "write": write, "read": read})
+        if began is None:
+            began = time.monotonic()
+        deadline = None if budget is None else began + budget
         conn = self._checkout(key)
         if conn is None:
-            conn = self._connect(request, key, timeouts.get("connect"), deadline)
-        conn.deadline, conn.read_timeout = deadline, timeouts.get("read")
+            conn = self._connect(request, key, connect, deadline)
+        conn.deadline, conn.read_timeout = deadline, read
+        host = key[1]
         writing = True
         try:
-            send_all(conn.sock, message, deadline, timeouts.get("write"))
+            send_all(conn.sock, message, deadline, write)
             writing = False
             version, status, reason, headers = read_final_head(conn)
-            body, keep_alive = read_body(conn, request.method, version, status, headers)
+            body, keep_alive = read_body(conn, method, version, status, headers)
             body, headers = decode_body(body, headers)
         except TimeoutError as exc:
             conn.close()
             late = f"{budget:g}s" if budget is not None else "its timeout"
             if writing:
                 raise httpx.WriteTimeout(
-                    f"timed out sending to {url.host} (limit {late})", request=request
+                    f"timed out sending to {host} (limit {late})", request=request
                 ) from exc
             raise httpx.ReadTimeout(
-                f"no complete answer from {url.host} within {late}", request=request
+                f"no complete answer from {host} within {late}", request=request
             ) from exc
         except Closed:
             conn.close()
@@ -226,7 +262,8 @@ class LeanHTTPTransport(httpx.BaseTransport):
             ) from None
         except httpx.RemoteProtocolError as exc:
             conn.close()
-            exc.request = request
+            if request is not None:
+                exc.request = request
             raise
         except OSError as exc:
             conn.close()
@@ -239,13 +276,7 @@ class LeanHTTPTransport(httpx.BaseTransport):
             self._checkin(key, conn)
         else:
             conn.close()
-        return httpx.Response(
-            status,
-            headers=headers,
-            content=body,
-            extensions={"http_version": version, "reason_phrase": reason},
-            request=request,
-        )
+        return version, status, reason, headers, body
 
     def close(self) -> None:
         with self._lock:
@@ -257,11 +288,30 @@ class LeanHTTPTransport(httpx.BaseTransport):
                 conn.close()
 
 
+def _pool_key(url: httpx.URL, request: httpx.Request | None = None) -> tuple[str, str, int]:
+    """``(scheme, host, port)``: the origin a pooled connection serves."""
+    scheme = url.scheme
+    if scheme not in ("http", "https"):
+        raise httpx.UnsupportedProtocol(f"unsupported URL scheme {scheme!r}", request=request)
+    return scheme, url.host, url.port or (443 if scheme == "https" else 80)
+
+
 def _serialise(request: httpx.Request) -> bytes:
-    body = request.read()
-    lines = [request.method.encode("ascii"), b" ", request.url.raw_path, b" HTTP/1.1\r\n"]
+    return serialise(
+        request.method, request.url.raw_path, request.headers.raw, request.read(), request
+    )
+
+
+def serialise(
+    method: str,
+    target: bytes,
+    raw: Sequence[tuple[bytes, bytes]],
+    body: bytes,
+    request: httpx.Request | None = None,
+) -> bytes:
+    """The request as sent: head and body in one ``bytes``, so one ``sendall`` carries it."""
+    lines = [method.encode("ascii"), b" ", target, b" HTTP/1.1\r\n"]
     chunked = False
-    raw = request.headers.raw
     for name, value in raw:
         if name.lower() == b"transfer-encoding" and value.lower() == b"chunked":
             chunked = True
@@ -297,6 +347,59 @@ class WebhookClient(httpx.Client):
         self.headers["accept-encoding"] = ACCEPT_ENCODING
         self._no_cookies = _NoCookies()
         self._urls: dict[str, httpx.URL] = {}
+        self._targets: dict[str, tuple[tuple[str, str, int], bytes, bytes]] = {}
+
+    def send_bytes(
+        self,
+        method: str,
+        url: str,
+        *,
+        content: bytes,
+        headers: Mapping[str, str],
+        timeout: float,
+    ) -> Answer:
+        """``request(method, url, content=..., headers=..., timeout=...)`` straight to the lean
+        transport: the same bytes on the wire (this client's default headers under the given
+        ones, then ``Host`` and ``Content-Length``), the same httpx exceptions, but no
+        ``httpx.Request`` and no ``httpx.Response`` built around it — that machinery cost
+        more CPU than the exchange itself. Falls back to ``request`` for anything a plain
+        call to the lean transport would not honour (hooks, auth, mounts, another transport).
+        """
+        began = time.monotonic()
+        transport = self._transport
+        if (
+            not isinstance(transport, LeanHTTPTransport)
+            or self._mounts
+            or self.auth is not None
+            or any(self._event_hooks.values())
+        ):
+            return self.request(method, url, content=content, headers=headers, timeout=timeout)
+        target = self._targets.get(url)
+        if target is None:
+            parsed = self._merge_url(url)
+            target = (_pool_key(parsed), parsed.raw_path, parsed.netloc)
+            if len(self._targets) >= 1024:
+                self._targets.clear()
+            self._targets[url] = target
+        key, path, host = target
+        # httpx encodes header names and values as ASCII too (UnicodeEncodeError otherwise).
+        encoded = [(name.encode("ascii"), value.encode("ascii")) for name, value in headers.items()]
+        given = {name.lower() for name, _ in encoded}
+        raw = [] if b"host" in given else [(b"Host", host)]
+        raw += [(name, value) for name, value in self.headers.raw if name.lower() not in given]
+        raw += encoded
+        if b"content-length" not in given:
+            raw.append((b"Content-Length", str(len(content)).encode("ascii")))
+        _, status, _, answer_headers, body = transport.exchange(
+            key,
+            serialise(method, path, raw, content),
+            method=method,
+            connect=timeout,
+            write=timeout,
+            read=timeout,
+            began=began,
+        )
+        return Reply(status, answer_headers, body)
 
     def _merge_url(self, url: httpx.URL | str) -> httpx.URL:
         """Parsed URLs are kept (they are immutable): a destination's URL is parsed once,

@@ -285,3 +285,68 @@ def test_webhook_client_keeps_no_cookies(serve) -> None:
         c.get(server.url())
         assert not c.cookies
     assert b"cookie" not in server.requests[1].lower()
+
+
+# -- send_bytes: the worker's path, straight to the transport ------------------------------
+
+
+def _header_lines(request: bytes) -> list[bytes]:
+    head = request.partition(b"\r\n\r\n")[0]
+    return sorted(line.lower() for line in head.split(b"\r\n")[1:])
+
+
+def test_send_bytes_puts_on_the_wire_what_request_would(serve, client) -> None:
+    server = serve(answer())
+    headers = {"User-Agent": "mine/1", "webhook-id": "e1", "content-type": "application/json"}
+    client.post(server.url("/hook?a=1"), content=b'{"x":1}', headers=headers, timeout=2.0)
+    reply = client.send_bytes(
+        "POST", server.url("/hook?a=1"), content=b'{"x":1}', headers=headers, timeout=2.0
+    )
+    assert reply.status_code == 200 and reply.text == "ok"
+    via_httpx, direct = server.requests
+    assert direct.partition(b"\r\n")[0] == b"POST /hook?a=1 HTTP/1.1"
+    assert _header_lines(direct) == _header_lines(via_httpx)
+    assert b"user-agent: mine/1" in _header_lines(direct)  # the given one replaces the default
+    assert direct.partition(b"\r\n\r\n")[2] == via_httpx.partition(b"\r\n\r\n")[2] == b'{"x":1}'
+    assert server.connections == 1  # both went over the one pooled connection
+
+
+@pytest.mark.parametrize(
+    ("content_type", "body"),
+    [
+        (b"text/plain; charset=iso-8859-1", "d\xe9j\xe0 vu".encode("latin-1")),
+        (b"text/plain; charset=no-such-codec", "caf\xe9 \xff".encode("latin-1")),
+        (b"application/json", '{"caf\xe9": true}'.encode()),
+    ],
+)
+def test_a_reply_reads_like_an_httpx_response(serve, client, content_type, body) -> None:
+    server = serve(
+        answer(
+            gzip.compress(body),
+            "503 Service Unavailable",
+            b"Content-Type: " + content_type + b"\r\nContent-Encoding: gzip\r\n"
+            b"Retry-After: 7\r\nX-A: 1\r\nX-A: 2\r\n",
+        )
+    )
+    expected = client.post(server.url(), content=b"{}")
+    reply = client.send_bytes("POST", server.url(), content=b"{}", headers={}, timeout=2.0)
+    assert (reply.status_code, reply.text) == (expected.status_code, expected.text)
+    for name in ("retry-after", "Retry-After", "x-a", "content-type", "content-encoding"):
+        assert reply.headers.get(name) == expected.headers.get(name)
+    assert reply.headers["X-A"] == "1, 2"
+
+
+def test_send_bytes_fails_as_request_does(serve, client) -> None:
+    evil = serve(answer())
+    with pytest.raises(httpx.LocalProtocolError):
+        client.send_bytes("POST", evil.url(), content=b"", headers={"x": "a\r\nB: 1"}, timeout=2)
+    assert evil.requests == []
+    silent = serve(lambda _r: None)
+    with pytest.raises(httpx.RemoteProtocolError, match="without sending a response"):
+        client.send_bytes("POST", silent.url(), content=b"{}", headers={}, timeout=2)
+    slow = serve(lambda _r: (threading.Event().wait(1.0), answer()(b""))[1])
+    with pytest.raises(httpx.ReadTimeout):
+        client.send_bytes("POST", slow.url(), content=b"{}", headers={}, timeout=0.2)
+    with http_client(2.0, allowed=()) as strict, pytest.raises(httpx.ConnectError) as raised:
+        strict.send_bytes("POST", evil.url(), content=b"{}", headers={}, timeout=2)
+    assert blocked_reason(raised.value) is not None and evil.requests == []
