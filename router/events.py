@@ -179,13 +179,13 @@ class Event:
     """One published event, as it travels on the stream and is stored in ``events``."""
 
     __slots__ = (
+        "_payload",
         "env",
         "id",
         "idempotency_key",
         "name",
         "notice",
         "org",
-        "payload",
         "payload_json",
         "published_at",
     )
@@ -197,7 +197,7 @@ class Event:
         name: str,
         org: str,
         env: str | None,
-        payload: dict[str, Any],
+        payload: dict[str, Any] | None = None,
         idempotency_key: str | None = None,
         published_at: float | None = None,
         payload_json: str | None = None,
@@ -207,7 +207,9 @@ class Event:
         self.name = name
         self.org = org
         self.env = env
-        self.payload = payload
+        # Given as a dict, or only as ``payload_json`` (a worker's claim): decoded on first
+        # use, so a webhook sending the default body never decodes and re-encodes it.
+        self._payload = payload if payload is not None or payload_json is not None else {}
         self.idempotency_key = idempotency_key
         self.published_at = published_at if published_at is not None else time.time()
         # The payload as the JSON text its validation produced (``encode_payload``), when
@@ -217,6 +219,18 @@ class Event:
         # ``state`` (firing/resolved), ``key``, ``throttled`` (a count), and for a digest
         # ``id`` plus ``group`` or ``held`` ({key, count, first_at, last_at, events}).
         self.notice = notice
+
+    @property
+    def payload(self) -> dict[str, Any]:
+        payload = self._payload
+        if payload is None:
+            decoded = json.loads(self.payload_json or "{}")
+            payload = self._payload = decoded if isinstance(decoded, dict) else {}
+        return payload
+
+    @payload.setter
+    def payload(self, value: dict[str, Any]) -> None:
+        self._payload = value
 
     @property
     def published_datetime(self) -> datetime:

@@ -64,8 +64,8 @@ CLAIM = text(
         SELECT id, event_id, attempt_count, notice FROM task
         WHERE status = 'delivering' AND claim_token = CAST(:token AS uuid)
     )
-    SELECT m.id, m.attempt_count, m.notice, e.id AS event_id, e.name, e.org, e.env, e.payload,
-           e.published_at
+    SELECT m.id, m.attempt_count, m.notice, e.id AS event_id, e.name, e.org, e.env,
+           e.payload::text AS payload_json, e.published_at
     FROM mine m JOIN events e ON e.id = m.event_id
     ORDER BY m.id
     """
@@ -245,7 +245,7 @@ def claim(
                 name=row.name,
                 org=row.org,
                 env=row.env,
-                payload=row.payload,
+                payload_json=row.payload_json,  # decoded only if an adapter reads it
                 published_at=(row.published_at.timestamp() if row.published_at else None),
                 notice=row.notice,
             ),

@@ -124,25 +124,33 @@ class WebhookConfig(BaseModel):
         return [self.secret, *(p.secret for p in self.previous_secrets if p.expires_at > now)]
 
 
-def default_body(event: Event) -> dict[str, Any]:
-    """The JSON body sent when no template is configured."""
-    return {
+def default_body(event: Event, *, with_payload: bool = True) -> dict[str, Any]:
+    """The JSON body sent when no template is configured (``render_body`` may splice the
+    payload's text in instead: ``with_payload=False`` leaves it out)."""
+    body: dict[str, Any] = {
         "id": event.id,
         "name": event.name,
         "org": event.org,
         "env": event.env,
         "timestamp": event.published_datetime.isoformat().replace("+00:00", "Z"),
-        "payload": event.payload,
-        **notice.webhook_fields(event),
     }
+    if with_payload:
+        body["payload"] = event.payload
+    body.update(notice.webhook_fields(event))
+    return body
 
 
 def render_body(event: Event, config: WebhookConfig, now: datetime | None = None) -> bytes:
     """The request body; ``TemplateError`` if a template renders something unparseable."""
     template = config.compiled_template
-    if template is None:
+    if template is not None:
+        return template.render(event, now).encode()
+    if event.payload_json is None:
         return json.dumps(default_body(event), separators=(",", ":"), ensure_ascii=False).encode()
-    return template.render(event, now).encode()
+    # The payload's JSON text as the worker loaded it, spliced in: never decoded here.
+    envelope = default_body(event, with_payload=False)
+    head = json.dumps(envelope, separators=(",", ":"), ensure_ascii=False)
+    return f'{head[:-1]},"payload":{event.payload_json}}}'.encode()
 
 
 def request_headers(

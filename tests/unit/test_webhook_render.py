@@ -16,6 +16,7 @@ from eventrouter.router.destinations.webhook import (
     WebhookConfig,
     check_http_url,
     default_body,
+    render_body,
     request_headers,
 )
 from eventrouter.router.errors import ConfigError
@@ -144,6 +145,24 @@ def test_default_body_shape() -> None:
         "payload": {"invoice": "in_1", "amount": 4200},
     }
     json.dumps(body)  # serialisable as is
+
+
+def test_a_claimed_events_payload_text_is_sent_as_it_came() -> None:
+    """A worker's event carries the payload as Postgres's text of it: the default body
+    splices that text in (no decode, no re-encode) and says the same as the dict body."""
+    text = '{"amount": 4200, "invoice": "in_1", "caf\u00e9": [1.50, null]}'
+    claimed = make_event(payload=None, payload_json=text, notice={"state": "firing"})
+    body = render_body(claimed, WebhookConfig(url="https://e.com"))
+    assert body.endswith(b',"payload":' + text.encode() + b"}")
+    decoded = make_event(payload=json.loads(text), id=claimed.id, notice={"state": "firing"})
+    assert json.loads(body) == default_body(decoded)
+    assert json.loads(body)["state"] == "firing"
+
+
+def test_a_payload_given_as_text_is_decoded_on_first_use() -> None:
+    event = make_event(payload=None, payload_json='{"a": {"b": 2}}')
+    assert event.payload == {"a": {"b": 2}} and event.payload is event.payload
+    assert make_event(payload=None).payload == {}
 
 
 def test_default_body_without_env() -> None:
