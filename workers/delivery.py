@@ -13,21 +13,20 @@ import time
 import uuid
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from datetime import UTC, datetime
 from functools import cache
-from typing import TypeVar
 
 from pydantic import BaseModel, ValidationError
 from sqlalchemy import Connection, Engine
-from sqlalchemy.exc import DBAPIError
 
 from eventrouter.router import telemetry
 from eventrouter.router.crypto import reveal
-from eventrouter.router.db import claims, destination_state, is_connection_error
+from eventrouter.router.db import claims, destination_state
 from eventrouter.router.db.claims import AttemptRow, ClaimedDelivery, Deferral, DestinationRecord
 from eventrouter.router.destinations import KINDS, Outcome, OutcomeKind, SendContext
 from eventrouter.router.destinations.base import DestinationKind
-from eventrouter.router.errors import ConfigError, first_line
+from eventrouter.router.errors import ConfigError
 from eventrouter.router.settings import Settings
 from eventrouter.workers.bookkeeping import (
     AttemptResult,
@@ -37,11 +36,11 @@ from eventrouter.workers.bookkeeping import (
     policy_for,
     recordable_status,
 )
+from eventrouter.workers.outage import with_database
 from eventrouter.workers.pacing import SlowDestinations
 from eventrouter.workers.retry import RetryPolicy
 
 log = logging.getLogger("eventrouter.worker")
-T = TypeVar("T")
 FLUSH_SECONDS = 1.0
 """A batch running longer than this records what it has sent so far before going on."""
 INTERRUPTED = "interrupted by the task's time limit before an answer; outcome unknown"
@@ -52,29 +51,6 @@ def _threads(size: int) -> ThreadPoolExecutor:
     """The threads that send a wave of ``size`` requests; made once per process and size,
     on first use, i.e. after Celery's fork."""
     return ThreadPoolExecutor(size, thread_name_prefix="lane")
-
-
-def with_database(engine: Engine, until: float, work: Callable[[Connection], T]) -> T:
-    """Run ``work`` in a transaction, waiting out a Postgres outage until ``until``.
-
-    Only connection failures are retried (with backoff); a failing statement is a bug
-    and raises at once. Every statement ``work`` runs must be safe to repeat, since a
-    commit cut off by the outage may or may not have happened.
-    """
-    backoff = 0.2
-    warned = False
-    while True:
-        try:
-            with engine.begin() as conn:
-                return work(conn)
-        except DBAPIError as exc:
-            if not is_connection_error(exc) or time.monotonic() + backoff > until:
-                raise
-            if not warned:
-                log.warning("Postgres unavailable (%s); retrying", first_line(exc))
-                warned = True
-            time.sleep(backoff)
-            backoff = min(backoff * 2, 2.0)
 
 
 def _never() -> bool:
@@ -198,11 +174,19 @@ class BatchDelivery:
             while todo and not self.stop() and time.monotonic() < box_ends:
                 in_flight, todo = todo[:wave], todo[wave:]
                 wave_began = (datetime.now(UTC), time.perf_counter())
-                sent = list(pool.map(self.send, in_flight)) if pool else [self.send(in_flight[0])]
+                if pool is None:
+                    sent = [self.send(in_flight[0])]
+                else:
+                    watch = pacer is not None and not slow
+                    sent, turned_slow = self._send_wave(
+                        pool, in_flight, threshold if watch else None
+                    )
                 in_flight = []
                 results.extend(sent)
                 durations.extend(paced_seconds(r, threshold) for r in sent)
-                if pacer is not None and not slow and max(durations[-len(sent) :]) >= threshold:
+                if turned_slow or (
+                    pacer is not None and not slow and max(durations[-len(sent) :]) >= threshold
+                ):
                     # It just turned out slow: hand the rest back now, so its next tasks go
                     # through the slow destination's slots instead of holding this process
                     # for the whole time box (measured in bench/: with 3 processes each
@@ -217,7 +201,9 @@ class BatchDelivery:
         except self.interrupted_by:
             self._interrupted(results, in_flight, todo, wave_began)
             raise
-        if pacer is not None:
+        if pacer is not None and turned_slow:
+            pacer.mark_slow(self.destination.id)
+        elif pacer is not None:
             pacer.observe(self.destination.id, durations)
         self.flush(results, release=todo)
         if todo:
@@ -229,6 +215,30 @@ class BatchDelivery:
                 "shutting down" if self.stop() else why,
             )
         return self.summary
+
+    def _send_wave(
+        self, pool: ThreadPoolExecutor, wave: Sequence[ClaimedDelivery], watch: float | None
+    ) -> tuple[list[AttemptResult], bool]:
+        """Send ``wave`` in parallel; return its results and whether it turned out slow.
+
+        With ``watch`` (the pacer's threshold) a request still out after that long marks the
+        destination slow at once, for every worker process (``workers.pacing``), rather than
+        when the wave's answers come: a destination answering in seconds then costs the
+        other processes none of their waves (measured in bench/)."""
+        futures = [pool.submit(self.send, delivery) for delivery in wave]
+        slow = False
+        try:
+            if watch is not None and self.pacer is not None:
+                try:
+                    futures[0].result(timeout=watch)
+                except FutureTimeout:
+                    slow = True
+                    self.pacer.mark_slow(self.destination.id)
+            return [future.result() for future in futures], slow
+        except BaseException:
+            for future in futures:  # as pool.map does: what has not started never will
+                future.cancel()
+            raise
 
     def _interrupted(
         self,

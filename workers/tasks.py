@@ -29,6 +29,7 @@ from eventrouter.router.db.claims import load_destination
 from eventrouter.router.destinations import SendContext
 from eventrouter.router.destinations.context import make_send_context
 from eventrouter.router.dispatch import DELIVER_TASK
+from eventrouter.router.redis_conn import redis_client
 from eventrouter.workers.app import app, settings
 from eventrouter.workers.delivery import deliver_batch
 from eventrouter.workers.pacing import SlowDestinations
@@ -51,7 +52,12 @@ def _context() -> SendContext:
 
 @cache
 def _pacer() -> SlowDestinations:
-    return SlowDestinations(settings.slow_request_seconds, settings.slow_destination_workers)
+    return SlowDestinations(
+        settings.slow_request_seconds,
+        settings.slow_destination_workers,
+        shared=redis_client(settings.redis_url, retries=0),
+        prefix=settings.queue,
+    )
 
 
 def _on_sigterm(signum: int, frame: FrameType | None) -> None:

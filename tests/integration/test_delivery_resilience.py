@@ -14,6 +14,7 @@ from typing import Any
 
 import httpx
 import pytest
+import redis
 from sqlalchemy import Engine
 
 from eventrouter.router.db import claims, destination_state, schedule
@@ -253,6 +254,52 @@ def test_a_destination_turning_slow_hands_the_rest_back_after_one_wave(
     assert receiver.count() == 2
     assert pacer.is_slow(destination)
     assert sorted(s.status for s in _states(clean_db, ids)) == ["pending"] * 4 + ["succeeded"] * 2
+
+
+def test_a_wave_still_out_past_the_threshold_tells_every_process_before_it_ends(
+    seed: Seed,
+    clean_db: Engine,
+    ctx: SendContext,
+    settings: Settings,
+    receiver: Receiver,
+    redis_conn: redis.Redis,
+    queue_name: str,
+) -> None:
+    """Two pacers on one Redis stand for two worker processes: while the first one's wave
+    waits on a destination answering in 1.5 s, the second already knows it is slow (and
+    defers its task to the slot), a second before the wave's answers arrive."""
+    receiver.set_behaviour(slow(1.5))
+    destination = seed.destination(receiver.url_for("/hook"))
+    first, second = (
+        SlowDestinations(threshold=0.3, workers=1, shared=redis_conn, prefix=queue_name)
+        for _ in range(2)
+    )
+    two_lanes = settings.model_copy(update={"delivery_lanes": 2, "delivery_time_box_seconds": 30})
+    ids = _pending(seed, destination, 4)
+    summaries: list[Any] = []
+    began = time.monotonic()
+    sender = threading.Thread(
+        target=lambda: summaries.append(
+            deliver_batch(clean_db, ctx, two_lanes, destination, ids, pacer=first)
+        )
+    )
+    sender.start()
+    try:
+        while not second.is_slow(destination):
+            assert time.monotonic() - began < 1.2, "not known before the wave ended"
+            time.sleep(0.05)
+        assert not summaries  # the wave is still out
+    finally:
+        sender.join(10)
+    assert (summaries[0].succeeded, summaries[0].released) == (2, 2)
+    assert redis_conn.pttl(f"{queue_name}:slow:{destination}") > 50_000
+    receiver.set_behaviour(ok())  # answering fast again: whoever sends next clears the mark
+    deliver_batch(
+        clean_db, ctx, two_lanes, destination, _pending(seed, destination, 1), pacer=first
+    )
+    assert not first.is_slow(destination) and not redis_conn.exists(
+        f"{queue_name}:slow:{destination}"
+    )
 
 
 # -- the destination removed while its delivery is in flight -----------------------------------
