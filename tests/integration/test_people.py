@@ -180,3 +180,38 @@ def test_the_cli_sets_a_users_slack_contact(run: Run) -> None:
     assert bad.code == 2 and "not a Slack member id" in bad.err and "Traceback" not in bad.err
     bad = run("users", "set", "ana@example.com")
     assert bad.code == 2 and "nothing to change" in bad.err
+
+
+def test_the_cli_shows_and_sets_a_users_preferences(run: Run) -> None:
+    assert run("channels", "add", "payments", "--pattern", "payment:.*").code == 0
+    assert run("users", "add", "ana@example.com", "--role", "viewer").code == 0
+    shown = run("preferences", "show", "--user", "ana@example.com")
+    assert shown.code == 0, shown.err
+    assert "email: on → ana@example.com" in shown.out and "digest: immediate" in shown.out
+    changed = run(
+        "preferences", "set", "--user", "ana@example.com", "--no-slack",
+        "--channel", "payments=off", "--quiet-hours", "22:00-07:00", "--quiet-days", "mon-fri",
+        "--quiet-mode", "drop", "--timezone", "Asia/Tokyo", "--digest", "daily 08:30",
+    )  # fmt: skip
+    assert changed.code == 0, changed.err
+    assert "(Asia/Tokyo)" in changed.out and "slack: off" in changed.out
+    assert "channels off: payments" in changed.out
+    assert "quiet hours: 22:00-07:00 mon-fri, drop" in changed.out
+    as_json = run(
+        "preferences", "set", "--user", "ana@example.com", "--quiet-hours", "off", "--json"
+    )
+    assert '"quiet_hours": null' in as_json.out and '"digest": "daily 08:30"' in as_json.out
+
+    for args, message in [
+        (["--channel", "nope=off"], "channels: no channel 'nope'"),
+        (["--channel", "payments"], "write NAME=on or NAME=off"),
+        (["--digest", "weekly"], "digest: 'weekly': use immediate"),
+        (["--timezone", "Mars/X"], "timezone: unknown time zone 'Mars/X'"),
+        (["--quiet-days", "sat"], "go with --quiet-hours"),
+        ([], "nothing to change"),
+    ]:
+        bad = run("preferences", "set", "--user", "ana@example.com", *args)
+        assert bad.code == 2 and message in bad.err, (args, bad.err)
+        assert "Traceback" not in bad.err and len(bad.err.strip().splitlines()) == 1
+    bad = run("preferences", "show", "--user", "nobody@example.com")
+    assert bad.code == 2 and "no user 'nobody@example.com'" in bad.err
