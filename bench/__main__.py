@@ -30,7 +30,7 @@ import redis
 
 from bench import api, clients, filters, producer, routes
 from bench.harness import QUICK, Bench, Sizes, sizes_dict
-from bench.report import render
+from bench.report import command_line, cpu_model, render
 from bench.services import (
     ROOT,
     BenchConfig,
@@ -61,14 +61,6 @@ CASES = (
 def machine_info(config: BenchConfig) -> dict[str, Any]:
     meminfo = Path("/proc/meminfo").read_text().splitlines()
     total_kb = int(next(line for line in meminfo if line.startswith("MemTotal")).split()[1])
-    cpu = next(
-        (
-            line.split(":", 1)[1].strip()
-            for line in Path("/proc/cpuinfo").read_text().splitlines()
-            if line.startswith("model name")
-        ),
-        platform.processor(),
-    )
     versions = {}
     for package in (
         "eventrouter",
@@ -96,7 +88,7 @@ def machine_info(config: BenchConfig) -> dict[str, Any]:
 
     return {
         "cpus": os.cpu_count(),
-        "cpu_model": cpu,
+        "cpu_model": cpu_model(),
         "memory_gib": round(total_kb / 2**20, 1),
         "kernel": platform.release(),
         "python": platform.python_version(),
@@ -124,7 +116,7 @@ def run(args: argparse.Namespace, log: Callable[[str], None]) -> dict[str, Any]:
         )
     results: dict[str, Any] = {
         "started": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
-        "command": " ".join(["python -m bench", *sys.argv[1:]]),
+        "command": command_line("python -m bench"),
         "machine": machine_info(config),
         "sizes": sizes_dict(sizes),
         "runs": args.runs,
@@ -262,7 +254,7 @@ def run_retention(args: argparse.Namespace, log: Callable[[str], None]) -> None:
     began = time.perf_counter()
     results: dict[str, Any] = {
         "started": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
-        "command": " ".join(["python -m bench", *sys.argv[1:]]),
+        "command": command_line("python -m bench"),
         "machine": machine_info(config),
         "retention": retention.run(config, args.rows, log),
     }

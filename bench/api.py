@@ -13,10 +13,7 @@ Postgres as in production. The clients run on the same box as the API, Redis and
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import socket
-import statistics
 import sys
 import threading
 import time
@@ -26,6 +23,7 @@ from pathlib import Path
 import httpx
 import redis
 
+from bench.report import command_line, header, spread
 from bench.services import ROOT, BenchConfig, Child, Services, running
 from eventrouter.router.client import publish, publish_many
 from eventrouter.router.control import Caller, Control
@@ -190,18 +188,11 @@ def run_all(
     return results
 
 
-def _median(runs: list[Figures]) -> tuple[float, float, float]:
-    values = [run["events_per_s"] for run in runs]
-    return statistics.median(values), min(values), max(values)
-
-
 def render(results: dict[str, list[Figures]], n: int, command: str) -> str:
     lines = [
         "# HTTP API publishing benchmark",
         "",
-        f"`{command}` on {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}: "
-        f"{os.cpu_count()} CPUs ({_cpu_model()}), Python {platform.python_version()}, "
-        f"load average {os.getloadavg()[0]:.2f} at the end. `eventrouter api --workers 2`, "
+        f"{header(command)}. `eventrouter api --workers 2`, "
         "clients, Redis and Postgres on the same machine; each request authenticated with a "
         f"token; about {n:,} single events per case and run (10× that in batches); medians "
         "of the runs with min–max. The stream is not read by a router (publishing alone).",
@@ -210,9 +201,9 @@ def render(results: dict[str, list[Figures]], n: int, command: str) -> str:
         "|---|---:|---:|",
     ]
     for name, runs in results.items():
-        median, low, high = _median(runs)
+        median, low, high = spread(runs, "events_per_s")
         base = BASELINE_OF.get(name)
-        ratio = f"{median / _median(results[base])[0]:.2f}" if base else "baseline"
+        ratio = f"{median / spread(results[base], 'events_per_s')[0]:.2f}" if base else "baseline"
         lines.append(f"| {name} | {median:,.0f} ({low:,.0f}–{high:,.0f}) | {ratio} |")
     lines += [
         "",
@@ -225,13 +216,6 @@ def render(results: dict[str, list[Figures]], n: int, command: str) -> str:
     return "\n".join(lines)
 
 
-def _cpu_model() -> str:
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            return line.split(":", 1)[1].strip()
-    return platform.processor()
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.api", description=__doc__)
     parser.add_argument("-n", type=int, default=3000, help="single events per case and run")
@@ -241,8 +225,7 @@ def main() -> None:
     config = BenchConfig()
     with running(config) as services:
         results = run_all(services, config, args.n, args.runs)
-    command = " ".join(["python -m bench.api", *sys.argv[1:]])
-    args.out.write_text(render(results, args.n, command))
+    args.out.write_text(render(results, args.n, command_line("python -m bench.api")))
     print(args.out.read_text())
 
 

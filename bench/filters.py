@@ -17,13 +17,10 @@ process's (``time.process_time``): the router's share, not Postgres's::
 from __future__ import annotations
 
 import argparse
-import os
-import platform
-import sys
 import time
 from pathlib import Path
 
-from bench.producer import _cpu_model, _median
+from bench.report import command_line, header, spread
 from bench.services import ROOT, BenchConfig, drop_database, fresh_database
 from eventrouter.router.control import Caller, Control
 from eventrouter.router.db import make_engine
@@ -101,14 +98,12 @@ def run_all(settings: Settings, events: int, runs: int) -> dict[str, list[dict[s
 
 
 def render(results: dict[str, list[dict[str, float]]], events: int, command: str) -> str:
-    plain_cpu = _median(results["plain"], "cpu_us_per_delivery")[0]
-    plain_rate = _median(results["plain"], "events_per_s")[0]
+    plain_cpu = spread(results["plain"], "cpu_us_per_delivery")[0]
+    plain_rate = spread(results["plain"], "events_per_s")[0]
     lines = [
         "# Alert rules: router cost of a filter",
         "",
-        f"`{command}` on {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}: "
-        f"{os.cpu_count()} CPUs ({_cpu_model()}) shared with other work, Python "
-        f"{platform.python_version()}, load average {os.getloadavg()[0]:.2f} at the end "
+        f"{header(command, shared=True)} "
         "(absolute figures move with the load; the ratio is what one run says). "
         f"{events:,} events per "
         f"case and run in batches of {BATCH}, 3 subscriptions each (3 deliveries per event); "
@@ -118,8 +113,8 @@ def render(results: dict[str, list[dict[str, float]]], events: int, command: str
         "|---|---:|---:|---:|---:|",
     ]
     for case, runs in results.items():
-        cpu = _median(runs, "cpu_us_per_delivery")
-        rate = _median(runs, "events_per_s")
+        cpu = spread(runs, "cpu_us_per_delivery")
+        rate = spread(runs, "events_per_s")
         lines.append(
             f"| {case} | {cpu[0]:.1f} ({cpu[1]:.1f}–{cpu[2]:.1f}) | "
             f"{rate[0]:,.0f} ({rate[1]:,.0f}–{rate[2]:,.0f}) | {cpu[0] / plain_cpu:.2f} | "
@@ -151,7 +146,7 @@ def main() -> None:
         results = run_all(config.settings(), args.events, args.runs)
     finally:
         drop_database(config)
-    command = " ".join(["python -m bench.filters", *sys.argv[1:]])
+    command = command_line("python -m bench.filters")
     args.out.write_text(render(results, args.events, command))
     print(args.out.read_text())
 

@@ -16,11 +16,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
-import platform
 import socket
-import statistics
-import sys
 import tempfile
 import time
 import uuid
@@ -31,6 +27,7 @@ from typing import Any
 import hiredis
 import redis
 
+from bench.report import command_line, header, spread
 from bench.services import ROOT, BenchConfig
 from eventrouter.router.client import (
     apublish,
@@ -295,28 +292,21 @@ def run_all(settings: Settings, n: int, runs: int) -> dict[str, list[Figures]]:
     return results
 
 
-def _median(runs: list[Figures], key: str) -> tuple[float, float, float]:
-    values = [run[key] for run in runs]
-    return statistics.median(values), min(values), max(values)
-
-
 def _cells(runs: list[Figures]) -> tuple[str, str]:
     """Events/s and CPU µs per event: median (min–max)."""
-    rate, rate_lo, rate_hi = _median(runs, "events_per_s")
-    cpu, cpu_lo, cpu_hi = _median(runs, "cpu_us_per_event")
+    rate, rate_lo, rate_hi = spread(runs, "events_per_s")
+    cpu, cpu_lo, cpu_hi = spread(runs, "cpu_us_per_event")
     return f"{rate:,.0f} ({rate_lo:,.0f}–{rate_hi:,.0f})", f"{cpu:.1f} ({cpu_lo:.1f}–{cpu_hi:.1f})"
 
 
 def render(results: dict[str, list[Figures]], n: int, command: str) -> str:
-    floor_cpu = _median(results["floor: raw socket + hiredis XADD"], "cpu_us_per_event")[0]
-    before_rate = _median(results["before: publish() via redis-py Script"], "events_per_s")[0]
-    before_many = _median(results["before: publish_many (1,000) via redis-py"], "events_per_s")[0]
+    floor_cpu = spread(results["floor: raw socket + hiredis XADD"], "cpu_us_per_event")[0]
+    before_rate = spread(results["before: publish() via redis-py Script"], "events_per_s")[0]
+    before_many = spread(results["before: publish_many (1,000) via redis-py"], "events_per_s")[0]
     lines = [
         "# Producer benchmark",
         "",
-        f"`{command}` on {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}: "
-        f"{os.cpu_count()} CPUs ({_cpu_model()}), Python {platform.python_version()}, "
-        f"load average {os.getloadavg()[0]:.2f} at the end. {n:,} events per case and run, "
+        f"{header(command)}. {n:,} events per case and run, "
         "one thread, a small payload; medians of the runs with min–max.",
         "",
         "| case | events/s | CPU µs/event | × floor CPU | × before (events/s) |",
@@ -326,12 +316,12 @@ def render(results: dict[str, list[Figures]], n: int, command: str) -> str:
         if not name.startswith("spool "):
             base = before_many if "many" in name else before_rate
             rate, cpu = _cells(runs)
-            ratios = f"{_median(runs, 'cpu_us_per_event')[0] / floor_cpu:.2f}"
-            ratios += f" | {_median(runs, 'events_per_s')[0] / base:.2f}"
+            ratios = f"{spread(runs, 'cpu_us_per_event')[0] / floor_cpu:.2f}"
+            ratios += f" | {spread(runs, 'events_per_s')[0] / base:.2f}"
             lines.append(f"| {name} | {rate} | {cpu} | {ratios} |")
     background_runs = results["Publisher.publish() (background)"]
-    caller = _median(background_runs, "caller_cpu_us_per_call")
-    p99 = _median(background_runs, "call_p99_us")
+    caller = spread(background_runs, "caller_cpu_us_per_call")
+    p99 = spread(background_runs, "call_p99_us")
     lines += [
         "",
         f"The background publisher's caller spends {caller[0]:.1f} µs of its own CPU per "
@@ -352,13 +342,6 @@ def render(results: dict[str, list[Figures]], n: int, command: str) -> str:
     return "\n".join(lines)
 
 
-def _cpu_model() -> str:
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            return line.split(":", 1)[1].strip()
-    return platform.processor()
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.producer", description=__doc__)
     parser.add_argument("-n", type=int, default=20_000, help="events per case and run")
@@ -368,8 +351,7 @@ def main() -> None:
     config = BenchConfig()
     settings = config.settings(stream=f"{config.key_prefix}:producer-only")
     results = run_all(settings, args.n, args.runs)
-    command = " ".join(["python -m bench.producer", *sys.argv[1:]])
-    args.out.write_text(render(results, args.n, command))
+    args.out.write_text(render(results, args.n, command_line("python -m bench.producer")))
     print(args.out.read_text())
 
 

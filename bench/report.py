@@ -1,13 +1,48 @@
-"""Render raw benchmark results as bench/RESULTS.md: medians of the runs, with min–max."""
+"""Render raw benchmark results as bench/RESULTS.md: medians of the runs, with min–max;
+and what every results file opens with (``header``, ``command_line``, ``spread``)."""
 
 from __future__ import annotations
 
 import math
+import os
+import platform
 import statistics
-from collections.abc import Callable, Sequence
+import sys
+import time
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 Getter = Callable[[dict[str, Any]], float]
+
+
+def cpu_model() -> str:
+    """The CPU's model name as the kernel reports it."""
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            return line.split(":", 1)[1].strip()
+    return platform.processor()
+
+
+def command_line(prog: str) -> str:
+    """The command as typed, for the results file to say how to run it again."""
+    return " ".join([prog, *sys.argv[1:]])
+
+
+def header(command: str, *, shared: bool = False) -> str:
+    """The opening of a results file's first paragraph: the command, when it ran, on what,
+    and the load at the end (the machine is shared, so figures move with it)."""
+    cpus = f"{os.cpu_count()} CPUs ({cpu_model()})" + (" shared with other work" if shared else "")
+    return (
+        f"`{command}` on {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}: {cpus}, "
+        f"Python {platform.python_version()}, load average {os.getloadavg()[0]:.2f} at the end"
+    )
+
+
+def spread(runs: Sequence[Mapping[str, float]], key: str) -> tuple[float, float, float]:
+    """Median, min and max of ``key`` over the runs."""
+    values = [run[key] for run in runs]
+    return statistics.median(values), min(values), max(values)
 
 
 def _values(results: dict[str, Any], case: str, get: Getter) -> list[float]:
