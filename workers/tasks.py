@@ -32,6 +32,7 @@ from eventrouter.router.dispatch import DELIVER_TASK
 from eventrouter.router.redis_conn import redis_client
 from eventrouter.workers.app import app, settings
 from eventrouter.workers.delivery import deliver_batch
+from eventrouter.workers.names import REMOVED, DestinationNames
 from eventrouter.workers.pacing import SlowDestinations
 
 log = logging.getLogger("eventrouter.worker")
@@ -86,20 +87,16 @@ def _handle_sigterm_gracefully() -> None:
         signal.signal(signal.SIGTERM, _on_sigterm)
 
 
-def destination_name(destination_id: int) -> str:
-    """``name (id N)`` for the log; looked up once per process (a name never changes)."""
-    name = _names.get(destination_id)
-    if name is None:
-        try:
-            with _engine().connect() as conn:
-                record = load_destination(conn, destination_id)
-        except DBAPIError:
-            record = None
-        name = _names[destination_id] = record.name if record is not None else "(removed)"
-    return f"{name} (id {destination_id})"
+def _lookup_name(destination_id: int) -> str | None:
+    try:
+        with _engine().connect() as conn:
+            record = load_destination(conn, destination_id)
+    except DBAPIError:
+        return None
+    return record.name if record is not None else REMOVED
 
 
-_names: dict[int, str] = {}
+destination_names = DestinationNames(_lookup_name, ttl=settings.config_refresh_seconds)
 
 
 @app.task(name=DELIVER_TASK, acks_late=True, reject_on_worker_lost=True)  # type: ignore[untyped-decorator]
@@ -142,5 +139,5 @@ def deliver(destination_id: int, delivery_ids: list[int]) -> dict[str, int]:
             timer.start()
     # The batch's outcome, not Celery's "succeeded" (silenced in app.py): a task that ran
     # well may carry deliveries that failed.
-    log.info("destination %s: %s", destination_name(destination_id), summary.describe())
+    log.info("destination %s: %s", destination_names.describe(destination_id), summary.describe())
     return summary.as_dict()

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Iterator
 
 import pytest
+from sqlalchemy import text
 
 from eventrouter import Settings, publish, publish_many
 from tests.e2e.stack import Stack
@@ -265,3 +267,22 @@ def test_a_destination_removed_while_a_delivery_is_in_flight(
         1,
     )
     assert receiver.count() == 1
+
+
+def test_the_worker_log_names_a_renamed_destination_by_its_new_name(
+    fresh: Stack, receiver: Receiver
+) -> None:
+    """Workers remember names only as long as routers keep a config (the refresh interval,
+    0.5 s here), so a batch after a rename is logged under the new name."""
+    configure(fresh, receiver.url_for("/hook"))
+    publish("payment:failed", {"n": 1}, settings=fresh.settings)
+    fresh.wait_settled(1)
+    wait_for(lambda: "destination hook (id " in fresh.logs(), 10, "the batch's log line")
+    # No command renames a destination yet; this is the row a rename would leave.
+    with fresh.engine.begin() as conn:
+        conn.execute(text("UPDATE destinations SET name = 'hook-renamed' WHERE name = 'hook'"))
+    fresh.wait_config_applied()
+    time.sleep(1.0)  # past the worker's 0.5 s memory of the old name
+    publish("payment:failed", {"n": 2}, settings=fresh.settings)
+    fresh.wait_settled(2)
+    wait_for(lambda: "destination hook-renamed (id " in fresh.logs(), 10, "the new name in the log")
