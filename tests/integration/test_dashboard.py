@@ -14,6 +14,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, text
 
 from eventrouter.router.api.app import create_app
+from eventrouter.router.control import Caller, Control
+from eventrouter.router.models import ChannelIn
 from eventrouter.router.settings import Settings
 from tests.helpers import Seed, scalar
 from tests.integration.conftest import ApiClient
@@ -393,3 +395,38 @@ def test_routes_added_to_the_api_after_the_dashboard_still_answer(
         missing = client.get("/v1/nothing-here")
         assert missing.headers["content-type"] == "application/problem+json"
         assert client.delete("/v1/channels").status_code == 405
+
+
+def test_my_notifications_page_saves_my_choices_and_admins_see_everyones(
+    app_client: httpx.Client, api: ApiClient, tokens: dict[str, str]
+) -> None:
+    Control(api.engine, api.settings, Caller(org="acme")).channels.add(
+        ChannelIn(name="payments", pattern="payment:.*")
+    )
+    csrf = sign_in(app_client, tokens["viewer"])
+    page = app_client.get("/notifications")
+    assert page.status_code == 200 and 'name="channel:payments" checked' in page.text
+    form = {
+        "csrf_token": csrf,
+        "email_enabled": "on",
+        "quiet_window": "22:00-07:00",
+        "quiet_days": "mon-fri",
+        "quiet_mode": "drop",
+        "timezone": "Asia/Tokyo",
+        "digest": "hourly",
+    }
+    saved = app_client.post("/notifications", data=form)
+    assert saved.status_code == 200 and 'id="saved"' in saved.text, saved.text
+    assert 'name="channel:payments" >' in saved.text  # unticked: opted out
+    assert "<option selected>Asia/Tokyo</option>" in saved.text
+    forged = app_client.post("/notifications", data={**form, "csrf_token": "x" * 43})
+    assert forged.status_code == 403
+    bad = app_client.post("/notifications", data={**form, "digest": "weekly"})
+    assert bad.status_code == 400 and "digest: &#39;weekly&#39;" in bad.text
+    assert app_client.get("/notifications/everyone").status_code == 403
+
+    sign_in(app_client, tokens["admin"])
+    everyone = app_client.get("/notifications/everyone")
+    assert everyone.status_code == 200
+    assert "22:00-07:00 mon-fri (Asia/Tokyo), drop" in everyone.text
+    assert "payments" in everyone.text and "hourly" in everyone.text

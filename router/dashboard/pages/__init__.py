@@ -10,6 +10,7 @@ from eventrouter.router.dashboard.pages import (
     channels,
     destinations,
     history,
+    notifications,
     overview,
     subscriptions,
 )
@@ -21,4 +22,5 @@ ROUTERS: tuple[APIRouter, ...] = (
     subscriptions.router,
     channels.router,
     history.router,
+    notifications.router,
 )
