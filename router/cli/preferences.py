@@ -10,7 +10,11 @@ from pydantic import ValidationError
 
 from eventrouter.router.cli.context import Context, pass_ctx
 from eventrouter.router.cli.output import json_option, report
-from eventrouter.router.people.preferences import PreferencesChange, UserPreferences
+from eventrouter.router.people.preferences import (
+    PreferencesChange,
+    UserPreferences,
+    first_error,
+)
 
 _OFF = ("", "off", "none")
 
@@ -103,9 +107,7 @@ def preferences_set(
     try:
         change = PreferencesChange.model_validate(fields)
     except ValidationError as exc:
-        error = exc.errors()[0]
-        where = ".".join(str(part) for part in error["loc"])
-        raise click.UsageError(f"{where}: {error['msg'].removeprefix('Value error, ')}") from None
+        raise click.UsageError(first_error(exc)) from None
     saved = ctx.control.preferences.change_by_email(user_email, change)
     report(as_json, saved, _describe(saved))
 

@@ -17,7 +17,14 @@ from datetime import UTC, datetime, time, timedelta
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+)
 
 from eventrouter.router.models import Model, QuietMode
 from eventrouter.router.rules import windows
@@ -183,6 +190,14 @@ class UserPreferences(Model):
         if medium is Medium.EMAIL:
             return prefs.email_address or self.email
         return prefs.slack_target or self.slack_user or self.slack_channel
+
+
+def first_error(exc: ValidationError) -> str:
+    """The first problem of a refused change on one line, starting with the field's path
+    (``quiet_hours.window: bad hours …``): what the CLI and the dashboard show."""
+    error = exc.errors()[0]
+    where = ".".join(str(part) for part in error["loc"])
+    return f"{where}: {error['msg'].removeprefix('Value error, ')}"
 
 
 def quiet_until(prefs: Preferences, timezone: str | None, at: datetime) -> datetime | None:

@@ -13,7 +13,11 @@ from starlette.responses import Response
 
 from eventrouter.router.dashboard.web import Page, SignedIn
 from eventrouter.router.errors import ConfigError
-from eventrouter.router.people.preferences import PreferencesChange, UserPreferences
+from eventrouter.router.people.preferences import (
+    PreferencesChange,
+    UserPreferences,
+    first_error,
+)
 
 router = APIRouter(prefix="/notifications")
 
@@ -71,10 +75,7 @@ def _save(page: Page, form: FormData) -> Response:
         names = [channel.name for channel in page.control.channels.list()]
         saved = page.control.preferences.change_mine(_change(form, names))
     except ValidationError as exc:
-        error = exc.errors()[0]
-        where = ".".join(str(part) for part in error["loc"])
-        message = f"{where}: {error['msg'].removeprefix('Value error, ')}"
-        return _render(page, mine, 400, error=message)
+        return _render(page, mine, 400, error=first_error(exc))
     except ConfigError as exc:
         return _render(page, mine, 400, error=str(exc))
     page.session.timezone = saved.timezone
