@@ -175,3 +175,30 @@ def test_a_viewer_finds_no_edit_controls_and_a_forced_change_is_refused(
     assert "adding a channel needs the admin role; this caller is a viewer" in browser.text()
     browser.screenshot("viewer-forbidden")
     assert fresh.scalar("SELECT count(*) FROM channels WHERE name = 'forced'") == 0
+
+
+def test_a_viewer_chooses_their_notifications_and_an_admin_sees_everyones(
+    fresh: Stack, browser: Browser
+) -> None:
+    sign_in(browser, token_for(fresh, "viewer"))
+    browser.click("#my-notifications")
+    browser.wait(lambda: browser.path == "/notifications", message="My notifications")
+    browser.click("#slack_enabled")  # untick: email only
+    browser.fill("#quiet_window", "22:00-07:00")
+    browser.fill("#quiet_days", "mon-fri")
+    browser.find("#timezone").send_keys("Asia/Tokyo")
+    browser.fill("#digest", "daily 08:30")
+    browser.click("#save-notifications")
+    browser.wait(lambda: browser.all("#saved"), message="the saved notice")
+    browser.screenshot("my-notifications")
+    saved = fresh.scalar(
+        "SELECT concat_ws(' ', p.email_enabled, p.slack_enabled, p.quiet_window, p.quiet_days,"
+        " p.digest, u.timezone) FROM user_preferences p JOIN users u ON u.id = p.user_id"
+    )
+    assert saved == "t f 22:00-07:00 mon-fri daily 08:30 Asia/Tokyo"
+
+    sign_in(browser, token_for(fresh, "admin"))
+    browser.open("/notifications/everyone")
+    row = browser.find("#everyone").text
+    assert "viewer@example.com" in row and "22:00-07:00 mon-fri (Asia/Tokyo), hold" in row
+    browser.screenshot("everyones-notifications")
