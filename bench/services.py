@@ -22,11 +22,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import psycopg
 import redis
-from psycopg import sql as pgsql
 from sqlalchemy import make_url
 
+from eventrouter.router.db import migrate
 from eventrouter.router.db.migrate import create_database_if_missing, upgrade
 from eventrouter.router.settings import Settings
 
@@ -195,8 +194,7 @@ class Services:
 
 # -- Postgres and Redis ----------------------------------------------------------------
 def maintenance_dsn(config: BenchConfig) -> str:
-    url = make_url(config.database_url).set(drivername="postgresql", database="postgres")
-    return url.render_as_string(hide_password=False)
+    return migrate.maintenance_dsn(config.database_url)
 
 
 def psycopg_dsn(config: BenchConfig) -> str:
@@ -206,23 +204,13 @@ def psycopg_dsn(config: BenchConfig) -> str:
 
 def fresh_database(config: BenchConfig) -> None:
     """Drop and recreate the benchmark database, then migrate it."""
-    with psycopg.connect(maintenance_dsn(config), autocommit=True, connect_timeout=5) as conn:
-        conn.execute(
-            pgsql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
-                pgsql.Identifier(config.database)
-            )
-        )
+    drop_database(config)
     create_database_if_missing(config.database_url)
     upgrade(config.database_url)
 
 
 def drop_database(config: BenchConfig) -> None:
-    with psycopg.connect(maintenance_dsn(config), autocommit=True, connect_timeout=5) as conn:
-        conn.execute(
-            pgsql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
-                pgsql.Identifier(config.database)
-            )
-        )
+    migrate.drop_database(config.database_url)
 
 
 def clear_redis(config: BenchConfig) -> None:

@@ -21,11 +21,15 @@ import hypothesis
 import psycopg
 import pytest
 import redis
-from psycopg import sql as pgsql
 from sqlalchemy import Engine, make_url
 
 from eventrouter.router.db import make_engine, reset
-from eventrouter.router.db.migrate import create_database_if_missing, upgrade
+from eventrouter.router.db.migrate import (
+    create_database_if_missing,
+    drop_database,
+    maintenance_dsn,
+    upgrade,
+)
 from eventrouter.router.settings import Settings
 from tests.helpers import SECRET_KEY, RecordingDispatcher, Seed
 
@@ -40,20 +44,14 @@ hypothesis.settings.register_profile("eventrouter", deadline=None)
 hypothesis.settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "eventrouter"))
 
 
-def _maintenance_dsn(url: str) -> str:
-    parsed = make_url(url).set(drivername="postgresql", database="postgres")
-    return parsed.render_as_string(hide_password=False)
-
-
 # -- Postgres ---------------------------------------------------------------------------
 @pytest.fixture(scope="session")
 def database_url() -> Iterator[str]:
     """A freshly created and migrated database for this session; dropped afterwards."""
     name = f"er_test_{secrets.token_hex(6)}"
     url = f"{POSTGRES_SERVER_URL}/{name}"
-    maintenance = _maintenance_dsn(url)
     try:
-        with psycopg.connect(maintenance, connect_timeout=3):
+        with psycopg.connect(maintenance_dsn(url), connect_timeout=3):
             pass
     except psycopg.OperationalError as exc:
         pytest.fail(
@@ -68,10 +66,7 @@ def database_url() -> Iterator[str]:
         upgrade(url)
         yield url
     finally:
-        with psycopg.connect(maintenance, autocommit=True, connect_timeout=3) as conn:
-            conn.execute(
-                pgsql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(pgsql.Identifier(name))
-            )
+        drop_database(url)
 
 
 @pytest.fixture

@@ -1,4 +1,5 @@
-"""Create the database if it is missing and bring its schema to the newest revision."""
+"""Create the database if it is missing and bring its schema to the newest revision; drop
+a database (tests and benchmarks make their own and drop them after)."""
 
 from __future__ import annotations
 
@@ -13,16 +14,20 @@ from sqlalchemy import make_url
 from eventrouter.router.db.engine import make_engine, translating_errors, unavailable
 
 
+def maintenance_dsn(url: str) -> str:
+    """A libpq DSN for the ``postgres`` database on the server of ``url``, where databases
+    are created and dropped."""
+    maintenance = make_url(url).set(drivername="postgresql", database="postgres")
+    return maintenance.render_as_string(hide_password=False)
+
+
 def create_database_if_missing(url: str) -> bool:
     """Create the database named in ``url``; return whether it had to be created."""
-    parsed = make_url(url)
-    name = parsed.database
+    name = make_url(url).database
     if not name:
         return False
-    maintenance = parsed.set(drivername="postgresql", database="postgres")
-    dsn = maintenance.render_as_string(hide_password=False)
     try:
-        with psycopg.connect(dsn, autocommit=True, connect_timeout=5) as conn:
+        with psycopg.connect(maintenance_dsn(url), autocommit=True, connect_timeout=5) as conn:
             exists = conn.execute(
                 "SELECT 1 FROM pg_database WHERE datname = %s", (name,)
             ).fetchone()
@@ -32,6 +37,16 @@ def create_database_if_missing(url: str) -> bool:
             return True
     except psycopg.OperationalError as exc:
         raise unavailable(url, exc) from exc
+
+
+def drop_database(url: str) -> None:
+    """Drop the database named in ``url`` if it exists, ending its sessions first."""
+    name = make_url(url).database
+    if not name:
+        return
+    with psycopg.connect(maintenance_dsn(url), autocommit=True, connect_timeout=5) as conn:
+        drop = sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+        conn.execute(drop)
 
 
 def alembic_config() -> Config:

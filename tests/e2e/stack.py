@@ -19,13 +19,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import psycopg
 import redis
-from psycopg import sql as pgsql
-from sqlalchemy import Engine, make_url, text
+from sqlalchemy import Engine, text
 
 from eventrouter.router.db import make_engine, reset
-from eventrouter.router.db.migrate import create_database_if_missing, upgrade
+from eventrouter.router.db.migrate import create_database_if_missing, drop_database, upgrade
 from eventrouter.router.settings import Settings
 from tests.helpers import SECRET_KEY
 from tests.receiver import wait_for
@@ -101,13 +99,7 @@ class Stack:
         if keys:
             client.delete(*keys)
         client.close()
-        dsn = make_url(self.database_url).set(drivername="postgresql", database="postgres")
-        with psycopg.connect(dsn.render_as_string(hide_password=False), autocommit=True) as conn:
-            conn.execute(
-                pgsql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
-                    pgsql.Identifier(make_url(self.database_url).database or "")
-                )
-            )
+        drop_database(self.database_url)
 
     @property
     def env(self) -> dict[str, str]:

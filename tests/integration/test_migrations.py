@@ -4,18 +4,17 @@ from __future__ import annotations
 
 import secrets
 
-import psycopg
 from alembic import command
-from psycopg import sql as pgsql
 
 from eventrouter.router.db import make_engine
 from eventrouter.router.db.migrate import (
     alembic_config,
     create_database_if_missing,
     current_revision,
+    drop_database,
     upgrade,
 )
-from tests.conftest import POSTGRES_SERVER_URL, _maintenance_dsn
+from tests.conftest import POSTGRES_SERVER_URL
 
 
 def _downgrade(url: str, revision: str) -> None:
@@ -41,7 +40,4 @@ def test_the_schema_downgrades_to_nothing_and_upgrades_again() -> None:
         upgrade(url)
         assert current_revision(url) == head
     finally:
-        with psycopg.connect(_maintenance_dsn(url), autocommit=True) as conn:
-            conn.execute(
-                pgsql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(pgsql.Identifier(name))
-            )
+        drop_database(url)

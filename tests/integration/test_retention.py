@@ -10,14 +10,17 @@ import time
 from collections.abc import Iterator
 from datetime import date
 
-import psycopg
 import pytest
-from psycopg import sql as pgsql
-from sqlalchemy import Engine, make_url, text
+from sqlalchemy import Engine, text
 
 from eventrouter.router.db import make_engine
 from eventrouter.router.db.ingest import PlannedRow, insert_deliveries
-from eventrouter.router.db.migrate import alembic_config, create_database_if_missing, upgrade
+from eventrouter.router.db.migrate import (
+    alembic_config,
+    create_database_if_missing,
+    drop_database,
+    upgrade,
+)
 from eventrouter.router.db.partitions import ensure_weeks
 from eventrouter.router.events import Event, keyed_event_id
 from eventrouter.router.partitions import PartitionKeeper
@@ -246,13 +249,7 @@ def plain_database() -> Iterator[str]:
         upgrade(url, "0009")
         yield url
     finally:
-        maintenance = make_url(url).set(drivername="postgresql", database="postgres")
-        with psycopg.connect(
-            maintenance.render_as_string(hide_password=False), autocommit=True
-        ) as conn:
-            conn.execute(
-                pgsql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(pgsql.Identifier(name))
-            )
+        drop_database(url)
 
 
 _SEED_0009 = """
