@@ -185,6 +185,14 @@ class Decision(StrEnum):
     """Muted by a silence (``silence_id``)."""
     FILTER_ERROR = "filter_error"
     """An expression failed on this event (``reason``); counted as no match."""
+    OPTED_OUT = "opted_out"
+    """A person: they turned off every channel of the event (and it is not mandatory)."""
+    MEDIUM_OFF = "medium_off"
+    """A person: they turned this medium off."""
+    UNREACHABLE = "unreachable"
+    """A person: no address for the medium, or the org has no destination for it."""
+    DIGESTED = "digested"
+    """A person: kept for their hourly or daily digest, sent at ``until``."""
 
 
 class Rules(Input):
@@ -264,6 +272,11 @@ class SubscriptionIn(Input):
     env: str | None = None
     """Only events of this environment; all environments when unset."""
     rules: Rules | None = None
+    users: str | None = None
+    """People it notifies besides its destinations: ``all``, ``role:admin`` or
+    ``a@example.com,b@example.com`` (mixed with commas), each as their preferences say."""
+    mandatory: bool = False
+    """Its people's channel opt-outs do not apply (security incidents)."""
 
 
 class SubscriptionUpdate(Input):
@@ -281,6 +294,9 @@ class SubscriptionUpdate(Input):
     """Rule fields to change, merged over the current rules (a JSON merge patch: a field
     set to null returns to its default); ``{}`` with ``clear_rules`` removes them all."""
     clear_rules: bool = False
+    users: str | None = None
+    """Replace the people it notifies; ``None`` given explicitly notifies no one."""
+    mandatory: bool | None = None
 
 
 class Subscription(Model):
@@ -292,6 +308,8 @@ class Subscription(Model):
     enabled: bool
     created_at: datetime
     rules: Rules | None = None
+    users: str | None = None
+    mandatory: bool = False
 
 
 # -- events ----------------------------------------------------------------------------
@@ -355,11 +373,14 @@ class DeliveryDetail(EventDelivery):
 
 
 class EventDecision(Model):
-    """What one subscription's rules decided for the event, and why."""
+    """What one subscription's rules decided for the event, and why; for a subscription
+    with people, also what each person's preferences decided (``recipient``)."""
 
     subscription: str | None
     """``None`` when the subscription was removed since."""
     subscription_id: int
+    recipient: str | None = None
+    """``user:<email>/<medium>`` for a person's decision; ``None`` for the subscription's."""
     decision: Decision
     reason: str = ""
     until: datetime | None = None
@@ -428,6 +449,21 @@ class UserUpdate(Input):
     timezone: str | None = None
     slack_user: str | None = None
     slack_channel: str | None = None
+
+
+class PeopleSettingsIn(Input):
+    """The org's destinations for people's notifications; only the media given change
+    (``None`` given explicitly turns the medium off for everyone)."""
+
+    email_via: str | None = None
+    """An email destination: it sends to each person's address instead of its ``to``."""
+    slack_via: str | None = None
+    """A Slack destination with a bot token: it posts to each person's DM or channel."""
+
+
+class PeopleSettings(Model):
+    email_via: str | None = None
+    slack_via: str | None = None
 
 
 class User(Model):

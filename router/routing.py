@@ -22,6 +22,7 @@ from typing import Any
 import re2
 
 from eventrouter.router.models import Rules
+from eventrouter.router.people.recipients import Recipients
 from eventrouter.router.rules.engine import Silence
 from eventrouter.router.rules.expressions import (
     Activation,
@@ -60,6 +61,7 @@ class ChannelRule:
     env: str | None
     pattern: str
     is_system: bool = False
+    name: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +78,10 @@ class SubscriptionRule:
     broken: str | None = None
     """Why stored rules do not compile (written around the control plane): every event
     is then a ``filter_error`` with this reason, never a crash and never a delivery."""
+    users: Recipients | None = None
+    """The people it notifies besides its destinations (``--users``)."""
+    mandatory: bool = False
+    """Its people's channel opt-outs do not apply (``--mandatory``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,11 +132,13 @@ class RoutingTable:
     ) -> None:
         self.version = version
         self._channels: list[tuple[ChannelRule, Any]] = []
+        self.channel_names: dict[int, str] = {}
         self.broken_silences = {}
         self.broken: dict[int, str] = {}
         """Channels whose stored pattern does not compile (written around the CLI):
         they match nothing, and the router logs why, instead of refusing to route."""
         for rule in channels:
+            self.channel_names[rule.id] = rule.name
             try:
                 self._channels.append((rule, compile_pattern(rule.pattern)))
             except ValueError as exc:

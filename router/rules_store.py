@@ -16,11 +16,14 @@ from datetime import UTC, datetime
 
 from sqlalchemy import Connection
 
+from eventrouter.router.db import people
 from eventrouter.router.db import rules as store
 from eventrouter.router.db.ingest import PlannedRow
 from eventrouter.router.db.rules import DecisionRow, DigestRow
 from eventrouter.router.events import Event
 from eventrouter.router.models import Decision
+from eventrouter.router.people.merge import Media, PersonVerdict, Reach, merge
+from eventrouter.router.people.preferences import UserPreferences
 from eventrouter.router.routing import RoutingTable, SubscriptionRule
 from eventrouter.router.rules.engine import Facts, KeyState, Silence, Verdict, decide, facts
 from eventrouter.router.rules.expressions import Activation, activation
@@ -36,45 +39,72 @@ class _Pending:
     silence: Silence | None
 
 
+@dataclass(frozen=True)
+class _ForPeople:
+    """A delivered (event, subscription) whose people are still to be decided."""
+
+    event: Event
+    sub: SubscriptionRule
+    notice: str | None
+    urgent: bool
+
+
 @dataclass
 class RuledBatch:
     planned: list[PlannedRow] = field(default_factory=list)
     decisions: list[DecisionRow] = field(default_factory=list)
     _digests: dict[tuple[int, str, str], DigestRow] = field(default_factory=dict)
     _digest_members: list[tuple[int, tuple[int, str, str]]] = field(default_factory=list)
-    _planned_for: set[tuple[str, int]] = field(default_factory=set)
+    _planned_for: set[tuple[str, int, int]] = field(default_factory=set)
 
-    def deliver(self, event: Event, sub: SubscriptionRule, notice: str | None = None) -> None:
+    people: list[_ForPeople] = field(default_factory=list)
+    """Delivered (event, subscription) pairs whose subscription names people."""
+    channels: dict[str, frozenset[int]] = field(default_factory=dict)
+    """Each event's matching channels (ids)."""
+
+    def deliver(
+        self,
+        event: Event,
+        sub: SubscriptionRule,
+        notice: str | None = None,
+        *,
+        urgent: bool = False,
+    ) -> None:
         """Plan ``sub``'s destinations for ``event``; one delivery per destination even
-        when several subscriptions reach it (the lowest subscription id is recorded)."""
+        when several subscriptions reach it (the lowest subscription id is recorded).
+        Its people are planned once the batch knows who they are (``plan_people``)."""
         for destination_id in sorted(sub.destination_ids):
-            if (event.id, destination_id) not in self._planned_for:
-                self._planned_for.add((event.id, destination_id))
-                self.planned.append(PlannedRow(event.id, destination_id, sub.id, notice))
+            self._plan(PlannedRow(event.id, destination_id, sub.id, notice))
+        if sub.users is not None:
+            self.people.append(_ForPeople(event, sub, notice, urgent))
+
+    def _plan(self, row: PlannedRow) -> None:
+        target = (row.event_id, row.destination_id, row.user_id or 0)
+        if target not in self._planned_for:
+            self._planned_for.add(target)
+            self.planned.append(row)
 
     def record(
-        self, event: Event, sub: SubscriptionRule, verdict: Verdict, key: str, now: datetime
+        self,
+        event: Event,
+        sub: SubscriptionRule,
+        verdict: Verdict,
+        key: str,
+        now: datetime,
+        *,
+        urgent: bool = False,
     ) -> None:
         if verdict.decision == Decision.DELIVERED:
             notice = verdict.notice
             if notice is not None and "state" in notice:
                 # One incident per (rule, key): PagerDuty's resolve closes what trigger opened.
                 notice = {**notice, "dedup_key": f"eventrouter-rule-{sub.id}-{key}"}
-            self.deliver(event, sub, store.notice_json(notice))
+            self.deliver(event, sub, store.notice_json(notice), urgent=urgent)
         if verdict.digest is not None and verdict.until is not None:
-            target = (sub.id, verdict.digest, key if verdict.digest == "group" else "")
-            joined = self._digests.get(target)
-            self._digests[target] = DigestRow(
-                sub.id,
-                verdict.digest,
-                target[2],
-                joined.release_at if joined else verdict.until,
-                joined.first_at if joined else now,
-                now,
-                (joined.events if joined else 0) + 1,
-                event.id,
+            group_key = key if verdict.digest == "group" else ""
+            self._join(
+                DigestRow(sub.id, verdict.digest, group_key, verdict.until, now, now, 1, event.id)
             )
-            self._digest_members.append((len(self.decisions), target))
         self.decisions.append(
             DecisionRow(
                 event.id,
@@ -85,6 +115,69 @@ class RuledBatch:
                 until=verdict.until,
             )
         )
+
+    def record_person(
+        self,
+        item: _ForPeople,
+        person: UserPreferences,
+        verdict: PersonVerdict,
+        now: datetime,
+    ) -> None:
+        """A person's verdict: a delivery to their address, or a place in their own hold
+        or digest (keyed by person and medium), and always a decision that names them."""
+        event, sub = item.event, item.sub
+        if verdict.decision == Decision.DELIVERED and verdict.destination_id is not None:
+            self._plan(
+                PlannedRow(
+                    event.id,
+                    verdict.destination_id,
+                    sub.id,
+                    item.notice,
+                    person.user_id,
+                    verdict.recipient,
+                    verdict.address,
+                )
+            )
+        if verdict.digest is not None and verdict.until is not None:
+            self._join(
+                DigestRow(
+                    sub.id,
+                    verdict.digest,
+                    f"user:{person.user_id}/{verdict.medium.value}",
+                    verdict.until,
+                    now,
+                    now,
+                    1,
+                    event.id,
+                    person.user_id,
+                    verdict.destination_id,
+                    verdict.recipient,
+                    verdict.address,
+                )
+            )
+        self.decisions.append(
+            DecisionRow(
+                event.id,
+                sub.id,
+                verdict.decision.value,
+                verdict.reason,
+                until=verdict.until,
+                recipient=verdict.recipient,
+            )
+        )
+
+    def _join(self, row: DigestRow) -> None:
+        """Join the batch's digest for the row's target (one release time: the first's)."""
+        target = (row.subscription_id, row.kind, row.key)
+        joined = self._digests.get(target)
+        if joined is not None:
+            row = row._replace(
+                release_at=joined.release_at,
+                first_at=joined.first_at,
+                events=joined.events + 1,
+            )
+        self._digests[target] = row
+        self._digest_members.append((len(self.decisions), target))
 
     def write_digests(self, conn: Connection) -> None:
         """Open or join the batch's digests and link their decisions to them."""
@@ -104,6 +197,7 @@ def apply_rules(
         subs, channels = table.subscriptions_for(event.name, event.org, event.env)
         if not subs:
             continue
+        batch.channels[event.id] = channels
         ruled = table.has_silences(event.org) or any(s.rules is not None for s in subs)
         if not ruled:  # the common case: deliver, one decision each
             for sub in subs:
@@ -133,9 +227,11 @@ def apply_rules(
                     pending.append(_Pending(event, sub, fact, silence))
                 else:
                     verdict, _ = decide(sub.compiled, fact, KeyState(), now, silence)
-                    batch.record(event, sub, verdict, fact.key, now)
+                    batch.record(event, sub, verdict, fact.key, now, urgent=fact.urgent)
     if pending:
         _decide_stateful(conn, batch, pending, now)
+    if batch.people:
+        plan_people(conn, table, batch, now)
     batch.write_digests(conn)
     store.insert_decisions(conn, batch.decisions)
     return batch
@@ -152,8 +248,26 @@ def _decide_stateful(
         verdict, states[target] = decide(
             item.sub.compiled, item.fact, states.get(target, KeyState()), now, item.silence
         )
-        batch.record(item.event, item.sub, verdict, item.fact.key, now)
+        batch.record(item.event, item.sub, verdict, item.fact.key, now, urgent=item.fact.urgent)
     store.save_states(conn, states)
+
+
+def plan_people(conn: Connection, table: RoutingTable, batch: RuledBatch, now: datetime) -> None:
+    """Decide, for every delivered (event, subscription) that names people, each person
+    and medium (``router.people.merge``), with the people and media as they are now."""
+    orgs = {item.event.org for item in batch.people}
+    media = people.media(conn, orgs)
+    persons = people.org_people(conn, orgs)
+    for item in batch.people:
+        assert item.sub.users is not None
+        matched = batch.channels.get(item.event.id, frozenset()) & item.sub.channel_ids
+        names = frozenset(table.channel_names.get(c, "") for c in matched)
+        reach = Reach(names, item.sub.mandatory, item.urgent)
+        org_media = media.get(item.event.org, Media())
+        for person in persons.get(item.event.org, ()):
+            if item.sub.users.includes(person.email, person.role):
+                for verdict in merge(person, org_media, reach, now):
+                    batch.record_person(item, person, verdict, now)
 
 
 def _variables(event: Event, now: datetime) -> Activation:

@@ -26,6 +26,7 @@ from eventrouter.router.db import claims, destination_state
 from eventrouter.router.db.claims import AttemptRow, ClaimedDelivery, Deferral, DestinationRecord
 from eventrouter.router.destinations import KINDS, Outcome, OutcomeKind, SendContext
 from eventrouter.router.destinations.base import DestinationKind
+from eventrouter.router.destinations.people import addressed
 from eventrouter.router.errors import ConfigError
 from eventrouter.router.settings import Settings
 from eventrouter.workers.bookkeeping import (
@@ -286,11 +287,17 @@ class BatchDelivery:
         """One attempt; whatever the destination kind raises fails this delivery alone."""
         started_at = datetime.now(UTC)
         began = time.perf_counter()
-        if self.kind is None or self.config is None:
-            outcome = Outcome.failed(self.config_error)
+        config = self.config
+        if config is not None and delivery.address is not None:
+            config = addressed(self.destination.kind, config, delivery.address)
+        if self.kind is None or config is None:
+            error = (
+                self.config_error or f"a {self.destination.kind} destination cannot reach a person"
+            )
+            outcome = Outcome.failed(error)
         else:
             try:
-                outcome = self.kind.send(delivery.event, self.config, delivery.attempt, self.ctx)
+                outcome = self.kind.send(delivery.event, config, delivery.attempt, self.ctx)
             except self.interrupted_by:
                 raise
             except Exception as exc:  # a poison delivery fails alone, never the batch

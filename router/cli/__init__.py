@@ -25,6 +25,7 @@ from eventrouter.router.cli.events import history, send, show
 from eventrouter.router.cli.health import health
 from eventrouter.router.cli.output import SERVICE_EXIT, USAGE_EXIT, fail
 from eventrouter.router.cli.people import tokens, users
+from eventrouter.router.cli.people_settings import people
 from eventrouter.router.cli.preferences import preferences
 from eventrouter.router.cli.processes import run_router, run_worker
 from eventrouter.router.cli.silences import silences
@@ -73,6 +74,7 @@ for command in (
     retry,
     users,
     tokens,
+    people,
     preferences,
     spool,
 ):

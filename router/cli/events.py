@@ -18,7 +18,7 @@ from eventrouter.router.cli.output import (
     relative,
 )
 from eventrouter.router.errors import InvalidEvent
-from eventrouter.router.models import Attempt, EventDelivery
+from eventrouter.router.models import Attempt, Decision, EventDelivery
 
 
 @click.command("send")
@@ -138,10 +138,15 @@ def show(ctx: Context, event_id: str, as_json: bool) -> None:
     text = json.dumps(event.payload, indent=2, ensure_ascii=False)
     click.echo("  " + printable(text).replace("\n", "\n  "))
     for dc in event.decisions:
+        who = f" {printable(dc.recipient)}" if dc.recipient else ""
+        when = ""
+        if dc.until is not None and dc.decision in (Decision.HELD, Decision.DIGESTED):
+            when = f" {'until' if dc.decision == Decision.HELD else 'at'} {cell(dc.until)}"
         click.echo(
-            f"decision {dc.subscription or f'(removed {dc.subscription_id})'}: "
+            f"decision {dc.subscription or f'(removed {dc.subscription_id})'}{who}: "
             f"{dc.decision}"
             + (f" — {printable(dc.reason)}" if dc.reason else "")
+            + when
             + (
                 f" → delivery {', '.join(map(str, dc.digest_deliveries))}"
                 if dc.digest_deliveries

@@ -18,13 +18,25 @@ def subscriptions() -> None:
     """Subscriptions: which channels go to which destinations."""
 
 
+USERS_HELP = "People to notify as they chose: all, role:admin or a@x.com,b@y.com."
+
+
+def people_change(users: str | None, no_users: bool) -> dict[str, Any]:
+    """``users`` for an update: given, cleared (``--no-users``) or left alone."""
+    if users is not None and no_users:
+        raise ConfigError("give --users or --no-users, not both")
+    if no_users:
+        return {"users": None}
+    return {} if users is None else {"users": users}
+
+
 @subscriptions.command("add")
 @click.argument("name")
 @click.option("--channel", "channel_names", multiple=True, required=True, help="Repeatable.")
-@click.option(
-    "--destination", "destination_names", multiple=True, required=True, help="Repeatable."
-)
+@click.option("--destination", "destination_names", multiple=True, help="Repeatable (or --users).")
 @click.option("--env", default=None, help="Only events of this environment [default: all].")
+@click.option("--users", default=None, help=USERS_HELP)
+@click.option("--mandatory", is_flag=True, help="People's channel opt-outs do not apply.")
 @rule_options
 @json_option
 @pass_ctx
@@ -35,10 +47,13 @@ def subscriptions_add(
     channel_names: tuple[str, ...],
     destination_names: tuple[str, ...],
     env: str | None,
+    users: str | None,
+    mandatory: bool,
     as_json: bool,
     **rule_flags: Any,
 ) -> None:
-    """Add a subscription, optionally with rules (README: "Alert rules")."""
+    """Add a subscription, optionally with rules (README: "Alert rules") and people
+    (README: "People")."""
     sub = ctx.control.subscriptions.add(
         SubscriptionIn(
             name=name,
@@ -46,6 +61,8 @@ def subscriptions_add(
             destinations=list(destination_names),
             env=env,
             rules=rules_from(pop_rules(rule_flags)),
+            users=users,
+            mandatory=mandatory,
         )
     )
     report(as_json, sub, f"subscription {name} added: {describe(sub)}")
@@ -54,7 +71,9 @@ def subscriptions_add(
 def describe(sub: Subscription) -> str:
     scope = f"env {sub.env}" if sub.env else "all environments"
     rules = f"; rules {sub.rules.model_dump_json(exclude_defaults=True)}" if sub.rules else ""
-    return f"{', '.join(sub.channels)} → {', '.join(sub.destinations) or '-'} ({scope}){rules}"
+    people = f"; users {sub.users}{' (mandatory)' if sub.mandatory else ''}" if sub.users else ""
+    targets = ", ".join(sub.destinations) or "-"
+    return f"{', '.join(sub.channels)} → {targets} ({scope}){rules}{people}"
 
 
 @subscriptions.command("list")
@@ -65,7 +84,7 @@ def subscriptions_list(ctx: Context, as_json: bool) -> None:
     listing(
         ctx.control.subscriptions.list(),
         as_json,
-        ["name", "env", "channels", "destinations", "enabled"],
+        ["name", "env", "channels", "destinations", "users", "enabled"],
         "no subscriptions",
     )
 
@@ -82,6 +101,9 @@ def subscriptions_list(ctx: Context, as_json: bool) -> None:
 @click.option("--remove-destination", multiple=True, help="Stop sending here (repeatable).")
 @click.option("--env", default=None, help="Only events of this environment.")
 @click.option("--all-envs", is_flag=True, help="Events of every environment (drops --env).")
+@click.option("--users", default=None, help="Replace the people: " + USERS_HELP)
+@click.option("--no-users", is_flag=True, help="Notify no people.")
+@click.option("--mandatory/--not-mandatory", default=None, help="Whether people's opt-outs apply.")
 @rule_options
 @click.option("--no-rules", is_flag=True, help="Remove every rule (before the rule flags given).")
 @json_option
@@ -98,6 +120,9 @@ def subscriptions_update(
     remove_destination: tuple[str, ...],
     env: str | None,
     all_envs: bool,
+    users: str | None,
+    no_users: bool,
+    mandatory: bool | None,
     no_rules: bool,
     as_json: bool,
     **rule_flags: Any,
@@ -115,14 +140,16 @@ def subscriptions_update(
             remove_destinations=list(remove_destination) or None,
             rules=rules or None,
             clear_rules=no_rules or None,
+            mandatory=mandatory,
         )
         | env_change(env, all_envs)
+        | people_change(users, no_users)
     )
     if not change.model_fields_set:
         raise ConfigError(
             "nothing to change: give --channel, --destination, --add-channel, "
             "--remove-channel, --add-destination, --remove-destination, --env, --all-envs, "
-            "a rule flag (--filter…) or --no-rules"
+            "--users, --no-users, --mandatory, a rule flag (--filter…) or --no-rules"
         )
     sub = ctx.control.subscriptions.update(name, change)
     report(as_json, sub, f"subscription {name} updated: {describe(sub)}")

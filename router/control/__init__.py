@@ -20,6 +20,7 @@ from eventrouter.router.control.destinations import Destinations
 from eventrouter.router.control.events import Events
 from eventrouter.router.control.overview import Overviews
 from eventrouter.router.control.preferences import PreferenceService
+from eventrouter.router.control.people import People
 from eventrouter.router.control.retention import Retention
 from eventrouter.router.control.silences import Silences
 from eventrouter.router.control.subscriptions import Subscriptions
@@ -43,6 +44,7 @@ class Control:
         self.users = Users(engine, settings, caller)
         self.tokens = Tokens(engine, settings, caller)
         self.preferences = PreferenceService(engine, settings, caller)
+        self.people = People(engine, settings, caller)
         self.overview = Overviews(engine, settings, caller)
         self.retention = Retention(engine, settings, caller)
 

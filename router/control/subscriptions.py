@@ -13,8 +13,10 @@ from eventrouter.router.control.channels import no_channel
 from eventrouter.router.control.service import Service
 from eventrouter.router.control.validation import OBJECT_NAME, check_env, check_object_name
 from eventrouter.router.db import config as store
+from eventrouter.router.db import users as users_store
 from eventrouter.router.errors import ConfigError, Conflict, NotFound
 from eventrouter.router.models import Rules, Subscription, SubscriptionIn, SubscriptionUpdate
+from eventrouter.router.people.recipients import parse_recipients
 from eventrouter.router.rules.spec import compile_rules
 
 
@@ -65,21 +67,45 @@ def merged_rules(current: Rules | None, patch: dict[str, Any] | None) -> Rules |
     return None if rules.is_empty() else rules
 
 
+def checked_users(conn: Connection, org: str, spec: str | None) -> str | None:
+    """``--users`` normalised; ``ConfigError`` for bad text, ``NotFound`` for an email that
+    is not a user of the org (a typo would otherwise notify no one, silently)."""
+    if spec is None:
+        return None
+    try:
+        recipients = parse_recipients(spec)
+    except ValueError as exc:
+        raise ConfigError(str(exc), field=("users",)) from None
+    missing = [e for e in sorted(recipients.emails) if users_store.find_user(conn, org, e) is None]
+    if missing:
+        raise NotFound(
+            f"no user {', '.join(map(repr, missing))}; see 'eventrouter users list'",
+            field=("users",),
+        )
+    return recipients.spec()
+
+
 def no_subscription(name: str) -> NotFound:
     return NotFound(f"no subscription named {name!r}; see 'eventrouter subscriptions list'")
 
 
 def edited(
-    noun: str, current: Sequence[str], add: Sequence[str], remove: Sequence[str]
+    noun: str,
+    current: Sequence[str],
+    add: Sequence[str],
+    remove: Sequence[str],
+    *,
+    may_be_empty: bool = False,
 ) -> list[str]:
-    """``current`` plus ``add`` minus ``remove``; a subscription keeps at least one."""
+    """``current`` plus ``add`` minus ``remove``; a subscription keeps at least one (a
+    subscription with people may send to no destination)."""
     unknown = [name for name in remove if name not in current and name not in add]
     if unknown:
         raise ConfigError(
             f"the subscription has no {noun} {', '.join(map(repr, unknown))} to remove"
         )
     names = [n for n in dict.fromkeys([*current, *add]) if n not in set(remove)]
-    if not names:
+    if not names and not may_be_empty:
         raise ConfigError(
             f"a subscription needs at least one {noun}; add one before removing",
             field=(f"{noun}s",),
@@ -107,9 +133,10 @@ class Subscriptions(Service):
         check_env(spec.env)
         if not spec.channels:
             raise ConfigError("a subscription needs at least one --channel", field=("channels",))
-        if not spec.destinations:
+        if not spec.destinations and spec.users is None:
             raise ConfigError(
-                "a subscription needs at least one --destination", field=("destinations",)
+                "a subscription needs at least one --destination or --users",
+                field=("destinations",),
             )
         check_rules(spec.rules)
         channels = list(dict.fromkeys(spec.channels))
@@ -127,6 +154,8 @@ class Subscriptions(Service):
                 [found[name].id for name in channels],
                 destination_ids(conn, self.org, destinations),
                 spec.rules,
+                users=checked_users(conn, self.org, spec.users),
+                mandatory=spec.mandatory,
             )
             if new_id is None:
                 raise Conflict(
@@ -144,6 +173,9 @@ class Subscriptions(Service):
             if subscription_id is None:
                 raise no_subscription(name)
             current = store.list_subscriptions(conn, self.org, name)[0]
+            people = current.users
+            if "users" in change.model_fields_set:
+                people = checked_users(conn, self.org, change.users)
             channels = edited(
                 "channel",
                 change.channels if change.channels is not None else current.channels,
@@ -155,6 +187,7 @@ class Subscriptions(Service):
                 change.destinations if change.destinations is not None else current.destinations,
                 change.add_destinations,
                 change.remove_destinations,
+                may_be_empty=people is not None,
             )
             found = store.find_channels(conn, self.org, channels)
             missing = [c for c in channels if c not in found]
@@ -166,6 +199,9 @@ class Subscriptions(Service):
                 [found[c].id for c in channels],
                 destination_ids(conn, self.org, destinations),
             )
+            if "users" in change.model_fields_set or change.mandatory is not None:
+                mandatory = current.mandatory if change.mandatory is None else change.mandatory
+                store.set_subscription_people(conn, subscription_id, people, mandatory)
             if "env" in change.model_fields_set:
                 store.set_subscription_env(conn, subscription_id, check_env(change.env))
             if change.clear_rules or change.rules:

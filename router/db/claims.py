@@ -42,30 +42,38 @@ LOAD_DESTINATION = text(
 CLAIM = text(
     """
     WITH task AS MATERIALIZED (
-        SELECT id, xmin AS version, event_id, destination_id, status, attempt_count,
-               next_attempt_at, claim_token, notice
-        FROM deliveries
-        WHERE id = ANY(CAST(:ids AS bigint[]))
+        SELECT t.id, t.xmin AS version, t.event_id, t.destination_id, t.status,
+               t.attempt_count, t.next_attempt_at, t.claim_token, t.notice, t.address,
+               t.user_id IS NOT NULL AND NOT EXISTS (
+                   SELECT 1 FROM users u WHERE u.id = t.user_id) AS user_gone
+        FROM deliveries t
+        WHERE t.id = ANY(CAST(:ids AS bigint[]))
     ), candidates AS (
-        SELECT id, version FROM task
+        SELECT id, version, user_gone FROM task
         WHERE destination_id = :destination_id AND status = 'pending'
           AND next_attempt_at <= now() + interval '1 second'
+    ), gone AS (  -- a person removed since it was planned gets nothing more
+        UPDATE deliveries d
+        SET status = 'cancelled', last_error = 'user removed', dispatched_at = NULL,
+            updated_at = now()
+        FROM candidates c
+        WHERE d.id = c.id AND d.xmin = c.version AND c.user_gone
     ), claimed AS (
         UPDATE deliveries d
         SET status = 'delivering', attempt_count = attempt_count + 1,
             claim_token = CAST(:token AS uuid),
             lease_expires_at = now() + make_interval(secs => :lease), updated_at = now()
         FROM candidates c
-        WHERE d.id = c.id AND d.xmin = c.version
-        RETURNING d.id, d.event_id, d.attempt_count, d.notice
+        WHERE d.id = c.id AND d.xmin = c.version AND NOT c.user_gone
+        RETURNING d.id, d.event_id, d.attempt_count, d.notice, d.address
     ), mine AS (
-        SELECT id, event_id, attempt_count, notice FROM claimed
+        SELECT id, event_id, attempt_count, notice, address FROM claimed
         UNION ALL
-        SELECT id, event_id, attempt_count, notice FROM task
+        SELECT id, event_id, attempt_count, notice, address FROM task
         WHERE status = 'delivering' AND claim_token = CAST(:token AS uuid)
     )
-    SELECT m.id, m.attempt_count, m.notice, e.id AS event_id, e.name, e.org, e.env,
-           e.payload::text AS payload_json, e.published_at
+    SELECT m.id, m.attempt_count, m.notice, m.address, e.id AS event_id, e.name, e.org,
+           e.env, e.payload::text AS payload_json, e.published_at
     FROM mine m JOIN events e ON e.id = m.event_id
     ORDER BY m.id
     """
@@ -180,6 +188,8 @@ class ClaimedDelivery:
     id: int
     attempt: int
     event: Event
+    address: str | None = None
+    """A person's delivery: where the destination sends it instead of its own target."""
 
 
 class AttemptRow(NamedTuple):
@@ -249,6 +259,7 @@ def claim(
                 published_at=(row.published_at.timestamp() if row.published_at else None),
                 notice=row.notice,
             ),
+            row.address,
         )
         for row in rows
     ]

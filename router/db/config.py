@@ -274,8 +274,8 @@ def update_destination_config(
 # -- subscriptions ----------------------------------------------------------------------
 _INSERT_SUBSCRIPTION = text(
     """
-    INSERT INTO subscriptions (org, name, env, rules)
-    VALUES (:org, :name, :env, CAST(:rules AS jsonb))
+    INSERT INTO subscriptions (org, name, env, rules, users, mandatory)
+    VALUES (:org, :name, :env, CAST(:rules AS jsonb), :users, :mandatory)
     ON CONFLICT (org, name) DO NOTHING
     RETURNING id
     """
@@ -294,7 +294,7 @@ _LINK_DESTINATIONS = text(
 )
 _LIST_SUBSCRIPTIONS = text(
     """
-    SELECT s.id, s.name, s.env, s.enabled, s.created_at, s.rules,
+    SELECT s.id, s.name, s.env, s.enabled, s.created_at, s.rules, s.users, s.mandatory,
            COALESCE((SELECT array_agg(c.name ORDER BY c.name) FROM subscription_channels sc
                      JOIN channels c ON c.id = sc.channel_id
                      WHERE sc.subscription_id = s.id), '{}') AS channels,
@@ -363,10 +363,20 @@ def insert_subscription(
     channel_ids: Sequence[int],
     destination_ids: Sequence[int],
     rules: Rules | None = None,
+    *,
+    users: str | None = None,
+    mandatory: bool = False,
 ) -> int | None:
     """The new subscription's id (linked to its channels and destinations), or ``None`` when
-    ``name`` is taken. ``rules`` are stored as given (checked by the caller)."""
-    params = {"org": org, "name": name, "env": env, "rules": _rules_json(rules)}
+    ``name`` is taken. ``rules`` and ``users`` are stored as given (checked by the caller)."""
+    params = {
+        "org": org,
+        "name": name,
+        "env": env,
+        "rules": _rules_json(rules),
+        "users": users,
+        "mandatory": mandatory,
+    }
     found = conn.execute(_INSERT_SUBSCRIPTION, params).scalar()
     if found is None:
         return None
@@ -410,6 +420,19 @@ def delete_subscription(conn: Connection, org: str, name: str) -> bool:
 def lock_subscription(conn: Connection, org: str, name: str) -> int | None:
     found = conn.execute(_LOCK_SUBSCRIPTION, {"org": org, "name": name}).scalar()
     return None if found is None else int(found)
+
+
+_SET_SUBSCRIPTION_PEOPLE = text(
+    "UPDATE subscriptions SET users = :users, mandatory = :mandatory, updated_at = now() "
+    "WHERE id = :id"
+)
+
+
+def set_subscription_people(
+    conn: Connection, subscription_id: int, users: str | None, mandatory: bool
+) -> None:
+    params = {"id": subscription_id, "users": users, "mandatory": mandatory}
+    conn.execute(_SET_SUBSCRIPTION_PEOPLE, params)
 
 
 def set_subscription_env(conn: Connection, subscription_id: int, env: str | None) -> None:

@@ -1,5 +1,6 @@
 """Releasing digests: groups whose wait is over and quiet-hours holds whose window ended
-become one delivery per destination of their subscription.
+become one delivery per destination of their subscription; a person's hold or digest
+(``user_id``) becomes one delivery to that person.
 
 Lock order is the router's: a group's ``rule_state`` row first, then the digest. The
 digest itself is taken with ``SKIP LOCKED``: one a router is joining right now is left
@@ -46,17 +47,19 @@ RELEASE = text(
     ), released AS (
         UPDATE digests g SET released_at = now() FROM taken WHERE g.id = taken.id
         RETURNING g.id, g.subscription_id, g.kind, g.key, g.first_at, g.last_at,
-                  g.count AS events, g.last_event_id
+                  g.count AS events, g.last_event_id, g.user_id, g.destination_id,
+                  g.recipient, g.address
     ), throttled AS (
         SELECT * FROM unnest(CAST(:ids AS bigint[]), CAST(:throttled AS int[])) AS t(id, n)
     ), planned AS (
-        INSERT INTO deliveries (event_id, destination_id, subscription_id, digest_id, notice)
-        SELECT r.last_event_id, sd.destination_id, r.subscription_id, r.id,
+        INSERT INTO deliveries (event_id, destination_id, subscription_id, digest_id, notice,
+                                user_id, recipient, address)
+        SELECT r.last_event_id, t.destination_id, r.subscription_id, r.id,
                jsonb_strip_nulls(jsonb_build_object(
                    'id', 'digest-' || r.id,
                    'key', NULLIF(r.key, ''),
                    'throttled', NULLIF(t.n, 0),
-                   CASE r.kind WHEN 'group' THEN 'group' ELSE 'held' END,
+                   CASE r.kind WHEN 'hold' THEN 'held' ELSE 'group' END,
                    jsonb_build_object(
                        'key', r.key, 'count', r.events, 'first_at', r.first_at,
                        'last_at', r.last_at,
@@ -67,10 +70,19 @@ RELEASE = text(
                            FROM (SELECT e.id, e.name, e.payload, e.published_at
                                  FROM decisions dc JOIN events e ON e.id = dc.event_id
                                  WHERE dc.digest_id = r.id
-                                 ORDER BY e.published_at, e.id LIMIT {MAX_LISTED}) m), '[]'))))
+                                 ORDER BY e.published_at, e.id LIMIT {MAX_LISTED}) m), '[]'))),
+               r.user_id, r.recipient, r.address
         FROM released r
-        JOIN subscription_destinations sd ON sd.subscription_id = r.subscription_id
-        JOIN destinations d ON d.id = sd.destination_id AND d.enabled
+        -- A subscription's digest goes to its destinations; a person's to that person
+        -- alone, unless they were removed meanwhile.
+        JOIN LATERAL (
+            SELECT sd.destination_id FROM subscription_destinations sd
+            WHERE sd.subscription_id = r.subscription_id AND r.user_id IS NULL
+            UNION ALL
+            SELECT r.destination_id
+            WHERE r.user_id IS NOT NULL AND EXISTS (SELECT 1 FROM users u WHERE u.id = r.user_id)
+        ) t ON true
+        JOIN destinations d ON d.id = t.destination_id AND d.enabled
         LEFT JOIN throttled t ON t.id = r.id
         -- (digest_id, destination_id) is unique in each week's partition (migration 0010);
         -- a conflict target cannot name a per-partition index: DO NOTHING takes any.

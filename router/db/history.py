@@ -93,7 +93,8 @@ _SHOW_EVENT = text(
 _SHOW_DELIVERIES = text(
     """
     SELECT d.id, d.status, d.attempt_count, d.next_attempt_at, d.last_error, d.created_at,
-           d.updated_at, dest.name AS destination, dest.kind AS type, s.name AS subscription
+           d.updated_at, COALESCE(d.recipient, dest.name) AS destination, dest.kind AS type,
+           s.name AS subscription
     FROM deliveries d
     LEFT JOIN destinations dest ON dest.id = d.destination_id
     LEFT JOIN subscriptions s ON s.id = d.subscription_id
@@ -103,14 +104,14 @@ _SHOW_DELIVERIES = text(
 # Removed subscriptions keep their decisions (no foreign key): the name is then NULL.
 _SHOW_DECISIONS = text(
     """
-    SELECT dc.subscription_id, s.name AS subscription, dc.decision, dc.reason, dc.until,
-           dc.digest_id, dc.silence_id,
+    SELECT dc.subscription_id, s.name AS subscription, dc.recipient, dc.decision, dc.reason,
+           dc.until, dc.digest_id, dc.silence_id,
            COALESCE((SELECT array_agg(d.id ORDER BY d.id) FROM deliveries d
                      WHERE dc.digest_id IS NOT NULL AND d.digest_id = dc.digest_id), '{}')
                AS digest_deliveries
     FROM decisions dc
     LEFT JOIN subscriptions s ON s.id = dc.subscription_id
-    WHERE dc.event_id = :id ORDER BY dc.subscription_id
+    WHERE dc.event_id = :id ORDER BY dc.subscription_id, dc.recipient NULLS FIRST
     """
 )
 _SHOW_ATTEMPTS = text(
@@ -128,7 +129,7 @@ _SHOW_ATTEMPTS = text(
 _LIST_DELIVERIES = text(
     """
     SELECT d.id, CAST(d.event_id AS text) AS event_id, e.name AS event, e.env,
-           dest.name AS destination, d.status, d.attempt_count,
+           COALESCE(d.recipient, dest.name) AS destination, d.status, d.attempt_count,
            CASE WHEN d.status IN ('pending', 'delivering') THEN d.next_attempt_at END
                AS next_attempt_at,
            d.last_error, d.updated_at
@@ -306,7 +307,8 @@ _SHOW_DELIVERY = text(
     """
     SELECT d.id, CAST(d.event_id AS text) AS event_id, e.name AS event, e.env, d.status,
            d.attempt_count, d.next_attempt_at, d.last_error, d.created_at, d.updated_at,
-           dest.name AS destination, dest.kind AS type, s.name AS subscription
+           COALESCE(d.recipient, dest.name) AS destination, dest.kind AS type,
+           s.name AS subscription
     FROM deliveries d
     JOIN events e ON e.id = d.event_id
     LEFT JOIN destinations dest ON dest.id = d.destination_id

@@ -64,18 +64,20 @@ EXISTING_EVENT_IDS = text("SELECT id FROM events WHERE id = ANY(CAST(:ids AS uui
 # (which turned every event of the batch planned for it into a rejected entry).
 # Deliveries go out at once after the commit (dispatched_at = now()) unless the broker
 # is known to be down; then they are left for the scheduler to dispatch when it is back.
-# An event's own deliveries are unique per (event, destination) among rows without a
-# digest (migration 0006), in each week's partition (0010): a conflict target cannot name
-# an index that exists per partition only, so DO NOTHING takes any unique index.
+# An event's own deliveries are unique per (event, destination, person) among rows without
+# a digest (migrations 0006, 0012), in each week's partition (0010): a conflict target
+# cannot name an index that exists per partition only, so DO NOTHING takes any unique index.
 INSERT_DELIVERIES = text(
     """
-    INSERT INTO deliveries (id, event_id, destination_id, subscription_id, dispatched_at, notice)
+    INSERT INTO deliveries (id, event_id, destination_id, subscription_id, dispatched_at, notice,
+                            user_id, recipient, address)
     SELECT eventrouter_delivery_id(COALESCE(to_timestamp(t.p), now())), t.e, t.d, t.s,
-           CASE WHEN CAST(:dispatching AS boolean) THEN now() END, t.n
+           CASE WHEN CAST(:dispatching AS boolean) THEN now() END, t.n, t.u, t.r, t.a
     FROM unnest(
         CAST(:event_ids AS uuid[]), CAST(:destination_ids AS int[]),
         CAST(:subscription_ids AS int[]), CAST(:notices AS jsonb[]),
-        CAST(:published_at AS float8[])) AS t(e, d, s, n, p)
+        CAST(:published_at AS float8[]), CAST(:user_ids AS bigint[]),
+        CAST(:recipients AS text[]), CAST(:addresses AS text[])) AS t(e, d, s, n, p, u, r, a)
     WHERE EXISTS (SELECT 1 FROM destinations WHERE id = t.d)
       AND EXISTS (SELECT 1 FROM subscriptions WHERE id = t.s)
     ON CONFLICT DO NOTHING
@@ -116,6 +118,11 @@ class PlannedRow(NamedTuple):
     subscription_id: int
     notice: str | None = None
     """JSON of what the receiver is told besides the event (rules: firing/resolved…)."""
+    user_id: int | None = None
+    """A person's delivery (``subscriptions --users``): to ``address`` through the org's
+    destination for the medium, named ``recipient`` (``user:<email>/<medium>``)."""
+    recipient: str | None = None
+    address: str | None = None
 
 
 class Rejection(NamedTuple):
@@ -181,15 +188,17 @@ def insert_deliveries(
     id → publish time); return ``(delivery_id, destination_id)`` of the new ones."""
     if not rows:
         return []
-    event_ids, destination_ids, subscription_ids, notices = zip(*rows, strict=True)
     result = conn.execute(
         INSERT_DELIVERIES,
         {
-            "event_ids": list(event_ids),
-            "destination_ids": list(destination_ids),
-            "subscription_ids": list(subscription_ids),
-            "notices": list(notices),
-            "published_at": [published_at.get(event_id) for event_id in event_ids],
+            "event_ids": [r.event_id for r in rows],
+            "destination_ids": [r.destination_id for r in rows],
+            "subscription_ids": [r.subscription_id for r in rows],
+            "notices": [r.notice for r in rows],
+            "published_at": [published_at.get(r.event_id) for r in rows],
+            "user_ids": [r.user_id for r in rows],
+            "recipients": [r.recipient for r in rows],
+            "addresses": [r.address for r in rows],
             "dispatching": dispatching,
         },
     )

@@ -12,14 +12,15 @@ from typing import Any
 from sqlalchemy import Connection, text
 
 from eventrouter.router.models import Rules
+from eventrouter.router.people.recipients import Recipients, parse_recipients
 from eventrouter.router.routing import ChannelRule, RoutingTable, SilenceRule, SubscriptionRule
 
 CONFIG_VERSION = text("SELECT version FROM config_version WHERE id = 1")
 
-ROUTING_CHANNELS = text("SELECT id, org, env, pattern, is_system FROM channels")
+ROUTING_CHANNELS = text("SELECT id, org, env, pattern, is_system, name FROM channels")
 ROUTING_SUBSCRIPTIONS = text(
     """
-    SELECT s.id, s.org, s.env, s.enabled, s.rules,
+    SELECT s.id, s.org, s.env, s.enabled, s.rules, s.users, s.mandatory,
            COALESCE(array_agg(DISTINCT sc.channel_id)
                     FILTER (WHERE sc.channel_id IS NOT NULL), '{}') AS channel_ids,
            COALESCE(array_agg(DISTINCT sd.destination_id)
@@ -53,7 +54,7 @@ def load_routing_table(conn: Connection) -> RoutingTable:
     """
     version = config_version(conn)
     channels = [
-        ChannelRule(row.id, row.org, row.env, row.pattern, row.is_system)
+        ChannelRule(row.id, row.org, row.env, row.pattern, row.is_system, row.name)
         for row in conn.execute(ROUTING_CHANNELS)
     ]
     subscriptions = [
@@ -65,12 +66,25 @@ def load_routing_table(conn: Connection) -> RoutingTable:
             frozenset(row.channel_ids),
             frozenset(row.destination_ids),
             *_rules(row.rules),
+            users=_recipients(row.users),
+            mandatory=row.mandatory,
         )
         for row in conn.execute(ROUTING_SUBSCRIPTIONS)
     ]
     enabled = [row.id for row in conn.execute(ROUTING_ENABLED_DESTINATIONS)]
     silences = [SilenceRule(**row._mapping) for row in conn.execute(ROUTING_SILENCES)]
     return RoutingTable(channels, subscriptions, enabled, version=version, silences=silences)
+
+
+def _recipients(stored: str | None) -> Recipients | None:
+    """Stored recipients; text that no longer reads (written around the control plane)
+    names no one rather than failing the table."""
+    if stored is None:
+        return None
+    try:
+        return parse_recipients(stored)
+    except ValueError:
+        return None
 
 
 def _rules(stored: Any) -> tuple[Rules | None, None, str | None]:

@@ -59,11 +59,14 @@ SAVE_STATE = text(
 UPSERT_DIGESTS = text(
     """
     INSERT INTO digests (subscription_id, kind, key, release_at, first_at, last_at, count,
-                         last_event_id)
+                         last_event_id, user_id, destination_id, recipient, address)
     SELECT * FROM unnest(CAST(:subs AS int[]), CAST(:kinds AS text[]), CAST(:keys AS text[]),
                          CAST(:release_at AS timestamptz[]), CAST(:first_at AS timestamptz[]),
                          CAST(:last_at AS timestamptz[]), CAST(:counts AS int[]),
-                         CAST(:last_events AS uuid[])) AS v(s, k, y, r, f, l, c, e)
+                         CAST(:last_events AS uuid[]), CAST(:user_ids AS bigint[]),
+                         CAST(:destination_ids AS int[]), CAST(:recipients AS text[]),
+                         CAST(:addresses AS text[]))
+                 AS v(s, k, y, r, f, l, c, e, u, d, rc, a)
     WHERE EXISTS (SELECT 1 FROM subscriptions WHERE id = v.s)  -- removed since the table
     ON CONFLICT (subscription_id, kind, key) WHERE released_at IS NULL DO UPDATE
     SET count = digests.count + excluded.count,
@@ -80,11 +83,11 @@ UPSERT_DIGESTS = text(
 INSERT_DECISIONS = text(
     """
     INSERT INTO decisions (event_id, subscription_id, decision, reason, digest_id,
-                           silence_id, until)
+                           silence_id, until, recipient)
     SELECT * FROM unnest(CAST(:events AS uuid[]), CAST(:subs AS int[]),
                          CAST(:decisions AS text[]), CAST(:reasons AS text[]),
                          CAST(:digests AS bigint[]), CAST(:silences AS bigint[]),
-                         CAST(:until AS timestamptz[]))
+                         CAST(:until AS timestamptz[]), CAST(:recipients AS text[]))
     ON CONFLICT DO NOTHING
     """
 )
@@ -98,6 +101,8 @@ class DecisionRow(NamedTuple):
     digest_id: int | None = None
     silence_id: int | None = None
     until: datetime | None = None
+    recipient: str | None = None
+    """A person's decision (``user:<email>/<medium>``); ``None``: the subscription's."""
 
 
 class DigestRow(NamedTuple):
@@ -111,6 +116,11 @@ class DigestRow(NamedTuple):
     last_at: datetime
     events: int
     last_event_id: str
+    user_id: int | None = None
+    """A person's hold or digest: released to ``address`` through ``destination_id`` only."""
+    destination_id: int | None = None
+    recipient: str | None = None
+    address: str | None = None
 
 
 def lock_states(
@@ -163,6 +173,10 @@ def upsert_digests(conn: Connection, rows: Sequence[DigestRow]) -> dict[tuple[in
             "last_at": [r.last_at for r in rows],
             "counts": [r.events for r in rows],
             "last_events": [r.last_event_id for r in rows],
+            "user_ids": [r.user_id for r in rows],
+            "destination_ids": [r.destination_id for r in rows],
+            "recipients": [r.recipient for r in rows],
+            "addresses": [r.address for r in rows],
         },
     )
     return {(row.subscription_id, row.kind, row.key): int(row.id) for row in result}
@@ -181,6 +195,7 @@ def insert_decisions(conn: Connection, rows: Sequence[DecisionRow]) -> None:
             "digests": [r.digest_id for r in rows],
             "silences": [r.silence_id for r in rows],
             "until": [r.until for r in rows],
+            "recipients": [r.recipient for r in rows],
         },
     )
 
