@@ -54,7 +54,7 @@ RELEASE = text(
     ), planned AS (
         INSERT INTO deliveries (event_id, destination_id, subscription_id, digest_id, notice,
                                 user_id, recipient, address)
-        SELECT r.last_event_id, t.destination_id, r.subscription_id, r.id,
+        SELECT r.last_event_id, target.destination_id, r.subscription_id, r.id,
                jsonb_strip_nulls(jsonb_build_object(
                    'id', 'digest-' || r.id,
                    'key', NULLIF(r.key, ''),
@@ -70,7 +70,7 @@ RELEASE = text(
                            FROM (SELECT e.id, e.name, e.payload, e.published_at
                                  FROM decisions dc JOIN events e ON e.id = dc.event_id
                                  WHERE dc.digest_id = r.id
-                                 ORDER BY e.published_at, e.id LIMIT {MAX_LISTED}) m), '[]'))),
+                                 ORDER BY e.published_at, e.id LIMIT {MAX_LISTED}) m), '[]')))),
                r.user_id, r.recipient, r.address
         FROM released r
         -- A subscription's digest goes to its destinations; a person's to that person
@@ -81,8 +81,8 @@ RELEASE = text(
             UNION ALL
             SELECT r.destination_id
             WHERE r.user_id IS NOT NULL AND EXISTS (SELECT 1 FROM users u WHERE u.id = r.user_id)
-        ) t ON true
-        JOIN destinations d ON d.id = t.destination_id AND d.enabled
+        ) target ON true
+        JOIN destinations d ON d.id = target.destination_id AND d.enabled
         LEFT JOIN throttled t ON t.id = r.id
         -- (digest_id, destination_id) is unique in each week's partition (migration 0010);
         -- a conflict target cannot name a per-partition index: DO NOTHING takes any.

@@ -45,6 +45,8 @@ def parse_recipients(text: str) -> Recipients:
     roles: set[str] = set()
     emails: set[str] = set()
     for item in items:
+        if not item.isprintable():
+            raise ValueError(f"{item!r} in --users has a control character; remove it")
         if item.lower().startswith("role:"):
             role = item[5:].strip().lower()
             if role not in ROLES:
