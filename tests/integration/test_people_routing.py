@@ -185,6 +185,7 @@ def test_mandatory_ignores_opt_outs_and_roles_pick_people(
         "user:alice@example.com/email", "user:carol@example.com/email",
     ]  # fmt: skip
     control.subscriptions.update("sec", SubscriptionUpdate(mandatory=False))
+    assert router.store.refresh_routing_table()
     route(router, settings)
     assert scalar(clean_db, "SELECT count(*) FROM deliveries WHERE user_id IS NOT NULL") == 3
 
