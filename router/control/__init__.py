@@ -19,8 +19,8 @@ from eventrouter.router.control.deliveries import Deliveries
 from eventrouter.router.control.destinations import Destinations
 from eventrouter.router.control.events import Events
 from eventrouter.router.control.overview import Overviews
-from eventrouter.router.control.preferences import PreferenceService
 from eventrouter.router.control.people import People
+from eventrouter.router.control.preferences import PreferenceService
 from eventrouter.router.control.retention import Retention
 from eventrouter.router.control.silences import Silences
 from eventrouter.router.control.subscriptions import Subscriptions
