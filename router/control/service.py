@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from sqlalchemy import Connection, Engine
-from sqlalchemy.exc import ProgrammingError
+from sqlalchemy.exc import DataError, ProgrammingError
 
 from eventrouter.router.control.caller import Caller
 from eventrouter.router.db import translating_errors
@@ -42,5 +42,13 @@ class Service:
                 if "does not exist" in str(exc.orig):
                     raise ConfigError(
                         "the database has no eventrouter schema; run 'eventrouter db upgrade'"
+                    ) from exc
+                raise
+            except DataError as exc:
+                # Postgres text and jsonb cannot hold a NUL byte; psycopg refuses it before
+                # sending. Whichever name or filter carried it, the input is what to fix.
+                if "NUL" in str(exc.orig) or "\\u0000" in str(exc.orig):
+                    raise ConfigError(
+                        "text cannot contain a NUL (0x00) byte; remove it and send again"
                     ) from exc
                 raise

@@ -46,3 +46,12 @@ def test_a_destination_name_with_a_nul_byte_is_not_found(api: ApiClient) -> None
         "/v1/deliveries", params={"destination": "\x00"}, headers=api.headers("viewer")
     )
     assert answer.status_code == 404 and "no destination named" in answer.json()["detail"]
+
+
+def test_a_nul_byte_anywhere_in_a_request_is_a_422_not_a_500(api: ApiClient) -> None:
+    """Postgres text and jsonb refuse NUL: whichever field carries it, the caller is told."""
+    admin = api.headers("admin")
+    sub = {"name": "s", "channels": ["\x00"], "destinations": ["hook"]}
+    answer = api.http.post("/v1/subscriptions", json=sub, headers=admin)
+    assert answer.status_code == 422, answer.text
+    assert "NUL" in answer.json()["detail"]
