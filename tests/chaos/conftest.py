@@ -8,7 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.chaos.harness import SHARED_PG, RedisServer, Stack, create_database, drop_database
+from eventrouter.router.db.migrate import drop_database
+from tests import databases
+from tests.chaos.harness import SHARED_PG, RedisServer, Stack
 from tests.receiver import Receiver
 
 
@@ -29,7 +31,9 @@ def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
 
 @pytest.fixture
 def chaos_database_url() -> Iterator[str]:
-    url = create_database(SHARED_PG, f"chaos_{uuid.uuid4().hex[:12]}")
+    """A migrated database of its own (a copy of the migrated template)."""
+    url = SHARED_PG.rsplit("/", 1)[0] + f"/chaos_{uuid.uuid4().hex[:12]}"
+    databases.create_migrated(url)
     yield url
     drop_database(url)
 
@@ -44,7 +48,6 @@ def receiver() -> Iterator[Receiver]:
 @pytest.fixture
 def stack(tmp_path: Path, redis_server: RedisServer, chaos_database_url: str) -> Iterator[Stack]:
     s = Stack(tmp_path, redis_server.url, chaos_database_url)
-    s.migrate()
     yield s
     s.stop_all()
 

@@ -23,8 +23,9 @@ import redis
 from sqlalchemy import Engine, text
 
 from eventrouter.router.db import make_engine, reset
-from eventrouter.router.db.migrate import create_database_if_missing, drop_database, upgrade
+from eventrouter.router.db.migrate import drop_database
 from eventrouter.router.settings import Settings
+from tests import databases
 from tests.helpers import SECRET_KEY
 from tests.receiver import wait_for
 
@@ -49,9 +50,22 @@ class Process:
     name: str
     popen: subprocess.Popen[bytes]
     log: Path
+    since: int = 0
+    """Where ``recent()`` starts: the log's length at the last ``Stack.reset()``."""
 
     def output(self) -> str:
         return self.log.read_text(errors="replace") if self.log.exists() else ""
+
+    def recent(self) -> str:
+        """The output since the last reset: what the current test caused."""
+        if not self.log.exists():
+            return ""
+        with self.log.open("rb") as handle:
+            handle.seek(self.since)
+            return handle.read().decode(errors="replace")
+
+    def mark(self) -> None:
+        self.since = self.log.stat().st_size if self.log.exists() else 0
 
     def stop(self, timeout: float = 20) -> int:
         """SIGTERM, then SIGKILL if it does not exit in time; return the exit code."""
@@ -83,10 +97,8 @@ class Stack:
     # -- lifecycle -------------------------------------------------------------------
     @classmethod
     def create(cls, workdir: Path, **extra_env: str) -> Stack:
-        name = f"er_e2e_{secrets.token_hex(5)}"
-        url = f"{POSTGRES_SERVER_URL}/{name}"
-        create_database_if_missing(url)
-        upgrade(url)
+        url = f"{POSTGRES_SERVER_URL}/er_e2e_{secrets.token_hex(5)}"
+        databases.create_migrated(url)
         token = secrets.token_hex(5)
         return cls(workdir, url, f"ertest:{token}:events", f"ertest-{token}", dict(extra_env))
 
@@ -164,8 +176,15 @@ class Stack:
         )
         return process, f"http://127.0.0.1:{port}"
 
+    def stop(self, process: Process, timeout: float = 20) -> int:
+        """Stop one process and forget it; its exit code."""
+        code = process.stop(timeout)
+        self.processes.remove(process)
+        return code
+
     def logs(self) -> str:
-        return "\n".join(f"--- {p.name} ---\n{p.output()[-4000:]}" for p in self.processes)
+        """Each process's output since the last reset (its last 4000 characters)."""
+        return "\n".join(f"--- {p.name} ---\n{p.recent()[-4000:]}" for p in self.processes)
 
     # -- driving it --------------------------------------------------------------------
     def cli(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
