@@ -1,4 +1,9 @@
-"""One router and one worker per e2e module, on a private database, stream and queue."""
+"""One router and one worker for the whole e2e run, on a private database, stream and queue.
+
+Started once, not per module: each start costs a database and two process start-ups
+(seconds each on a loaded 2-core machine). Tests see empty tables through ``fresh``; a
+module that starts a process of its own (an API) stops it when the module ends.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +14,7 @@ import pytest
 from tests.e2e.stack import Stack
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     running = Stack.create(tmp_path_factory.mktemp("stack"))
     try:

@@ -23,7 +23,7 @@ def api(stack: Stack) -> Iterator[tuple[Process, str]]:
     """One API process for the module; the last test stops it with SIGTERM."""
     process, url = stack.start_api()
     yield process, url
-    process.stop(timeout=20)
+    stack.stop(process, timeout=20)
     assert "Traceback" not in process.output()
 
 

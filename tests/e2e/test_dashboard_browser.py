@@ -19,9 +19,10 @@ from tests.receiver import Receiver, always, ok
 
 
 @pytest.fixture(scope="module")
-def site(stack: Stack) -> str:
-    _process, base_url = stack.start_api()
-    return base_url
+def site(stack: Stack) -> Iterator[str]:
+    process, base_url = stack.start_api()
+    yield base_url
+    stack.stop(process)
 
 
 @pytest.fixture(scope="module")

@@ -42,8 +42,9 @@ class Setup:
 def setup(stack: Stack) -> Iterator[Setup]:
     slack_api = SlackApi(TOKEN)
     with Receiver(slack_api) as slack, Receiver() as runbook:
-        _, api = stack.start_api()
+        process, api = stack.start_api()
         yield Setup(stack, api, slack, slack_api, runbook, SlackApp(SECRET, slack.url_for("/api")))
+        stack.stop(process)
 
 
 @pytest.fixture
