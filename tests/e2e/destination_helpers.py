@@ -15,11 +15,20 @@ FINAL = ("succeeded", "failed", "cancelled")
 
 
 def route(
-    stack: Stack, kind: str, config: dict[str, Any], *, retry_schedule: str = "1s"
+    stack: Stack,
+    kind: str,
+    config: dict[str, Any],
+    *,
+    retry_schedule: str = "1s",
+    pattern: str = ".*",
 ) -> Destination:
-    """Channel ``all`` (every event) → destination ``dest`` of ``kind``; wait until live."""
+    """Channel ``all`` (events matching ``pattern``: every one by default) → destination
+    ``dest`` of ``kind`` through subscription ``all-to-dest``; wait until live.
+
+    In-process through the control plane, as the CLI would: starting a CLI process costs
+    seconds on a loaded machine, and the CLI has tests of its own."""
     admin = Control(stack.engine, stack.settings, Caller(org=stack.settings.org))
-    admin.channels.add(ChannelIn(name="all", pattern=".*"))
+    admin.channels.add(ChannelIn(name="all", pattern=pattern))
     destination = admin.destinations.add(
         DestinationIn(name="dest", type=kind, config=config, retry_schedule=retry_schedule)
     )

@@ -6,11 +6,13 @@ import json
 import threading
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from sqlalchemy import text
 
 from eventrouter import Settings, publish, publish_many
+from tests.e2e.destination_helpers import route
 from tests.e2e.stack import Stack
 from tests.receiver import Receiver, Request, Response, fail_first, not_found, ok, wait_for
 
@@ -22,30 +24,11 @@ def receiver() -> Iterator[Receiver]:
 
 
 def configure(
-    stack: Stack,
-    url: str,
-    *,
-    retry: str = "1s,1s,1s",
-    pattern: str = "payment:.*",
-    extra: tuple[str, ...] = (),
+    stack: Stack, url: str, *, retry: str = "1s,1s,1s", timeout: float | None = None
 ) -> None:
-    stack.cli("channels", "add", "payments", "--pattern", pattern)
-    stack.cli(
-        "destinations",
-        "add",
-        "hook",
-        "--type",
-        "webhook",
-        "--url",
-        url,
-        "--retry-schedule",
-        retry,
-        *extra,
-    )
-    stack.cli(
-        "subscriptions", "add", "payments-to-hook", "--channel", "payments", "--destination", "hook"
-    )
-    stack.wait_config_applied()
+    """``payment:.*`` events → webhook ``dest`` at ``url``."""
+    config: dict[str, Any] = {"url": url} if timeout is None else {"url": url, "timeout": timeout}
+    route(stack, "webhook", config, retry_schedule=retry, pattern="payment:.*")
 
 
 def test_fifty_events_retried_twice_then_delivered(fresh: Stack, receiver: Receiver) -> None:
@@ -129,7 +112,7 @@ def test_timeouts_are_retried_and_recorded(fresh: Stack, receiver: Receiver) -> 
         return Response(200, "late", delay_seconds=3.0) if seen == 1 else Response(200, "ok")
 
     receiver.set_behaviour(slow_first)
-    configure(fresh, receiver.url_for("/hook"), extra=("--timeout", "0.5"))
+    configure(fresh, receiver.url_for("/hook"), timeout=0.5)
     publish("payment:failed", {"n": 1}, settings=fresh.settings)
     fresh.wait_settled(1, timeout=60)
     attempts = fresh.rows(
@@ -144,10 +127,10 @@ def test_timeouts_are_retried_and_recorded(fresh: Stack, receiver: Receiver) -> 
 
 def test_config_changes_apply_without_restart(fresh: Stack, receiver: Receiver) -> None:
     configure(fresh, receiver.url_for("/hook"))
-    fresh.cli("subscriptions", "disable", "payments-to-hook")
+    fresh.cli("subscriptions", "disable", "all-to-dest")
     fresh.wait_config_applied()
     publish("payment:failed", {"while": "disabled"}, settings=fresh.settings)
-    fresh.cli("subscriptions", "enable", "payments-to-hook")
+    fresh.cli("subscriptions", "enable", "all-to-dest")
     fresh.wait_config_applied()
     publish("payment:failed", {"while": "enabled"}, settings=fresh.settings)
     fresh.wait_settled(2)
@@ -250,10 +233,13 @@ def test_a_destination_removed_while_a_delivery_is_in_flight(
         return Response(503, b"busy")
 
     receiver.set_behaviour(held)
-    configure(fresh, receiver.url_for("/hook"))
+    # The request must still be open when the removal lands: a timeout longer than the
+    # hold, or a slow `destinations remove` (seconds under load) would race the stack's
+    # 5 s request timeout into a retry.
+    configure(fresh, receiver.url_for("/hook"), timeout=60)
     publish("payment:failed", {"n": 1}, settings=fresh.settings)
     assert arrived.wait(30), fresh.logs()
-    fresh.cli("destinations", "remove", "hook", "--force")
+    fresh.cli("destinations", "remove", "dest", "--force")
     release.set()
     wait_for(
         lambda: fresh.scalar("SELECT status FROM deliveries") == "cancelled",
