@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import socket
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -160,13 +161,19 @@ def test_rows_are_claimed_before_the_request_is_sent(world: World) -> None:
 def test_503_schedules_a_retry(world: World) -> None:
     world.rx.set_behaviour(fail_first(5, status=503))
     (delivery_id,) = world.pending()
+    before = datetime.now(UTC)
     summary = world.deliver([delivery_id])
+    after = datetime.now(UTC)
     assert (summary.claimed, summary.retrying) == (1, 1)
     row = world.delivery(delivery_id)
     assert row.status == "pending"
     assert row.attempt_count == 1
-    # Schedule "1s,1s" with ±20% jitter.
-    assert 0.5 < row.due_in.total_seconds() <= 1.2
+    # Schedule "1s,1s" with ±20% jitter, counted from the moment the attempt ended (some time
+    # within the call): measured against the clock around the call, not against a later
+    # now(), so a stall of the test process on a loaded machine cannot shift it.
+    jitter = timedelta(seconds=0.2)
+    due = row.next_attempt_at
+    assert before + timedelta(seconds=1) - jitter <= due <= after + timedelta(seconds=1) + jitter
     assert row.last_error == "HTTP 503 Service Unavailable"
     assert row.lease_expires_at is None
     (attempt,) = world.attempts(delivery_id)
