@@ -238,5 +238,17 @@ class Stack:
         )
 
     def reset(self) -> None:
-        """Empty data and configuration between tests (the processes keep running)."""
+        """Empty data and configuration between tests (the processes keep running).
+
+        Destination ids go on counting, as in production where no id is used twice: the
+        running worker remembers a destination's name (and pacing) by id, and a restarted
+        id would show it an earlier test's destination.
+        """
+        for process in self.processes:
+            process.mark()
+        sequence = "pg_get_serial_sequence('destinations', 'id')"
+        last = self.scalar(f"SELECT pg_sequence_last_value({sequence})")
         reset.truncate(self.engine)
+        if last is not None:  # NULL: no destination was ever made
+            with self.engine.begin() as conn:
+                conn.execute(text(f"SELECT setval({sequence}, :last)"), {"last": last})
