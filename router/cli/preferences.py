@@ -1,8 +1,9 @@
-"""``eventrouter preferences show|set``: a user's notification preferences (the CLI acts as
+"""``eventrouter preferences show|set|test``: a user's notification preferences (the CLI acts as
 an admin, so it names the user with ``--user``)."""
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 import click
@@ -11,6 +12,7 @@ from pydantic import ValidationError
 from eventrouter.router.cli.context import Context, pass_ctx
 from eventrouter.router.cli.output import json_option, report
 from eventrouter.router.people.preferences import (
+    Medium,
     PreferencesChange,
     UserPreferences,
     first_error,
@@ -110,6 +112,21 @@ def preferences_set(
         raise click.UsageError(first_error(exc)) from None
     saved = ctx.control.preferences.change_by_email(user_email, change)
     report(as_json, saved, _describe(saved))
+
+
+@preferences.command("test")
+@click.argument("medium", type=click.Choice([m.value for m in Medium]))
+@click.option("--user", "user_email", required=True, help="The user's email.")
+@json_option
+@pass_ctx
+def preferences_test(ctx: Context, medium: str, user_email: str, as_json: bool) -> None:
+    """Send a user a test notification on MEDIUM now, through the org's destination for it
+    ('people set'), to where their notifications go. Exits 0 when it was accepted, 1
+    otherwise; 'eventrouter show EVENT_ID' has the attempt."""
+    sent = ctx.control.preferences.test_by_email(user_email, Medium(medium))
+    report(as_json, sent, f"{sent.message} (event {sent.event_id})")
+    if not sent.success:
+        sys.exit(1)
 
 
 def _channel(text: str) -> tuple[str, bool]:

@@ -14,13 +14,21 @@ from sqlalchemy import Connection
 from eventrouter.router.control import cursor
 from eventrouter.router.control.caller import Role
 from eventrouter.router.control.service import Service
+from eventrouter.router.control.test_send import send_test, summary
 from eventrouter.router.control.users import no_user
 from eventrouter.router.db import config as config_store
+from eventrouter.router.db import people as people_store
 from eventrouter.router.db import preferences as store
 from eventrouter.router.db import users as user_store
 from eventrouter.router.errors import ConfigError, NotFound
 from eventrouter.router.models import Page
-from eventrouter.router.people.preferences import PreferencesChange, UserPreferences
+from eventrouter.router.people.merge import Addressee, recipient_name
+from eventrouter.router.people.preferences import (
+    Medium,
+    PersonTest,
+    PreferencesChange,
+    UserPreferences,
+)
 
 
 def not_a_user() -> NotFound:
@@ -69,6 +77,57 @@ class PreferenceService(Service):
 
     def change_by_email(self, email: str, change: PreferencesChange) -> UserPreferences:
         return self.change(self._user_id(email), change)
+
+    def test_mine(self, medium: Medium) -> PersonTest:
+        return self.test(self._me(), medium)
+
+    def test_by_email(self, email: str, medium: Medium) -> PersonTest:
+        return self.test(self._user_id(email), medium)
+
+    def test(self, user_id: int, medium: Medium) -> PersonTest:
+        """Send ``eventrouter:test`` to one user on ``medium`` now, through the org's
+        destination for it and to where their deliveries go, and say what happened. Sent
+        even when they turned the medium off: trying it is how they decide to turn it on."""
+        self._require(user_id, "sending a test to another user")
+        with self.transaction() as conn:
+            person = store.ensure(conn, self.org, user_id)
+            media = people_store.settings(conn, self.org)
+            via = media.email_via if medium is Medium.EMAIL else media.slack_via
+            found = config_store.list_destinations(conn, self.org, [via]) if via else []
+        if person is None:
+            raise NotFound(f"no user with id {user_id}; see 'eventrouter users list'")
+        if via is None or not found:
+            raise ConfigError(
+                f"medium: the org has no {medium} destination; an admin runs "
+                f"'eventrouter people set --{medium}-via DESTINATION'",
+                field=("medium",),
+            )
+        if not found[0].enabled:
+            raise ConfigError(
+                f"medium: the org's {medium} destination {via!r} is disabled; enable it first",
+                field=("medium",),
+            )
+        address = person.address(medium)
+        if address is None:
+            raise ConfigError(
+                f"medium: {person.email} has no Slack address; set slack_target in the "
+                "preferences, or an admin runs 'eventrouter users set EMAIL --slack-user U…'",
+                field=("medium",),
+            )
+        to = Addressee(user_id, recipient_name(person.email, medium), address)
+        sent = send_test(self.engine, self.settings, self.org, found[0], env=None, person=to)
+        message = summary(sent.model_copy(update={"destination": f"{address} via {via}"}))
+        if not person.preferences.medium_enabled(medium):
+            message += f" ({medium} is off in the preferences: nothing else arrives there)"
+        return PersonTest(
+            success=sent.succeeded,
+            message=message,
+            medium=medium,
+            address=address,
+            destination=via,
+            event_id=sent.event_id,
+            delivery_id=sent.delivery_id,
+        )
 
     def list(self, *, limit: int = 20, cursor_token: str | None = None) -> Page[UserPreferences]:
         """Everyone's preferences, in the order users were added (defaults for those who

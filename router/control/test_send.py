@@ -21,9 +21,11 @@ from eventrouter.router.db import history, pg_text, translating_errors
 from eventrouter.router.db.config import StoredDestination
 from eventrouter.router.destinations import Outcome, OutcomeKind, kind_named
 from eventrouter.router.destinations.context import make_send_context
+from eventrouter.router.destinations.people import addressed
 from eventrouter.router.errors import ConfigError
 from eventrouter.router.events import Event, new_event_id
 from eventrouter.router.models import DeliveryStatus, TestResult
+from eventrouter.router.people.merge import Addressee
 from eventrouter.router.settings import Settings
 
 TEST_EVENT = "eventrouter:test"
@@ -32,20 +34,34 @@ RATE_LIMIT_WAIT = 30.0
 
 
 def send_test(
-    engine: Engine, settings: Settings, org: str, destination: StoredDestination, *, env: str | None
+    engine: Engine,
+    settings: Settings,
+    org: str,
+    destination: StoredDestination,
+    *,
+    env: str | None,
+    person: Addressee | None = None,
 ) -> TestResult:
+    """Send the test through ``destination``; to ``person`` (their address instead of the
+    destination's own ``to``/``channel``) when given, as their deliveries are sent."""
     kind = kind_named(destination.kind)
     try:
         config = kind.config_model.model_validate(reveal(destination.config, settings))
     except ValidationError as exc:
         raise ConfigError(f"destination config is invalid: {exc.errors()[0]['msg']}") from None
+    target = f"destination {destination.name}"
+    if person is not None:
+        to_person = addressed(destination.kind, config, person.address)
+        if to_person is None:
+            raise ConfigError(f"a {destination.kind} destination cannot reach a person")
+        config, target = to_person, person.recipient
     event = Event(
         id=new_event_id(),
         name=TEST_EVENT,
         org=org,
         env=env,
         payload={
-            "message": f"Test notification from eventrouter to destination {destination.name}.",
+            "message": f"Test notification from eventrouter to {target}.",
             "destination": destination.name,
             "severity": "info",
         },
@@ -63,6 +79,7 @@ def send_test(
             destination_id=destination.id,
             lease_seconds=RATE_LIMIT_WAIT + timeout + settings.lease_seconds,
             token=token,
+            person=person,
         )
     ctx = make_send_context(settings, rate_limit_wait=RATE_LIMIT_WAIT)
     started_at = datetime.now(UTC)
@@ -112,3 +129,13 @@ def send_test(
             else None
         ),
     )
+
+
+def summary(result: TestResult) -> str:
+    """What a test send did, in one line (the CLI, the API's ``message``)."""
+    if result.outcome is None:
+        return f"held back by the rate limit; a worker sends it at {result.next_attempt_at}"
+    status = f"HTTP {result.http_status}" if result.http_status else "no HTTP status"
+    line = f"test notification to {result.destination}: {result.outcome} ({status}, "
+    line += f"{result.duration_ms}ms)"
+    return f"{line}: {result.error}" if result.error else line

@@ -23,6 +23,7 @@ from eventrouter.router.models import (
     EventDetail,
     EventSummary,
 )
+from eventrouter.router.people.merge import Addressee
 from eventrouter.router.retention import delivery_ids_of_week
 
 # Counts per event from its deliveries (an index on deliveries.event_id), newest events
@@ -388,9 +389,10 @@ _INSERT_TEST_EVENT = text(
 _INSERT_TEST_DELIVERY = text(
     """
     INSERT INTO deliveries (id, event_id, destination_id, status, attempt_count,
-                            lease_expires_at, claim_token)
+                            lease_expires_at, claim_token, user_id, recipient, address)
     VALUES (eventrouter_delivery_id(now()), :event_id, :destination_id,
-            'delivering', 1, now() + make_interval(secs => :lease), CAST(:token AS uuid))
+            'delivering', 1, now() + make_interval(secs => :lease), CAST(:token AS uuid),
+            :user_id, :recipient, :address)
     RETURNING id
     """
 )
@@ -430,9 +432,11 @@ def insert_test_delivery(
     destination_id: int,
     lease_seconds: float,
     token: str,
+    person: Addressee | None = None,
 ) -> int:
     """Store a test event and its one delivery, held by the caller under ``token``; the
-    delivery's id."""
+    delivery's id. A test to a ``person`` is their row (``user:<email>/<medium>``), so a
+    worker that sends it after a rate-limit wait sends it to them too."""
     conn.execute(
         _INSERT_TEST_EVENT,
         {"id": event_id, "name": name, "org": org, "env": env, "payload": json.dumps(payload)},
@@ -442,6 +446,9 @@ def insert_test_delivery(
         "destination_id": destination_id,
         "lease": lease_seconds,
         "token": token,
+        "user_id": person.user_id if person else None,
+        "recipient": person.recipient if person else None,
+        "address": person.address if person else None,
     }
     return int(conn.execute(_INSERT_TEST_DELIVERY, params).scalar_one())
 

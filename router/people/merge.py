@@ -24,6 +24,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import NamedTuple
 
 from eventrouter.router.models import Decision, QuietMode
 from eventrouter.router.people.preferences import (
@@ -75,6 +76,15 @@ class PersonVerdict:
 
 def recipient_name(email: str, medium: Medium) -> str:
     return f"user:{email}/{medium.value}"
+
+
+class Addressee(NamedTuple):
+    """One person on one medium: whose delivery row it is, and where it is sent."""
+
+    user_id: int
+    recipient: str
+    """``user:<email>/<medium>``."""
+    address: str
 
 
 def merge(

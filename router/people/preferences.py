@@ -192,6 +192,29 @@ class UserPreferences(Model):
         return prefs.slack_target or self.slack_user or self.slack_channel
 
 
+class PersonTestIn(BaseModel):
+    """``POST /v1/me/test``: which medium to try."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    medium: Medium
+
+
+class PersonTest(Model):
+    """What a test sent to one person did."""
+
+    success: bool
+    message: str
+    """What happened, in one line."""
+    medium: Medium
+    address: str
+    """Where it went: their address, Slack member id or channel."""
+    destination: str
+    """The org's destination for the medium (``people set``)."""
+    event_id: str
+    delivery_id: int
+
+
 def first_error(exc: ValidationError) -> str:
     """The first problem of a refused change on one line, starting with the field's path
     (``quiet_hours.window: bad hours …``): what the CLI and the dashboard show."""

@@ -12,6 +12,7 @@ from eventrouter.router.api.auth import ControlDep
 from eventrouter.router.api.paging import MAX_LIMIT, Cursor, Limit
 from eventrouter.router.api.routers.config_patch import update_part
 from eventrouter.router.control.cursor import page_of
+from eventrouter.router.control.test_send import summary
 from eventrouter.router.durations import parse_duration
 from eventrouter.router.errors import ConfigError
 from eventrouter.router.models import (
@@ -121,13 +122,3 @@ def rotate_secret(
     except ValueError as exc:
         raise ConfigError(f"grace: {exc}") from None
     return control.destinations.rotate_secret(name, secret=request.secret, grace_seconds=grace)
-
-
-def summary(result: TestResult) -> str:
-    """The CLI's one line about a test send."""
-    if result.outcome is None:
-        return f"held back by the rate limit; a worker sends it at {result.next_attempt_at}"
-    status = f"HTTP {result.http_status}" if result.http_status else "no HTTP status"
-    line = f"test notification to {result.destination}: {result.outcome} ({status}, "
-    line += f"{result.duration_ms}ms)"
-    return f"{line}: {result.error}" if result.error else line

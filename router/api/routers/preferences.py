@@ -10,7 +10,12 @@ from fastapi import APIRouter, Path
 from eventrouter.router.api.auth import ControlDep
 from eventrouter.router.api.paging import Cursor, Limit
 from eventrouter.router.models import Page
-from eventrouter.router.people.preferences import PreferencesChange, UserPreferences
+from eventrouter.router.people.preferences import (
+    PersonTest,
+    PersonTestIn,
+    PreferencesChange,
+    UserPreferences,
+)
 
 router = APIRouter(tags=["preferences"])
 UserId = Annotated[int, Path(ge=1, le=2**63 - 1, description="The user's id (GET /v1/users).")]
@@ -27,6 +32,20 @@ def change_my_preferences(change: PreferencesChange, control: ControlDep) -> Use
     """Change the fields sent, keep the others; ``channels`` are merged name by name. An
     unknown channel, time zone or field is refused (422 naming it) and nothing changes."""
     return control.preferences.change_mine(change)
+
+
+@router.post("/me/test", response_model=PersonTest)
+def test_me(request: PersonTestIn, control: ControlDep) -> PersonTest:
+    """Send yourself ``eventrouter:test`` on ``medium`` now, through the org's destination
+    for it, to where your notifications go; ``success`` and a one-line ``message`` say what
+    happened (recorded like any delivery, as ``user:<email>/<medium>``)."""
+    return control.preferences.test_mine(request.medium)
+
+
+@router.post("/users/{user_id}/test", response_model=PersonTest)
+def test_user(user_id: UserId, request: PersonTestIn, control: ControlDep) -> PersonTest:
+    """Send one user a test (admins; anyone for themselves)."""
+    return control.preferences.test(user_id, request.medium)
 
 
 @router.get("/preferences", response_model=Page[UserPreferences])

@@ -3,9 +3,10 @@ their zone, digest), and for admins everyone's at a glance."""
 
 from __future__ import annotations
 
+from typing import Annotated
 from zoneinfo import available_timezones
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Form, Request
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
@@ -14,6 +15,7 @@ from starlette.responses import Response
 from eventrouter.router.dashboard.web import Page, SignedIn
 from eventrouter.router.errors import ConfigError
 from eventrouter.router.people.preferences import (
+    Medium,
     PreferencesChange,
     UserPreferences,
     first_error,
@@ -31,7 +33,7 @@ def _render(
         mine=mine,
         channels=page.control.channels.list(),
         zones=sorted(available_timezones()),
-        **{"error": None, "saved": False, **values},
+        **{"error": None, "saved": False, "tested": None, "test_error": None, **values},
     )
 
 
@@ -80,6 +82,18 @@ def _save(page: Page, form: FormData) -> Response:
         return _render(page, mine, 400, error=str(exc))
     page.session.timezone = saved.timezone
     return _render(page, saved, saved=True)
+
+
+@router.post("/test")
+def send_me_a_test(page: SignedIn, medium: Annotated[Medium, Form()]) -> Response:
+    """ "Send me a test": a refusal (no medium set up, no Slack address) is shown on the
+    page, like a failed send."""
+    mine = page.control.preferences.mine()
+    try:
+        tested = page.control.preferences.test_mine(medium)
+    except ConfigError as exc:
+        return _render(page, mine, 400, test_error=str(exc).removeprefix("medium: "))
+    return _render(page, mine, tested=tested)
 
 
 @router.get("/everyone")
