@@ -48,8 +48,12 @@ def test_a_person_tests_each_medium_at_their_own_address(api: ApiClient) -> None
         assert refused.json()["errors"][0]["name"] == "medium"
 
         add_media(api, smtp.port, slack.url_for("/api"))
+        media = {"email_via": "ops-mail", "slack_via": "ops-bot"}
+        assert api.http.put("/v1/people", json=media, headers=ana).status_code == 403
+        put = api.http.put("/v1/people", json=media, headers=api.headers("admin"))
+        assert put.status_code == 200 and put.json() == media, put.text
+        assert api.http.get("/v1/people", headers=ana).json() == media
         control = Control(api.engine, api.settings, Caller(org="default"))
-        control.people.set(PeopleSettingsIn(email_via="ops-mail", slack_via="ops-bot"))
 
         sent = api.http.post("/v1/me/test", json=test, headers=ana)
         assert sent.status_code == 200, sent.text

@@ -1,5 +1,6 @@
-"""Notification preferences: ``/v1/me/preferences`` for anyone's own, ``/v1/preferences``
-and ``/v1/users/{id}/preferences`` for admins (another user's: 403 for other roles)."""
+"""People: notification preferences (``/v1/me/preferences`` for anyone's own,
+``/v1/preferences`` and ``/v1/users/{id}/preferences`` for admins; another user's: 403 for
+other roles), tests sent to a person, and the org's media for people (``/v1/people``)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from fastapi import APIRouter, Path
 
 from eventrouter.router.api.auth import ControlDep
 from eventrouter.router.api.paging import Cursor, Limit
-from eventrouter.router.models import Page
+from eventrouter.router.models import Page, PeopleSettings, PeopleSettingsIn
 from eventrouter.router.people.preferences import (
     PersonTest,
     PersonTestIn,
@@ -46,6 +47,19 @@ def test_me(request: PersonTestIn, control: ControlDep) -> PersonTest:
 def test_user(user_id: UserId, request: PersonTestIn, control: ControlDep) -> PersonTest:
     """Send one user a test (admins; anyone for themselves)."""
     return control.preferences.test(user_id, request.medium)
+
+
+@router.get("/people", response_model=PeopleSettings)
+def people_settings(control: ControlDep) -> PeopleSettings:
+    """The org's destinations for people's notifications (``eventrouter people show``)."""
+    return control.people.show()
+
+
+@router.put("/people", response_model=PeopleSettings)
+def change_people_settings(change: PeopleSettingsIn, control: ControlDep) -> PeopleSettings:
+    """Name the email and the Slack bot destination that reach people (admins); only the
+    media sent change, ``null`` turns one off for everyone."""
+    return control.people.set(change)
 
 
 @router.get("/preferences", response_model=Page[UserPreferences])
