@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -46,7 +47,22 @@ def check_rules(rules: Rules | None) -> None:
     try:
         compile_rules(rules)
     except ValueError as exc:
-        raise ConfigError(str(exc)) from None
+        raise ConfigError(str(exc), field=rule_field(str(exc))) from None
+
+
+RULE_FLAGS = {
+    "--" + ("for" if name == "for_count" else name.replace("_", "-")): name
+    for name in Rules.model_fields
+}
+"""Each rule's CLI flag (``--group-by``) and field (``group_by``)."""
+
+
+def rule_field(message: str) -> tuple[str, ...] | None:
+    """The rule a message is about: the first flag it names (``("rules", "filter")``)."""
+    for flag in re.findall(r"--[a-z][a-z-]*", message):
+        if flag in RULE_FLAGS:
+            return ("rules", RULE_FLAGS[flag])
+    return None
 
 
 def merged_rules(current: Rules | None, patch: dict[str, Any] | None) -> Rules | None:
@@ -63,7 +79,8 @@ def merged_rules(current: Rules | None, patch: dict[str, Any] | None) -> Rules |
     except ValidationError as exc:
         error = exc.errors()[0]
         where = ".".join(str(part) for part in error["loc"])
-        raise ConfigError(f"rules: {where}: {error['msg']}") from None
+        at = ("rules", str(error["loc"][0])) if error["loc"] else None
+        raise ConfigError(f"rules: {where}: {error['msg']}", field=at) from None
     return None if rules.is_empty() else rules
 
 

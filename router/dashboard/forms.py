@@ -4,18 +4,14 @@ messages placed next to the field they are about. Pure: form values in, options 
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from eventrouter.router.dashboard.submit import Errors, flag_field
 from eventrouter.router.destinations import COMMON, KINDS, Option, kind_named
 from eventrouter.router.destinations.options import read_template
 from eventrouter.router.errors import ConfigError
-
-Errors = dict[str, str]
-"""Field name → message; ``""`` holds what belongs to no one field."""
-FORM_ERROR = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,7 +20,8 @@ class FormField:
     label: str
     help: str
     widget: str
-    """``text``, ``password``, ``number``, ``select``, ``checkbox`` or ``textarea``."""
+    """``text``, ``password``, ``number``, ``select``, ``checkbox``, ``textarea`` or
+    ``code`` (an expression, in a monospace box)."""
     choices: tuple[str, ...] = ()
     step: str = "any"
     flag: str = ""
@@ -123,11 +120,7 @@ def error_field(kind: str, exc: ConfigError) -> str:
         )
         if best is not None:
             return best.name
-    flags = {o.cli_flag: o.name for o in options}
-    for flag in re.findall(r"--[a-z][a-z-]*", str(exc)):
-        if flag in flags:
-            return flags[flag]
-    return FORM_ERROR
+    return flag_field(str(exc), {o.cli_flag: o.name for o in options})
 
 
 def _at(config: Mapping[str, Any], path: tuple[str, ...]) -> Any:

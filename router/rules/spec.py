@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from eventrouter.router.durations import parse_duration
 from eventrouter.router.models import NotifyMode, QuietMode, Rules
 from eventrouter.router.rules.expressions import Expression, compile_expression
-from eventrouter.router.rules.windows import Window, parse_window
+from eventrouter.router.rules.windows import Window, load_zone, parse_days, parse_window
 
 MAX_WAIT_SECONDS = 7 * 86400.0
 MIN_WAIT_SECONDS = 0.1
@@ -50,7 +50,7 @@ def compile_rules(rules: Rules) -> CompiledRules:
         raise ValueError("--quiet-hours needs --timezone (an IANA name such as America/New_York)")
     quiet = None
     if rules.quiet_hours is not None and rules.timezone is not None:
-        quiet = parse_window(rules.quiet_hours, rules.timezone, rules.quiet_days)
+        quiet = _window(rules.quiet_hours, rules.timezone, rules.quiet_days)
     group_by = _expression(rules.group_by, "--group-by")
     return CompiledRules(
         filter=_expression(rules.filter, "--filter"),
@@ -67,6 +67,22 @@ def compile_rules(rules: Rules) -> CompiledRules:
         hold=rules.quiet_mode == QuietMode.HOLD,
         urgent=_expression(rules.urgent, "--urgent"),
     )
+
+
+def _window(hours: str, zone: str, days: str | None) -> Window:
+    """The quiet-hours window; each part's error names its own flag."""
+    for flag, check in (
+        ("--timezone", lambda: load_zone(zone)),
+        ("--quiet-days", lambda: parse_days(days)),
+    ):
+        try:
+            check()
+        except ValueError as exc:
+            raise ValueError(f"{flag}: {exc}") from None
+    try:
+        return parse_window(hours, zone, days)
+    except ValueError as exc:
+        raise ValueError(f"--quiet-hours: {exc}") from None
 
 
 def _expression(source: str | None, what: str) -> Expression | None:

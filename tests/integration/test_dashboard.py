@@ -8,7 +8,6 @@ import re
 from zoneinfo import ZoneInfo
 
 import httpx
-import pytest
 from fastapi import APIRouter
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, text
@@ -18,42 +17,7 @@ from eventrouter.router.control import Caller, Control
 from eventrouter.router.models import ChannelIn
 from eventrouter.router.settings import Settings
 from tests.helpers import Seed, scalar
-from tests.integration.conftest import ApiClient
-
-ROLES = ("admin", "developer", "viewer")
-
-
-@pytest.fixture
-def app_client(api: ApiClient) -> httpx.Client:
-    """A browser-like client of a real ``create_app`` server: cookies kept, redirects
-    followed unless a test says otherwise."""
-    api.http.follow_redirects = True
-    return api.http
-
-
-@pytest.fixture
-def tokens(api: ApiClient) -> dict[str, str]:
-    """A token per role in org ``acme``, and an admin's of org ``globex``."""
-    minted = {role: api.token(role, org="acme") for role in ROLES}
-    return {**minted, "globex": api.token("admin", org="globex")}
-
-
-def csrf_of(html: str) -> str:
-    found = re.search(r'name="csrf_token" value="([^"]+)"', html)
-    assert found, "no CSRF token on the page"
-    return found.group(1)
-
-
-def sign_in(client: httpx.Client, token: str) -> str:
-    """Signs in; the CSRF token of the new session."""
-    page = client.get("/signin")
-    answer = client.post(
-        "/signin",
-        data={"token": token, "next": "/", "csrf_token": csrf_of(page.text)},
-        follow_redirects=False,
-    )
-    assert answer.status_code == 303, answer.text
-    return csrf_of(client.get("/").text)
+from tests.integration.conftest import ApiClient, csrf_of, sign_in
 
 
 def test_without_a_session_every_page_redirects_to_sign_in(app_client: httpx.Client) -> None:
@@ -430,3 +394,63 @@ def test_my_notifications_page_saves_my_choices_and_admins_see_everyones(
     assert everyone.status_code == 200
     assert "22:00-07:00 mon-fri (Asia/Tokyo), drop" in everyone.text
     assert "payments" in everyone.text and "hourly" in everyone.text
+
+
+def test_subscription_rules_are_set_on_the_form_with_the_services_messages(
+    app_client: httpx.Client, seed: Seed, clean_db: Engine, tokens: dict[str, str]
+) -> None:
+    seed.destination(org="acme", name="hook")
+    csrf = sign_in(app_client, tokens["admin"])
+    app_client.post("/channels/new", data={"csrf_token": csrf, "name": "ml", "pattern": "run:.*"})
+    form = app_client.get("/subscriptions/new").text
+    for field in ("filter", "notify", "key", "resolve", "for_count", "group_by", "group_wait"):
+        assert f'name="{field}"' in form, field
+    for field in ("repeat_interval", "quiet_hours", "timezone", "quiet_days", "quiet_mode"):
+        assert f'name="{field}"' in form, field
+    base = {"csrf_token": csrf, "name": "acc", "channels": "ml", "destinations": "hook"}
+    bad = app_client.post("/subscriptions/new", data={**base, "filter": "payload.accuracy <"})
+    assert bad.status_code == 400
+    assert re.search(r'id="error-filter">--filter [^<]*syntax error at column 19', bad.text)
+    assert "payload.accuracy &lt;</textarea>" in bad.text  # what was typed stays
+    bad = app_client.post(
+        "/subscriptions/new", data={**base, "quiet_hours": "23:00-07:00", "timezone": "Mars/X"}
+    )
+    assert re.search(r'id="error-timezone">--timezone: unknown time zone', bad.text)
+    bad = app_client.post("/subscriptions/new", data={**base, "resolve": "on"})
+    assert 'id="error-resolve">--resolve and --for need --notify on-change' in bad.text
+    bad = app_client.post("/subscriptions/new", data={**base, "for_count": "three"})
+    assert 'id="error-for_count">rules: for_count: Input should be a valid integer' in bad.text
+    assert scalar(clean_db, "SELECT count(*) FROM subscriptions") == 0
+    rules = {
+        "filter": "payload.accuracy < 0.9",
+        "notify": "on-change",
+        "key": "payload.experiment",
+        "resolve": "on",
+        "for_count": "2",
+        "quiet_hours": "23:00-07:00",
+        "timezone": "America/New_York",
+        "urgent": 'payload.severity == "critical"',
+    }
+    added = app_client.post("/subscriptions/new", data={**base, **rules}, follow_redirects=False)
+    assert added.status_code == 303, added.text
+    stored = scalar(clean_db, "SELECT rules FROM subscriptions WHERE name = 'acc'")
+    assert stored["filter"] == "payload.accuracy < 0.9" and stored["for_count"] == 2
+    assert stored["resolve"] is True and stored["timezone"] == "America/New_York"
+    listing = app_client.get("/subscriptions").text
+    assert "--notify on-change" in listing and "--resolve" in listing
+    edit = app_client.get("/subscriptions/acc/edit").text
+    assert 'value="payload.experiment"' not in edit  # a CEL field is a textarea
+    assert ">payload.experiment</textarea>" in edit and "<option selected>on-change" in edit
+    # Saving the form replaces the rules: what was cleared is gone.
+    edited = {**rules, "resolve": "", "quiet_hours": "", "timezone": "", "urgent": ""}
+    app_client.post("/subscriptions/acc/edit", data={**base, **edited})
+    stored = scalar(clean_db, "SELECT rules FROM subscriptions WHERE name = 'acc'")
+    assert stored == {
+        "filter": "payload.accuracy < 0.9",
+        "notify": "on-change",
+        "key": "payload.experiment",
+        "for_count": 2,
+    }
+    cleared = {**base, "notify": "", "key": "", "for_count": "", "filter": ""}
+    app_client.post("/subscriptions/acc/edit", data=cleared)
+    assert scalar(clean_db, "SELECT rules FROM subscriptions WHERE name = 'acc'") is None

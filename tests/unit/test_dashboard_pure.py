@@ -10,16 +10,22 @@ import pytest
 
 from eventrouter.router.dashboard.chart import delivery_chart, minute_series, nice_ceiling
 from eventrouter.router.dashboard.forms import (
-    FORM_ERROR,
     current_values,
     edit_patch,
     error_field,
     fields_for,
     read_form,
 )
+from eventrouter.router.dashboard.rule_form import (
+    RULE_FIELDS,
+    rule_values,
+    rules_given,
+    rules_summary,
+)
+from eventrouter.router.dashboard.submit import FORM_ERROR
 from eventrouter.router.destinations import KINDS, validate_config
 from eventrouter.router.errors import ConfigError
-from eventrouter.router.models import MinuteCount
+from eventrouter.router.models import MinuteCount, NotifyMode, Rules
 
 SINCE = datetime(2026, 12, 1, 12, 0, 30, tzinfo=UTC)
 
@@ -175,3 +181,26 @@ def test_the_chart_reads_in_the_persons_time_zone() -> None:
     series = minute_series([MinuteCount(minute=at(1), succeeded=1, failed=0)], SINCE, minutes=2)
     svg = delivery_chart(series, zone=ZoneInfo("Asia/Kolkata"))
     assert "17:31: 1 succeeded, 0 failed" in svg and "UTC" not in svg
+
+
+def test_rule_fields_read_as_the_apis_rules_and_back() -> None:
+    form = {"filter": " payload.x > 1 ", "resolve": "on", "for_count": "3", "key": "", "x": "y"}
+    given = rules_given(form)
+    assert given == {"filter": "payload.x > 1", "resolve": True, "for_count": "3"}
+    rules = Rules(filter="payload.x > 1", notify=NotifyMode.ON_CHANGE, resolve=True, for_count=3)
+    assert rule_values(rules) == {
+        "filter": "payload.x > 1",
+        "notify": "on-change",
+        "resolve": "on",
+        "for_count": "3",
+    }
+    assert rules_summary(rules) == [
+        "--filter payload.x > 1",
+        "--notify on-change",
+        "--resolve",
+        "--for 3",
+    ]
+    assert rule_values(None) == {} and rules_summary(None) == []
+    flags = {f.flag for f in RULE_FIELDS}
+    assert {"--filter", "--for", "--group-by", "--quiet-hours", "--urgent"} <= flags
+    assert {f.name for f in RULE_FIELDS} == set(Rules.model_fields)

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Query
+from fastapi import APIRouter, Query
 from starlette.responses import Response
 
-from eventrouter.router.dashboard.web import SignedIn, redirect
-from eventrouter.router.errors import ConfigError
-from eventrouter.router.models import ChannelIn, ChannelUpdate
+from eventrouter.router.dashboard.submit import Errors, Posted, Submitted, save
+from eventrouter.router.dashboard.web import Page, SignedIn, redirect
+from eventrouter.router.models import Channel, ChannelIn, ChannelUpdate
 
 router = APIRouter(prefix="/channels")
 
@@ -23,9 +24,27 @@ def channel_list(page: SignedIn) -> Response:
     return page.render("channels.html", channels=page.control.channels.list())
 
 
+def _form(
+    page: Page,
+    form: Submitted,
+    editing: Channel | None = None,
+    errors: Errors | None = None,
+) -> Response:
+    pattern, names = form.get("pattern"), form.get("names")
+    tested = page.control.channels.test_pattern(pattern, _names(names)) if pattern else None
+    return page.render(
+        "channel_form.html",
+        status_code=400 if errors else 200,
+        values=form.values,
+        errors=errors or {},
+        tested=tested,
+        editing=editing,
+    )
+
+
 @router.get("/new")
 def new_channel(page: SignedIn) -> Response:
-    return page.render("channel_form.html", values={}, errors={}, tested=None)
+    return _form(page, Submitted())
 
 
 @router.get("/pattern-test")
@@ -38,44 +57,21 @@ def pattern_test(
 
 
 @router.post("/new")
-def add_channel(
-    page: SignedIn,
-    name: Annotated[str, Form()] = "",
-    pattern: Annotated[str, Form()] = "",
-    env: Annotated[str, Form()] = "",
-    description: Annotated[str, Form()] = "",
-    names: Annotated[str, Form(max_length=10_000)] = "",
-    action: Annotated[str, Form()] = "add",
-) -> Response:
-    values = {
-        "name": name,
-        "pattern": pattern,
-        "env": env,
-        "description": description,
-        "names": names,
-    }
-    tested = page.control.channels.test_pattern(pattern, _names(names)) if pattern else None
-    if action == "test":
-        return page.render("channel_form.html", values=values, errors={}, tested=tested)
-    try:
+def add_channel(page: SignedIn, form: Posted) -> Response:
+    def add() -> Response:
         page.control.channels.add(
             ChannelIn(
-                name=name.strip(),
-                pattern=pattern,
-                env=env.strip() or None,
-                description=description.strip(),
+                name=form.get("name"),
+                pattern=form.get("pattern"),
+                env=form.optional("env"),
+                description=form.get("description"),
             )
         )
-    except ConfigError as exc:
-        field = exc.field[0] if exc.field else ""
-        return page.render(
-            "channel_form.html",
-            status_code=400,
-            values=values,
-            errors={field: str(exc)},
-            tested=tested,
-        )
-    return redirect("/channels")
+        return redirect("/channels")
+
+    if form.get("action") == "test":
+        return _form(page, form)
+    return save(partial(_form, page, form, None), add)
 
 
 @router.get("/{name}/edit")
@@ -87,50 +83,27 @@ def edit_channel(page: SignedIn, name: str) -> Response:
         "env": channel.env or "",
         "description": channel.description,
     }
-    return page.render("channel_form.html", values=values, errors={}, tested=None, editing=channel)
+    return _form(page, Submitted(values), channel)
 
 
 @router.post("/{name}/edit")
-def update_channel(
-    page: SignedIn,
-    name: str,
-    pattern: Annotated[str, Form()] = "",
-    env: Annotated[str, Form()] = "",
-    description: Annotated[str, Form()] = "",
-    names: Annotated[str, Form(max_length=10_000)] = "",
-    action: Annotated[str, Form()] = "save",
-) -> Response:
+def update_channel(page: SignedIn, name: str, form: Posted) -> Response:
     channel = page.control.channels.get(name)
-    values = {
-        "name": name,
-        "pattern": pattern,
-        "env": env,
-        "description": description,
-        "names": names,
-    }
-    tested = page.control.channels.test_pattern(pattern, _names(names)) if pattern else None
-    if action == "test":
-        return page.render(
-            "channel_form.html", values=values, errors={}, tested=tested, editing=channel
-        )
-    try:
+
+    def update() -> Response:
         page.control.channels.update(
             name,
             ChannelUpdate(
-                pattern=pattern, env=env.strip() or None, description=description.strip()
+                pattern=form.get("pattern"),
+                env=form.optional("env"),
+                description=form.get("description"),
             ),
         )
-    except ConfigError as exc:
-        field = exc.field[0] if exc.field else ""
-        return page.render(
-            "channel_form.html",
-            status_code=400,
-            values=values,
-            errors={field: str(exc)},
-            tested=tested,
-            editing=channel,
-        )
-    return redirect("/channels")
+        return redirect("/channels")
+
+    if form.get("action") == "test":
+        return _form(page, form, channel)
+    return save(partial(_form, page, form, channel), update)
 
 
 @router.get("/{name}/remove")

@@ -3,10 +3,10 @@ secret, send a test."""
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Request
-from starlette.concurrency import run_in_threadpool
+from fastapi import APIRouter, Form
 from starlette.responses import Response
 
 from eventrouter.router.dashboard.forms import (
@@ -16,9 +16,9 @@ from eventrouter.router.dashboard.forms import (
     fields_for,
     read_form,
 )
+from eventrouter.router.dashboard.submit import Errors, Posted, save
 from eventrouter.router.dashboard.web import Page, SignedIn, redirect
 from eventrouter.router.destinations import KINDS, build_config
-from eventrouter.router.errors import ConfigError
 from eventrouter.router.models import Destination, DestinationIn, DestinationUpdate
 
 router = APIRouter(prefix="/destinations")
@@ -33,78 +33,58 @@ def destination_list(page: SignedIn) -> Response:
     return page.render("destinations.html", destinations=page.control.destinations.list())
 
 
-@router.get("/new")
-def new_destination(page: SignedIn, type: str | None = None) -> Response:
-    kind = _kind(type)
+def _form(
+    page: Page,
+    kind: str,
+    values: dict[str, str],
+    editing: Destination | None = None,
+    errors: Errors | None = None,
+) -> Response:
     return page.render(
         "destination_form.html",
-        kind=kind,
-        kinds=list(KINDS),
-        fields=fields_for(kind),
-        values={},
-        errors={},
-    )
-
-
-@router.post("/new")
-async def add_destination(page: SignedIn, request: Request) -> Response:
-    form = await request.form()
-    values = {key: value for key, value in form.items() if isinstance(value, str)}
-    return await run_in_threadpool(_add, page, values)
-
-
-def _add(page: Page, values: dict[str, str]) -> Response:
-    kind = _kind(values.get("type"))
-    given, errors = read_form(kind, values)
-    if not errors:
-        try:
-            created = page.control.destinations.add(
-                DestinationIn(
-                    name=values.get("name", "").strip(),
-                    type=kind,
-                    config=build_config(kind, given),
-                    retry_schedule=values.get("retry_schedule", "").strip() or None,
-                    generate_secret=values.get("generate_secret") == "on",
-                )
-            )
-        except ConfigError as exc:
-            errors[error_field(kind, exc)] = str(exc)
-        else:
-            if created.signing_secret:
-                return page.render("secret.html", name=created.name, secret=created.signing_secret)
-            return redirect(f"/destinations/{created.name}")
-    return page.render(
-        "destination_form.html",
-        status_code=400,
+        status_code=400 if errors else 200,
         kind=kind,
         kinds=list(KINDS),
         fields=fields_for(kind),
         values=values,
-        errors=errors,
+        errors=errors or {},
+        editing=editing,
     )
+
+
+@router.get("/new")
+def new_destination(page: SignedIn, type: str | None = None) -> Response:
+    return _form(page, _kind(type), {})
+
+
+@router.post("/new")
+def add_destination(page: SignedIn, form: Posted) -> Response:
+    kind = _kind(form.get("type"))
+    show = partial(_form, page, kind, form.values, None)
+    given, errors = read_form(kind, form.values)
+    if errors:
+        return show(errors)
+
+    def add() -> Response:
+        created = page.control.destinations.add(
+            DestinationIn(
+                name=form.get("name"),
+                type=kind,
+                config=build_config(kind, given),
+                retry_schedule=form.optional("retry_schedule"),
+                generate_secret=form.get("generate_secret") == "on",
+            )
+        )
+        if created.signing_secret:
+            return page.render("secret.html", name=created.name, secret=created.signing_secret)
+        return redirect(f"/destinations/{created.name}")
+
+    return save(show, add, partial(error_field, kind))
 
 
 @router.get("/{name}")
 def destination_detail(page: SignedIn, name: str) -> Response:
     return page.render("destination.html", destination=page.control.destinations.get(name))
-
-
-def _edit_form(
-    page: Page,
-    destination: Destination,
-    values: dict[str, str],
-    errors: dict[str, str],
-    status_code: int = 200,
-) -> Response:
-    return page.render(
-        "destination_form.html",
-        status_code=status_code,
-        kind=destination.type,
-        editing=destination,
-        fields=fields_for(destination.type),
-        values=values,
-        errors=errors,
-    )
 
 
 def _before(destination: Destination) -> dict[str, str]:
@@ -117,33 +97,28 @@ def _before(destination: Destination) -> dict[str, str]:
 @router.get("/{name}/edit")
 def edit_destination(page: SignedIn, name: str) -> Response:
     destination = page.control.destinations.get(name)
-    return _edit_form(page, destination, _before(destination), {})
+    return _form(page, destination.type, _before(destination), destination)
 
 
 @router.post("/{name}/edit")
-async def update_destination(page: SignedIn, name: str, request: Request) -> Response:
-    form = await request.form()
-    values = {key: value for key, value in form.items() if isinstance(value, str)}
-    return await run_in_threadpool(_update, page, name, values)
-
-
-def _update(page: Page, name: str, values: dict[str, str]) -> Response:
+def update_destination(page: SignedIn, name: str, form: Posted) -> Response:
     destination = page.control.destinations.get(name)
+    show = partial(_form, page, destination.type, form.values, destination)
     before = _before(destination)
-    patch, errors = edit_patch(destination.type, before, values)
-    schedule = values.get("retry_schedule", "").strip()
+    patch, errors = edit_patch(destination.type, before, form.values)
+    if errors:
+        return show(errors)
+    schedule = form.get("retry_schedule")
     changed_schedule = {"retry_schedule": schedule or None}
     change = DestinationUpdate(
         config=patch, **(changed_schedule if schedule != before["retry_schedule"] else {})
     )
-    if not errors:
-        try:
-            page.control.destinations.update(name, change)
-        except ConfigError as exc:
-            errors[error_field(destination.type, exc)] = str(exc)
-        else:
-            return redirect(f"/destinations/{name}")
-    return _edit_form(page, destination, values, errors, status_code=400)
+
+    def update() -> Response:
+        page.control.destinations.update(name, change)
+        return redirect(f"/destinations/{name}")
+
+    return save(show, update, partial(error_field, destination.type))
 
 
 @router.post("/{name}/test")

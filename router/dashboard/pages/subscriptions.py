@@ -1,109 +1,106 @@
-"""Subscriptions: list, add (channels to destinations, one env or all), enable, disable,
-remove."""
+"""Subscriptions: list, add and edit (channels to destinations, one env or all, and the
+rules: filter, state, grouping, throttling, quiet hours), enable, disable, remove."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
-from starlette.concurrency import run_in_threadpool
-from starlette.datastructures import FormData
+from functools import partial
+
+from fastapi import APIRouter
 from starlette.responses import Response
 
+from eventrouter.router.control.subscriptions import merged_rules
+from eventrouter.router.dashboard.rule_form import (
+    RULE_SECTIONS,
+    rule_values,
+    rules_given,
+    rules_summary,
+)
+from eventrouter.router.dashboard.submit import Errors, Posted, Submitted, save
 from eventrouter.router.dashboard.web import Page, SignedIn, redirect
-from eventrouter.router.errors import ConfigError
-from eventrouter.router.models import SubscriptionIn, SubscriptionUpdate
+from eventrouter.router.models import Subscription, SubscriptionIn, SubscriptionUpdate
 
 router = APIRouter(prefix="/subscriptions")
 
 
 @router.get("")
 def subscription_list(page: SignedIn) -> Response:
-    return page.render("subscriptions.html", subscriptions=page.control.subscriptions.list())
-
-
-def _form(page: Page, status_code: int = 200, **values: object) -> Response:
     return page.render(
-        "subscription_form.html",
-        status_code=status_code,
-        channels=page.control.channels.list(),
-        destinations=page.control.destinations.list(),
-        **{"values": {}, "picked": {}, "errors": {}, "editing": None, **values},
+        "subscriptions.html",
+        subscriptions=page.control.subscriptions.list(),
+        summary=rules_summary,
     )
 
 
-def _picked(form: FormData) -> dict[str, list[str]]:
-    return {
-        "channels": [v for v in form.getlist("channels") if isinstance(v, str)],
-        "destinations": [v for v in form.getlist("destinations") if isinstance(v, str)],
-    }
+def _form(
+    page: Page,
+    form: Submitted,
+    editing: Subscription | None = None,
+    errors: Errors | None = None,
+) -> Response:
+    return page.render(
+        "subscription_form.html",
+        status_code=400 if errors else 200,
+        channels=page.control.channels.list(),
+        destinations=page.control.destinations.list(),
+        rule_sections=RULE_SECTIONS,
+        values=form.values,
+        picked={"channels": form.many("channels"), "destinations": form.many("destinations")},
+        errors=errors or {},
+        editing=editing,
+    )
 
 
 @router.get("/new")
 def new_subscription(page: SignedIn) -> Response:
-    return _form(page)
+    return _form(page, Submitted())
 
 
 @router.post("/new")
-async def add_subscription(page: SignedIn, request: Request) -> Response:
-    form = await request.form()
-    picked = _picked(form)
-    values = {key: value.strip() for key, value in form.items() if isinstance(value, str)}
-    return await run_in_threadpool(_add, page, values, picked)
-
-
-def _add(page: Page, values: dict[str, str], picked: dict[str, list[str]]) -> Response:
-    try:
+def add_subscription(page: SignedIn, form: Posted) -> Response:
+    def add() -> Response:
         created = page.control.subscriptions.add(
             SubscriptionIn(
-                name=values.get("name", ""),
-                channels=picked["channels"],
-                destinations=picked["destinations"],
-                env=values.get("env") or None,
+                name=form.get("name"),
+                channels=form.many("channels"),
+                destinations=form.many("destinations"),
+                env=form.optional("env"),
+                rules=merged_rules(None, rules_given(form.values)),
             )
         )
-    except ConfigError as exc:
-        field = exc.field[0] if exc.field else ""
-        return _form(page, 400, values=values, picked=picked, errors={field: str(exc)})
-    return redirect(f"/subscriptions#{created.name}")
+        return redirect(f"/subscriptions#{created.name}")
+
+    return save(partial(_form, page, form, None), add)
 
 
 @router.get("/{name}/edit")
 def edit_subscription(page: SignedIn, name: str) -> Response:
     current = page.control.subscriptions.get(name)
-    return _form(
-        page,
-        editing=current,
-        values={"name": current.name, "env": current.env or ""},
-        picked={"channels": current.channels, "destinations": current.destinations},
+    form = Submitted(
+        values={"name": current.name, "env": current.env or "", **rule_values(current.rules)},
+        lists={"channels": current.channels, "destinations": current.destinations},
     )
+    return _form(page, form, current)
 
 
 @router.post("/{name}/edit")
-async def update_subscription(page: SignedIn, name: str, request: Request) -> Response:
-    form = await request.form()
-    picked = _picked(form)
-    values = {key: value.strip() for key, value in form.items() if isinstance(value, str)}
-    return await run_in_threadpool(_update, page, name, values, picked)
-
-
-def _update(
-    page: Page, name: str, values: dict[str, str], picked: dict[str, list[str]]
-) -> Response:
+def update_subscription(page: SignedIn, name: str, form: Posted) -> Response:
     current = page.control.subscriptions.get(name)
-    try:
+
+    def update() -> Response:
         page.control.subscriptions.update(
             name,
             SubscriptionUpdate(
-                channels=picked["channels"],
-                destinations=picked["destinations"],
-                env=values.get("env") or None,
+                channels=form.many("channels"),
+                destinations=form.many("destinations"),
+                env=form.optional("env"),
+                # The form shows every rule: what it holds replaces what was there.
+                rules=rules_given(form.values),
+                clear_rules=True,
             ),
         )
-    except ConfigError as exc:
-        field = exc.field[0] if exc.field else ""
-        return _form(
-            page, 400, editing=current, values=values, picked=picked, errors={field: str(exc)}
-        )
-    return redirect(f"/subscriptions#{name}")
+        return redirect(f"/subscriptions#{name}")
+
+    return save(partial(_form, page, form, current), update)
 
 
 @router.post("/{name}/enable")
