@@ -60,9 +60,12 @@ def parse_lifetime(text: str | None) -> timedelta | None:
     try:
         seconds = parse_duration(text)
     except ValueError as exc:
-        raise ConfigError(f"bad expiry: {exc}, or 'never'") from None
+        raise ConfigError(f"bad expiry: {exc}, or 'never'", field=("expires_in",)) from None
     if not 0 < seconds <= MAX_LIFETIME.total_seconds():
-        raise ConfigError(f"bad expiry {text!r}: give more than 0 and at most 3650d, or 'never'")
+        raise ConfigError(
+            f"bad expiry {text!r}: give more than 0 and at most 3650d, or 'never'",
+            field=("expires_in",),
+        )
     return timedelta(seconds=seconds)
 
 
@@ -80,14 +83,19 @@ class Tokens(Service):
                 "or service (--service NAME)"
             )
         if len(spec.name) > MAX_LABEL or any(ch < " " for ch in spec.name):
-            raise ConfigError(f"a token's name is at most {MAX_LABEL} printable characters")
+            raise ConfigError(
+                f"a token's name is at most {MAX_LABEL} printable characters", field=("name",)
+            )
         lifetime = parse_lifetime(spec.expires_in)
         role: Role | None = None
         if spec.service is not None:
-            check_object_name("service", spec.service)
+            check_object_name("service", spec.service, field="service")
             role = parse_role(spec.role or Role.DEVELOPER.value)
         elif spec.role is not None:
-            raise ConfigError("a user's token acts with the user's role; give --role to services")
+            raise ConfigError(
+                "a user's token acts with the user's role; give --role to services",
+                field=("role",),
+            )
         token, public_id = new_token()
         with self.transaction() as conn:
             user_id = None

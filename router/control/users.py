@@ -24,12 +24,12 @@ def parse_role(text: str) -> Role:
         return Role(text)
     except ValueError:
         roles = ", ".join(role.value for role in Role)
-        raise ConfigError(f"unknown role {text!r}; use one of {roles}") from None
+        raise ConfigError(f"unknown role {text!r}; use one of {roles}", field=("role",)) from None
 
 
 def check_email(email: str) -> str:
     if len(email) > MAX_EMAIL or not EMAIL.fullmatch(email):
-        raise ConfigError(f"{email!r} is not an email address (name@example.com)")
+        raise ConfigError(f"{email!r} is not an email address (name@example.com)", field=("email",))
     return email
 
 
@@ -41,14 +41,17 @@ def check_timezone(zone: str | None) -> str | None:
         zoneinfo.ZoneInfo(zone)
     except (ValueError, zoneinfo.ZoneInfoNotFoundError):
         raise ConfigError(
-            f"unknown time zone {zone!r}; use an IANA name such as Europe/Paris or UTC"
+            f"unknown time zone {zone!r}; use an IANA name such as Europe/Paris or UTC",
+            field=("timezone",),
         ) from None
     return zone
 
 
 def check_name(name: str) -> str:
     if len(name) > MAX_NAME or any(ch < " " for ch in name):
-        raise ConfigError(f"a user's name is at most {MAX_NAME} printable characters")
+        raise ConfigError(
+            f"a user's name is at most {MAX_NAME} printable characters", field=("name",)
+        )
     return name
 
 
@@ -89,7 +92,9 @@ class Users(Service):
         with self.transaction() as conn:
             user = store.insert_user(conn, self.org, spec)
         if user is None:
-            raise Conflict(f"user {spec.email!r} already exists in org {self.org!r}")
+            raise Conflict(
+                f"user {spec.email!r} already exists in org {self.org!r}", field=("email",)
+            )
         return user
 
     def list(self, *, limit: int = 20, cursor_token: str | None = None) -> Page[User]:

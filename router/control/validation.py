@@ -10,13 +10,13 @@ from eventrouter.router.events import check_scope
 OBJECT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:\-]{0,99}")
 
 
-def check_object_name(noun: str, name: str) -> str:
+def check_object_name(noun: str, name: str, *, field: str = "name") -> str:
     """A channel, destination or subscription name: 1-100 characters, no spaces."""
     if not OBJECT_NAME.fullmatch(name):
         raise ConfigError(
             f"{noun} name {name!r} is invalid: use 1-100 letters, digits, '.', '_', ':' or '-', "
             "starting with a letter or digit",
-            field=("name",),
+            field=(field,),
         )
     return name
 

@@ -11,7 +11,7 @@ import hmac
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote
@@ -25,7 +25,7 @@ from starlette.responses import RedirectResponse, Response
 
 from eventrouter.router.control import Caller, Control, Role
 from eventrouter.router.dashboard.session import Session
-from eventrouter.router.errors import EventRouterError
+from eventrouter.router.errors import ConfigError, EventRouterError
 from eventrouter.router.settings import Settings
 
 Authenticate = Callable[[str], Caller]
@@ -146,6 +146,17 @@ def zone_named(name: str | None) -> ZoneInfo | None:
         return ZoneInfo(name) if name else None
     except (ZoneInfoNotFoundError, ValueError):
         return None
+
+
+def local_time(text: str, timezone: str | None, field: str) -> datetime | None:
+    """A ``datetime-local`` form value, in the zone the form was filled in (UTC if none or
+    unknown); ``ConfigError`` naming ``field`` if it is not a date and time."""
+    if not text:
+        return None
+    try:
+        return datetime.fromisoformat(text).replace(tzinfo=zone_named(timezone) or UTC)
+    except ValueError:
+        raise ConfigError(f"{field}: {text!r} is not a date and time") from None
 
 
 def when(value: datetime | None, timezone: str | None = None) -> Markup:

@@ -12,7 +12,7 @@ import pytest
 
 from eventrouter import publish
 from eventrouter.router.control import Caller, Control, Role
-from eventrouter.router.models import TokenIn, UserIn
+from eventrouter.router.models import ChannelIn, DestinationIn, TokenIn, UserIn
 from tests.e2e.browser import ARTIFACTS, Browser, missing_browser
 from tests.e2e.stack import Stack
 from tests.receiver import Receiver, always, ok
@@ -149,14 +149,99 @@ def test_an_admin_routes_events_and_retries_a_failure_from_the_browser(
     browser.screenshot("deliveries")
 
 
+def test_an_admin_sets_rules_silences_an_alert_and_manages_people(
+    fresh: Stack, browser: Browser
+) -> None:
+    admin = Control(fresh.engine, fresh.settings, Caller(org="default", role=Role.ADMIN))
+    admin.channels.add(ChannelIn(name="runs", pattern="run:.*"))
+    admin.destinations.add(
+        DestinationIn(name="ml-hook", type="webhook", config={"url": "http://127.0.0.1:9/"})
+    )
+    sign_in(browser, token_for(fresh, "admin"))
+
+    # Rules on a subscription: a CEL error is shown under the filter, where it is.
+    browser.open("/subscriptions/new")
+    browser.fill("#name", "accuracy")
+    browser.click('input[name="channels"][value="runs"]')
+    browser.click('input[name="destinations"][value="ml-hook"]')
+    browser.fill("#filter", "payload.accuracy <")
+    browser.find("#notify").send_keys("on-change")
+    browser.fill("#key", "payload.experiment")
+    browser.click("#resolve")
+    browser.click("#save-subscription")
+    error = browser.wait(lambda: browser.find("#error-filter").text, message="the filter's error")
+    assert "syntax error at column 19" in error
+    browser.screenshot("subscription-rules-error")
+    browser.fill("#filter", "payload.accuracy < 0.9")
+    browser.click("#save-subscription")
+    browser.wait(lambda: browser.path.startswith("/subscriptions#accuracy"))
+    row = browser.find('tr[id="accuracy"]').text
+    assert "--filter payload.accuracy < 0.9" in row and "--notify on-change" in row
+    browser.screenshot("subscriptions-with-rules")
+    browser.open("/subscriptions/accuracy/edit")
+    assert browser.find("#key").get_attribute("value") == "payload.experiment"
+    browser.screenshot("subscription-rules-form")
+
+    # A silence: added, listed, expired.
+    browser.open("/silences")
+    browser.fill("#filter", 'payload.experiment == "iris"')
+    browser.fill("#duration", "2h")
+    browser.fill("#comment", "retraining iris")
+    browser.click("#save-silence")
+    browser.wait(lambda: "retraining iris" in browser.find("#current").text)
+    browser.screenshot("silences")
+    browser.click("#current button.expire")
+    browser.wait(lambda: "retraining iris" in browser.find("#expired").text)
+    assert "Nothing is silenced." in browser.find("#current").text
+    browser.screenshot("silences-expired")
+
+    # A user: added, made a developer, removed.
+    browser.open("/users")
+    browser.fill("#email", "ada@example.com")
+    browser.find("#user-role").send_keys("viewer")
+    browser.click("#save-user")
+    browser.wait(lambda: browser.all('tr[data-user="ada@example.com"]'))
+    ada = 'tr[data-user="ada@example.com"]'
+    browser.find(f"{ada} select").send_keys("developer")
+    browser.click(f"{ada} button")
+    browser.wait(
+        lambda: (
+            fresh.scalar("SELECT role FROM users WHERE email = 'ada@example.com'") == "developer"
+        )
+    )
+    browser.screenshot("users")
+    browser.click(f'{ada} a[href$="/remove"]')
+    browser.click("#confirm-remove")
+    browser.wait(lambda: browser.path == "/users" and not browser.all(ada))
+
+    # A token for a service: shown once, listed by its prefix, revoked.
+    browser.open("/tokens")
+    browser.fill("#service", "billing")
+    browser.fill("#name", "billing producer")
+    browser.click("#save-token")
+    token = browser.wait(lambda: browser.find("#token").text, message="the new token")
+    assert token.startswith("er_")
+    browser.screenshot("token-created")
+    browser.click("#tokens-link")
+    browser.wait(lambda: browser.path == "/tokens")
+    assert token not in browser.text() and "billing producer" in browser.text()
+    browser.click("#tokens button.revoke")
+    browser.wait(lambda: "revoked" in browser.find("#tokens").text)
+    browser.screenshot("tokens")
+    assert fresh.scalar("SELECT revoked_at IS NOT NULL FROM api_tokens WHERE service = 'billing'")
+
+
 def test_a_viewer_finds_no_edit_controls_and_a_forced_change_is_refused(
     fresh: Stack, browser: Browser
 ) -> None:
     sign_in(browser, token_for(fresh, "viewer"))
-    for path in ("/destinations", "/subscriptions", "/channels"):
+    for path in ("/destinations", "/subscriptions", "/channels", "/silences"):
         browser.open(path)
-        assert not browser.all("#add-destination, #add-subscription, #add-channel"), path
+        assert not browser.all(
+            "#add-destination, #add-subscription, #add-channel, #silence-form"
+        ), path
         assert "Remove…" not in browser.text()
+        assert "Users" not in browser.find("nav").text
     browser.screenshot("viewer-channels")
     # A hand-made form with the session's own CSRF token: only the role stops it.
     browser.open("/channels")
@@ -176,6 +261,8 @@ def test_a_viewer_finds_no_edit_controls_and_a_forced_change_is_refused(
     assert "adding a channel needs the admin role; this caller is a viewer" in browser.text()
     browser.screenshot("viewer-forbidden")
     assert fresh.scalar("SELECT count(*) FROM channels WHERE name = 'forced'") == 0
+    browser.open("/users")  # not in a viewer's menu, and refused by URL
+    assert "listing users needs the admin role" in browser.text()
 
 
 def test_a_viewer_chooses_their_notifications_and_an_admin_sees_everyones(

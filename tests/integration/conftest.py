@@ -3,6 +3,7 @@ services."""
 
 from __future__ import annotations
 
+import re
 import secrets
 import socket
 import threading
@@ -102,3 +103,40 @@ def api(settings: Settings, clean_db: Engine) -> Iterator[ApiClient]:
         server.should_exit = True
         thread.join(10)
         sock.close()
+
+
+# -- the dashboard, as a browser-like client ------------------------------------------
+DASHBOARD_ROLES = ("admin", "developer", "viewer")
+
+
+@pytest.fixture
+def app_client(api: ApiClient) -> httpx.Client:
+    """A browser-like client of a real ``create_app`` server: cookies kept, redirects
+    followed unless a test says otherwise."""
+    api.http.follow_redirects = True
+    return api.http
+
+
+@pytest.fixture
+def tokens(api: ApiClient) -> dict[str, str]:
+    """A token per role in org ``acme``, and an admin's of org ``globex``."""
+    minted = {role: api.token(role, org="acme") for role in DASHBOARD_ROLES}
+    return {**minted, "globex": api.token("admin", org="globex")}
+
+
+def csrf_of(html: str) -> str:
+    found = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert found, "no CSRF token on the page"
+    return found.group(1)
+
+
+def sign_in(client: httpx.Client, token: str) -> str:
+    """Signs in; the CSRF token of the new session."""
+    page = client.get("/signin")
+    answer = client.post(
+        "/signin",
+        data={"token": token, "next": "/", "csrf_token": csrf_of(page.text)},
+        follow_redirects=False,
+    )
+    assert answer.status_code == 303, answer.text
+    return csrf_of(client.get("/").text)

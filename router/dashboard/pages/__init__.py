@@ -12,6 +12,8 @@ from eventrouter.router.dashboard.pages import (
     history,
     notifications,
     overview,
+    people,
+    silences,
     subscriptions,
 )
 
@@ -23,4 +25,6 @@ ROUTERS: tuple[APIRouter, ...] = (
     channels.router,
     history.router,
     notifications.router,
+    silences.router,
+    people.router,
 )

@@ -3,35 +3,19 @@ attempt, the delivery log across events, and retrying what failed."""
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 from urllib.parse import urlencode
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from fastapi import APIRouter, Form, Request
 from starlette.responses import Response
 
-from eventrouter.router.dashboard.web import SignedIn, redirect
+from eventrouter.router.dashboard.web import SignedIn, local_time, redirect
 from eventrouter.router.durations import parse_duration
 from eventrouter.router.errors import ConfigError
 from eventrouter.router.models import DeliveryStatus
 
 router = APIRouter()
 PAGE_SIZE = 50
-
-
-def _local_time(text: str, timezone: str, field: str) -> datetime | None:
-    """A ``datetime-local`` value, in the zone the form was filled in (UTC if unknown)."""
-    if not text:
-        return None
-    try:
-        zone = ZoneInfo(timezone) if timezone else ZoneInfo("UTC")
-    except (ZoneInfoNotFoundError, ValueError):
-        zone = ZoneInfo("UTC")
-    try:
-        return datetime.fromisoformat(text).replace(tzinfo=zone)
-    except ValueError:
-        raise ConfigError(f"{field}: {text!r} is not a date and time") from None
 
 
 def _next_url(request: Request, cursor: str | None) -> str | None:
@@ -60,8 +44,8 @@ def events(
         name_regex=name or None,
         env=env or None,
         status=status or None,
-        since=_local_time(start, zone, "From"),
-        until=_local_time(end, zone, "To"),
+        since=local_time(start, zone, "From"),
+        until=local_time(end, zone, "To"),
     )
     return page.render(
         "events.html",
