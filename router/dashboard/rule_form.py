@@ -4,12 +4,14 @@ API's ``rules`` object out (the service validates it), and back for the edit for
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
 from eventrouter.router.dashboard.forms import FormField
 from eventrouter.router.models import NotifyMode, QuietMode, Rules
 
+_POSITION = re.compile(r"at (?:line (\d+), )?column (\d+)")
 CEL_HELP = "CEL over name, org, env, payload, received_at; guard optional fields with has()."
 
 
@@ -105,3 +107,17 @@ def rules_summary(rules: Rules | None) -> list[str]:
         for f in RULE_FIELDS
         if f.name in values
     ]
+
+
+def error_caret(source: str | None, message: str) -> str | None:
+    """The line of ``source`` an expression's error points at, with a caret under the
+    column (``syntax error at line 2, column 7``), or ``None`` if it names no position."""
+    match = _POSITION.search(message)
+    if not source or match is None:
+        return None
+    lines = source.splitlines() or [""]
+    line, column = int(match.group(1) or 1), int(match.group(2))
+    if not 1 <= line <= len(lines):
+        return None
+    text = lines[line - 1]
+    return f"{text}\n{' ' * min(column - 1, len(text))}^"

@@ -24,6 +24,7 @@ from sqlalchemy import Engine
 from starlette.responses import RedirectResponse, Response
 
 from eventrouter.router.control import Caller, Control, Role
+from eventrouter.router.dashboard.rule_form import error_caret
 from eventrouter.router.dashboard.session import Session
 from eventrouter.router.errors import ConfigError, EventRouterError
 from eventrouter.router.settings import Settings
@@ -190,3 +191,4 @@ templates.env.globals["when"] = when
 templates.env.filters["pretty_json"] = pretty_json
 templates.env.filters["percent"] = percent
 templates.env.filters["millis"] = millis
+templates.env.filters["caret"] = error_caret

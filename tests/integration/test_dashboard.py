@@ -412,6 +412,7 @@ def test_subscription_rules_are_set_on_the_form_with_the_services_messages(
     assert bad.status_code == 400
     assert re.search(r'id="error-filter">--filter [^<]*syntax error at column 19', bad.text)
     assert "payload.accuracy &lt;</textarea>" in bad.text  # what was typed stays
+    assert f'id="caret-filter">payload.accuracy &lt;\n{" " * 18}^</pre>' in bad.text
     bad = app_client.post(
         "/subscriptions/new", data={**base, "quiet_hours": "23:00-07:00", "timezone": "Mars/X"}
     )

@@ -18,6 +18,7 @@ from eventrouter.router.dashboard.forms import (
 )
 from eventrouter.router.dashboard.rule_form import (
     RULE_FIELDS,
+    error_caret,
     rule_values,
     rules_given,
     rules_summary,
@@ -204,3 +205,14 @@ def test_rule_fields_read_as_the_apis_rules_and_back() -> None:
     flags = {f.flag for f in RULE_FIELDS}
     assert {"--filter", "--for", "--group-by", "--quiet-hours", "--urgent"} <= flags
     assert {f.name for f in RULE_FIELDS} == set(Rules.model_fields)
+
+
+def test_an_expression_error_is_marked_under_its_position() -> None:
+    message = "--filter 'payload.x <': syntax error at column 12: mismatched input '<EOF>'"
+    assert error_caret("payload.x <", message) == "payload.x <\n           ^"
+    assert error_caret("a &&\n  b(", "syntax error at line 2, column 4: x") == "  b(\n   ^"
+    assert error_caret("x", "unknown variable 'foo' at column 1; use") == "x\n^"
+    assert error_caret("x", "--timezone: unknown time zone 'Mars/X'") is None
+    assert (
+        error_caret("x", "at line 9, column 1") is None and error_caret("", "at column 1") is None
+    )
