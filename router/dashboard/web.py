@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hmac
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -101,6 +101,23 @@ class Page:
 
     def render(self, template: str, status_code: int = 200, **values: Any) -> Response:
         return render(self.request, template, status_code=status_code, page=self, **values)
+
+    def render_form(
+        self,
+        template: str,
+        values: Mapping[str, str],
+        errors: Mapping[str, str] | None,
+        **context: Any,
+    ) -> Response:
+        """A page with a form: what was typed (``values``) and the messages by their fields
+        (``errors``); 400 when there are any, so a refused form is not a success."""
+        return self.render(
+            template,
+            status_code=400 if errors else 200,
+            values=values,
+            errors=errors or {},
+            **context,
+        )
 
 
 def signed_in(request: Request) -> Page:

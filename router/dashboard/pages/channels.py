@@ -32,11 +32,10 @@ def _form(
 ) -> Response:
     pattern, names = form.get("pattern"), form.get("names")
     tested = page.control.channels.test_pattern(pattern, _names(names)) if pattern else None
-    return page.render(
+    return page.render_form(
         "channel_form.html",
-        status_code=400 if errors else 200,
-        values=form.values,
-        errors=errors or {},
+        form.values,
+        errors,
         tested=tested,
         editing=editing,
     )

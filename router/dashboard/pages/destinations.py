@@ -40,14 +40,13 @@ def _form(
     editing: Destination | None = None,
     errors: Errors | None = None,
 ) -> Response:
-    return page.render(
+    return page.render_form(
         "destination_form.html",
-        status_code=400 if errors else 200,
+        values,
+        errors,
         kind=kind,
         kinds=list(KINDS),
         fields=fields_for(kind),
-        values=values,
-        errors=errors or {},
         editing=editing,
     )
 

@@ -23,14 +23,13 @@ def _users(page: Page, form: Submitted, errors: Errors | None = None) -> Respons
     found = page.control.users.list(
         limit=SHOWN, cursor_token=page.request.query_params.get("cursor")
     )
-    return page.render(
+    return page.render_form(
         "users.html",
-        status_code=400 if errors else 200,
+        form.values,
+        errors,
         users=found.items,
         next_cursor=found.next_cursor,
         roles=ROLES,
-        values=form.values,
-        errors=errors or {},
     )
 
 
@@ -83,15 +82,14 @@ def _tokens(page: Page, form: Submitted, errors: Errors | None = None) -> Respon
     found = page.control.tokens.list(
         limit=SHOWN, cursor_token=page.request.query_params.get("cursor")
     )
-    return page.render(
+    return page.render_form(
         "tokens.html",
-        status_code=400 if errors else 200,
+        {"expires_in": "90d", **form.values},
+        errors,
         tokens=found.items,
         next_cursor=found.next_cursor,
         users=page.control.users.list(limit=SHOWN).items,
         roles=ROLES,
-        values={"expires_in": "90d", **form.values},
-        errors=errors or {},
     )
 
 

@@ -32,15 +32,14 @@ def ended(silence: Silence, now: datetime) -> bool:
 def _page(page: Page, form: Submitted, errors: Errors | None = None) -> Response:
     found = page.control.silences.list(include_expired=True)
     now = datetime.now(UTC)
-    return page.render(
+    return page.render_form(
         "silences.html",
-        status_code=400 if errors else 200,
+        form.values,
+        errors,
         current=[s for s in found if not ended(s, now)],
         # The latest expired first, a page of them: they only pile up.
         expired=[s for s in reversed(found) if ended(s, now)][:EXPIRED_SHOWN],
         channels=page.control.channels.list(),
-        values=form.values,
-        errors=errors or {},
     )
 
 

@@ -37,15 +37,14 @@ def _form(
     editing: Subscription | None = None,
     errors: Errors | None = None,
 ) -> Response:
-    return page.render(
+    return page.render_form(
         "subscription_form.html",
-        status_code=400 if errors else 200,
+        form.values,
+        errors,
         channels=page.control.channels.list(),
         destinations=page.control.destinations.list(),
         rule_sections=RULE_SECTIONS,
-        values=form.values,
         picked={"channels": form.many("channels"), "destinations": form.many("destinations")},
-        errors=errors or {},
         editing=editing,
     )
 
