@@ -263,12 +263,12 @@ def test_the_worker_log_names_a_renamed_destination_by_its_new_name(
     configure(fresh, receiver.url_for("/hook"))
     publish("payment:failed", {"n": 1}, settings=fresh.settings)
     fresh.wait_settled(1)
-    wait_for(lambda: "destination hook (id " in fresh.logs(), 10, "the batch's log line")
+    wait_for(lambda: "destination dest (id " in fresh.logs(), 10, "the batch's log line")
     # No command renames a destination yet; this is the row a rename would leave.
     with fresh.engine.begin() as conn:
-        conn.execute(text("UPDATE destinations SET name = 'hook-renamed' WHERE name = 'hook'"))
+        conn.execute(text("UPDATE destinations SET name = 'dest-renamed' WHERE name = 'dest'"))
     fresh.wait_config_applied()
     time.sleep(1.0)  # past the worker's 0.5 s memory of the old name
     publish("payment:failed", {"n": 2}, settings=fresh.settings)
     fresh.wait_settled(2)
-    wait_for(lambda: "destination hook-renamed (id " in fresh.logs(), 10, "the new name in the log")
+    wait_for(lambda: "destination dest-renamed (id " in fresh.logs(), 10, "the new name in the log")
