@@ -1,0 +1,132 @@
+"""The history's queries reach deliveries through an index, on real Postgres.
+
+At millions of deliveries a query that reads every delivery of an event by a full scan
+takes seconds (``bench/RESULTS-retention.md``); on a test's rows any plan is fast, so
+these tests read the plans instead: the statements the history functions really send are
+captured and explained over enough analysed rows (``MANY``) that the planner chooses as
+it does at scale. (``show EVENT`` is measured at scale by ``python -m bench --only
+retention``: it names its week's range of delivery ids too, which a test's one week
+cannot tell apart from the whole table.)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from sqlalchemy import Connection, Engine, event, text
+
+from eventrouter.router.db import history
+from tests.helpers import Seed
+
+MANY = 20_000
+
+
+def many_deliveries(seed: Seed, destination: int) -> None:
+    """``MANY`` events with a delivery each, in SQL, and fresh statistics."""
+    with seed.engine.begin() as conn:
+        conn.execute(
+            text(
+                "WITH e AS (INSERT INTO events (id, name, org, payload, published_at) "
+                "SELECT gen_random_uuid(), 'bulk', 'default', '{}', now() "
+                "FROM generate_series(1, :n) RETURNING id) "
+                "INSERT INTO deliveries (event_id, destination_id, status, updated_at) "
+                "SELECT id, :d, 'succeeded', now() - random() * interval '1 day' FROM e"
+            ),
+            {"n": MANY, "d": destination},
+        )
+    with seed.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.exec_driver_sql("ANALYZE events, deliveries")
+
+
+def plans(engine: Engine, call: Callable[[Connection], object]) -> list[dict[str, Any]]:
+    """The plan of every statement ``call`` sends."""
+    sent: list[tuple[str, Any]] = []
+
+    def capture(conn: Any, cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
+        sent.append((statement, parameters))
+
+    event.listen(engine, "before_cursor_execute", capture)
+    try:
+        with engine.connect() as conn:
+            call(conn)
+    finally:
+        event.remove(engine, "before_cursor_execute", capture)
+    with engine.connect() as conn:
+        return [
+            conn.exec_driver_sql(f"EXPLAIN (FORMAT JSON) {statement}", parameters).scalar_one()[0][
+                "Plan"
+            ]
+            for statement, parameters in sent
+        ]
+
+
+def nodes(plan: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    yield plan
+    for child in plan.get("Plans", []):
+        yield from nodes(child)
+
+
+def delivery_scans(engine: Engine, plan: dict[str, Any]) -> list[dict[str, Any]]:
+    """Nodes that read a partition of ``deliveries`` holding rows (an empty one is
+    scanned whole at no cost)."""
+    with engine.connect() as conn:
+        holding = set(
+            conn.execute(
+                text(
+                    "SELECT relname FROM pg_class WHERE relname LIKE 'deliveries%' "
+                    "AND relkind = 'r' AND reltuples > 0"
+                )
+            ).scalars()
+        )
+    return [
+        node
+        for node in nodes(plan)
+        if node.get("Relation Name") in holding
+        and node["Node Type"] in ("Seq Scan", "Index Scan", "Index Only Scan", "Bitmap Heap Scan")
+    ]
+
+
+def by_event_id(node: dict[str, Any]) -> bool:
+    """Whether an index condition on ``event_id`` finds the node's rows."""
+    conditions = [node.get("Index Cond", "")] + [
+        child.get("Index Cond", "") for child in nodes(node) if child is not node
+    ]
+    return any("event_id" in condition for condition in conditions)
+
+
+def test_an_events_deliveries_are_found_by_its_id(seed: Seed) -> None:
+    _, destination, _ = seed.route(".*", "http://127.0.0.1:9/")
+    event_id = seed.event()
+    seed.delivery(event_id, destination, status="failed")
+    many_deliveries(seed, destination)
+
+    calls: dict[str, Callable[[Connection], object]] = {
+        "history": lambda conn: history.history(conn, "default", limit=51, hide_system=True),
+        "retry EVENT": lambda conn: history.event_delivery_ids(conn, "default", event_id),
+    }
+    for name, call in calls.items():
+        scans = [
+            node for plan in plans(seed.engine, call) for node in delivery_scans(seed.engine, plan)
+        ]
+        assert scans, name
+        for node in scans:
+            assert node["Node Type"] != "Seq Scan" and by_event_id(node), (name, node)
+
+
+def test_the_delivery_log_reads_its_order_from_an_index(seed: Seed) -> None:
+    _, destination, _ = seed.route(".*", "http://127.0.0.1:9/")
+    many_deliveries(seed, destination)
+
+    calls: dict[str, Callable[[Connection], object]] = {
+        "deliveries": lambda conn: history.deliveries(conn, "default", limit=51),
+        "deliveries --destination": lambda conn: history.deliveries(
+            conn, "default", limit=51, destination_id=destination
+        ),
+    }
+    for name, call in calls.items():
+        (plan,) = plans(seed.engine, call)
+        scans = delivery_scans(seed.engine, plan)
+        assert scans and all(node["Node Type"] != "Seq Scan" for node in scans), name
+        sorts = [node for node in nodes(plan) if "Sort" in node["Node Type"]]
+        assert not any("updated_at" in str(node.get("Sort Key")) for node in sorts), (name, plan)
