@@ -9,15 +9,15 @@ without a destination; only ``(status, updated_at)`` served it, so its first pag
 every delivery. Created on the partitioned parent, each index reaches every week's
 partition, present and future.
 
-Revision ID: 0011
-Revises: 0010
+Revision ID: 0012
+Revises: 0011
 Create Date: 2026-12-03
 """
 
 from alembic import op
 
-revision = "0011"
-down_revision = "0010"
+revision = "0012"
+down_revision = "0011"
 branch_labels = None
 depends_on = None
 
