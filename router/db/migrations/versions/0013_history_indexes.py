@@ -9,15 +9,15 @@ without a destination; only ``(status, updated_at)`` served it, so its first pag
 every delivery. Created on the partitioned parent, each index reaches every week's
 partition, present and future.
 
-Revision ID: 0012
-Revises: 0011
+Revision ID: 0013
+Revises: 0012
 Create Date: 2026-12-03
 """
 
 from alembic import op
 
-revision = "0012"
-down_revision = "0011"
+revision = "0013"
+down_revision = "0012"
 branch_labels = None
 depends_on = None
 
