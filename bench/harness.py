@@ -58,7 +58,9 @@ class Sizes:
     slow_events: int = 4_000
     baseline_slow_events: int = 200
     baseline_slow_seconds: float = 8.0
-    scale_events: int = 3_000
+    scale_events: int = 12_000
+    """Long enough that a run's fixed costs (first routing, the last task alone) do not
+    hide the second worker: at 3,000 events they did."""
     backlog: int = 100_000
     client_requests: int = 5_000
     producer_events: int = 20_000
