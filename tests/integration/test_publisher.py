@@ -9,6 +9,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
@@ -107,9 +108,13 @@ def test_a_full_spool_drops_new_events_and_counts_them_exactly(
     assert 0 < status.events < 200 and status.bytes <= 10_000
     assert down.stats().dropped == status.dropped == 200 - status.events
     kept = [json.loads(e.entry)["payload"]["i"] for e in spool.head(200)]
-    # drop_new keeps the oldest, in order; a batch the sender held while the spool filled
-    # (at most queue_size events) may be the one dropped, so allow that much slack.
-    assert kept == sorted(set(kept)) and kept[-1] < status.events + 50
+    # drop_new keeps the oldest, each once. A batch the sender held while the caller spooled
+    # newer events (at most queue_size of them) is spooled after those: the one place the
+    # spool's order may step back (a known limitation, in the README), and the batch that
+    # may be dropped instead of newer ones, so allow that much slack.
+    assert len(kept) == len(set(kept)) and max(kept) < status.events + 50
+    steps_back = sum(1 for a, b in pairwise(kept) if b < a)
+    assert steps_back <= 1, kept
     assert "spool at" in caplog.text and "is full" in caplog.text
 
 
