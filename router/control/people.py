@@ -53,16 +53,24 @@ class People(Service):
         found = config_store.list_destinations(conn, self.org, [name])
         if not found:
             raise no_destination(name)
-        destination, flag, kind = found[0], "--" + field.replace("_", "-"), KINDS[field]
-        if destination.kind != kind:
-            raise ConfigError(
-                f"{flag}: {name!r} is a {destination.kind} destination; name a {kind} one",
-                field=(field,),
-            )
-        if kind == "slack" and not destination.config.get("bot_token"):
-            raise ConfigError(
-                f"{flag}: {name!r} posts through an incoming webhook, which cannot reach a "
-                "person; give it a bot token (destinations update … --bot-token)",
-                field=(field,),
-            )
+        destination = found[0]
+        refusal = medium_refusal(
+            field, name, destination.kind, bool(destination.config.get("bot_token"))
+        )
+        if refusal is not None:
+            raise ConfigError(refusal, field=(field,))
         return destination.id
+
+
+def medium_refusal(field: str, name: str, kind: str, has_bot_token: bool) -> str | None:
+    """Why destination ``name`` (of ``kind``) cannot carry the medium ``field``
+    (``email_via``, ``slack_via``), or ``None``; shared by ``people set`` and ``apply``."""
+    flag, wanted = "--" + field.replace("_", "-"), KINDS[field]
+    if kind != wanted:
+        return f"{flag}: {name!r} is a {kind} destination; name a {wanted} one"
+    if wanted == "slack" and not has_bot_token:
+        return (
+            f"{flag}: {name!r} posts through an incoming webhook, which cannot reach a "
+            "person; give it a bot token (destinations update … --bot-token)"
+        )
+    return None

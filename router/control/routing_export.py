@@ -10,8 +10,10 @@ from typing import Any
 
 import yaml
 
-from eventrouter.router.control.routing_file import INTERNAL_KEYS, DestinationSpec, Path, Routing
+from eventrouter.router.control.routing_file import INTERNAL_KEYS, DestinationSpec, Routing
+from eventrouter.router.control.routing_source import Path
 from eventrouter.router.destinations import KINDS, secret_paths
+from eventrouter.router.models import Rules
 
 
 # -- the file ----------------------------------------------------------------------------
@@ -40,13 +42,25 @@ def document(current: Routing) -> dict[str, Any]:
     subscriptions = {
         s.name: {
             "channels": list(s.channels),
-            "destinations": list(s.destinations),
+            **({"destinations": list(s.destinations)} if s.destinations or not s.users else {}),
             **({"env": s.env} if s.env else {}),
             **({"enabled": False} if s.enabled is False else {}),
+            **({"rules": dict(s.rules)} if s.rules else {}),
+            **({"users": s.users} if s.users is not None else {}),
+            **({"mandatory": True} if s.mandatory else {}),
         }
         for s in current.subscriptions.values()
     }
-    return {"channels": channels, "destinations": destinations, "subscriptions": subscriptions}
+    data: dict[str, Any] = {
+        "channels": channels,
+        "destinations": destinations,
+        "subscriptions": subscriptions,
+    }
+    people = current.people
+    if people is not None and (people.email_via or people.slack_via):
+        media = {"email_via": people.email_via, "slack_via": people.slack_via}
+        data["people"] = {k: v for k, v in media.items() if v is not None}
+    return data
 
 
 def _by_reference(node: Any, secret: Path, d: DestinationSpec, prefix: str = "") -> Any:
@@ -145,14 +159,37 @@ def json_schema() -> dict[str, Any]:
                         "destinations": string_list,
                         "env": {"type": "string"},
                         "enabled": {"type": "boolean"},
+                        "rules": {"$ref": "#/$defs/rules"},
+                        "users": {
+                            **string_list,
+                            "description": "all, role:ROLE and emails of the org's users",
+                        },
+                        "mandatory": {"type": "boolean"},
                     },
-                    "required": ["channels", "destinations"],
+                    "required": ["channels"],
                     "additionalProperties": False,
                 },
             },
+            "people": {
+                "type": "object",
+                "description": "the destinations that carry people's notifications",
+                "properties": {
+                    "email_via": {"type": ["string", "null"]},
+                    "slack_via": {"type": ["string", "null"]},
+                },
+                "additionalProperties": False,
+            },
         },
-        "$defs": defs,
+        "$defs": {**defs, **_rules_schema()},
     }
+
+
+def _rules_schema() -> dict[str, Any]:
+    """The ``Rules`` model's schema (its enums' definitions beside it, renamed)."""
+    raw = json.dumps(Rules.model_json_schema())
+    model = json.loads(raw.replace('"#/$defs/', '"#/$defs/rules.'))
+    nested = {f"rules.{k}": v for k, v in model.pop("$defs", {}).items()}
+    return {"rules": model, **nested}
 
 
 def _allow_secret_file(node: dict[str, Any], path: Path, defs: dict[str, Any]) -> None:

@@ -14,7 +14,16 @@ A routing file names channels, destinations and subscriptions by name::
         headers: {Authorization: "${env:OPS_HOOK_TOKEN}"}
         retry_schedule: 10s,1m,10m
     subscriptions:
-      payments-to-ops: {channels: [payments], destinations: [ops-hook]}
+      payments-to-ops:
+        channels: [payments]
+        destinations: [ops-hook]
+        rules: {filter: "payload.amount > 100", repeat_interval: 1h}
+        users: role:admin
+    people: {email_via: ops-mail}
+
+A subscription in a file is the whole subscription: its rules, ``users`` and ``mandatory``
+are what the file says (omitted: none, none, false), as its channels and env are; only
+``enabled`` is left as stored when omitted, because routers and people flip it at run time.
 
 Secrets are given by reference (``${env:NAME}``, or ``{secret_file: path}``); the loader puts
 their values in and remembers the reference, which ``export`` writes back instead of the value.
@@ -27,46 +36,26 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import yaml
-
+from eventrouter.router.control.routing_secrets import SecretResolver, resolve_secrets
+from eventrouter.router.control.routing_source import Path, Problem, Source
+from eventrouter.router.control.subscriptions import check_rules, merged_rules
 from eventrouter.router.control.validation import check_env, check_object_name
 from eventrouter.router.destinations import KINDS, validate_config
 from eventrouter.router.durations import format_duration, parse_schedule
 from eventrouter.router.errors import ConfigError
+from eventrouter.router.people.recipients import parse_recipients
 from eventrouter.router.routing import compile_pattern
 
-Path = tuple[str, ...]
 SECTIONS = ("channels", "destinations", "subscriptions")
-ENV_REFERENCE = re.compile(r"\$\{env:([A-Za-z_][A-Za-z0-9_]*)\}")
+SETTINGS = ("people",)
+"""Top-level settings of the org (not named objects)."""
 INTERNAL_KEYS = ("previous_secrets",)
 """Destination config eventrouter keeps itself (a rotation's old secrets): never in a file."""
 
 _CHANNEL_KEYS = {"pattern", "env", "description"}
-_SUBSCRIPTION_KEYS = {"channels", "destinations", "env", "enabled"}
+_SUBSCRIPTION_KEYS = {"channels", "destinations", "env", "enabled", "rules", "users", "mandatory"}
+_PEOPLE_KEYS = {"email_via", "slack_via"}
 _DESTINATION_OWN_KEYS = {"type", "retry_schedule", "enabled"}
-
-
-@dataclass(frozen=True, slots=True)
-class Problem:
-    """One thing wrong with a routing file, where it is."""
-
-    source: str
-    line: int | None
-    path: Path
-    message: str
-
-    def __str__(self) -> str:
-        where = f"{self.source}:{self.line}" if self.line else self.source
-        return f"{where}: {'.'.join(self.path) or '(top)'}: {self.message}"
-
-
-class RoutingFileError(ConfigError):
-    """Every problem of a routing file at once (nothing was written)."""
-
-    def __init__(self, problems: list[Problem]) -> None:
-        self.problems = problems
-        count = f"{len(problems)} problem{'s' if len(problems) != 1 else ''}"
-        super().__init__(f"routing file not applied, {count}: " + "; ".join(map(str, problems)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +87,19 @@ class SubscriptionSpec:
     destinations: tuple[str, ...]
     env: str | None = None
     enabled: bool | None = None
+    rules: dict[str, Any] = field(default_factory=dict)
+    """The rule fields that differ from their defaults, as stored (``{}``: no rules)."""
+    users: str | None = None
+    """Who it notifies besides its destinations, normalised (``role:admin,a@example.com``)."""
+    mandatory: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class PeopleSpec:
+    """The destinations that carry people's notifications, by name (``None``: no medium)."""
+
+    email_via: str | None = None
+    slack_via: str | None = None
 
 
 @dataclass(slots=True)
@@ -107,6 +109,8 @@ class Routing:
     channels: dict[str, ChannelSpec] = field(default_factory=dict)
     destinations: dict[str, DestinationSpec] = field(default_factory=dict)
     subscriptions: dict[str, SubscriptionSpec] = field(default_factory=dict)
+    people: PeopleSpec | None = None
+    """``None``: the files do not say (what an org has is never ``None``)."""
     named: set[Path] = field(default_factory=set)
     """``(section, name)`` of everything a file names, valid or not (a subscription naming
     an invalid destination gets no second problem about it)."""
@@ -120,64 +124,6 @@ class Routing:
         return Problem("routing file", None, path, message)
 
 
-# -- reading ----------------------------------------------------------------------------
-@dataclass(slots=True)
-class Source:
-    """One file's data with the line of every value, for error messages."""
-
-    name: str
-    data: Any
-    lines: dict[Path, int]
-
-    def line(self, path: Path) -> int | None:
-        while path:
-            if path in self.lines:
-                return self.lines[path]
-            path = path[:-1]
-        return self.lines.get(())
-
-    def problem(self, path: Path, message: str) -> Problem:
-        return Problem(self.name, self.line(path), path, message)
-
-
-def parse(text: str, name: str) -> tuple[Source | None, list[Problem]]:
-    """The YAML ``text`` of the file called ``name``, with line numbers; duplicate keys are
-    problems (YAML would silently keep the last)."""
-    try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 1 if mark is not None else None
-        reason = getattr(exc, "problem", None) or str(exc)
-        return None, [Problem(name, line, (), f"not valid YAML: {reason}")]
-    source = Source(name, None, {})
-    problems: list[Problem] = []
-    source.data = _value(node, (), source, problems) if node is not None else {}
-    return source, problems
-
-
-def _value(node: yaml.Node, path: Path, source: Source, problems: list[Problem]) -> Any:
-    source.lines[path] = node.start_mark.line + 1
-    if isinstance(node, yaml.MappingNode):
-        result: dict[str, Any] = {}
-        for key_node, value_node in node.value:
-            key = str(yaml.SafeLoader(" ").construct_object(key_node))
-            if key in result:
-                line = key_node.start_mark.line + 1
-                problems.append(Problem(source.name, line, (*path, key), "named twice"))
-            result[key] = _value(value_node, (*path, key), source, problems)
-        return result
-    if isinstance(node, yaml.SequenceNode):
-        return [
-            _value(item, (*path, str(i)), source, problems) for i, item in enumerate(node.value)
-        ]
-    return yaml.SafeLoader(" ").construct_object(node)
-
-
-SecretResolver = Callable[[Any, Path], tuple[Any, str | None]]
-"""Resolves a secret reference: ``(value, None)``, or ``(None, why not)``."""
-
-
 def read(sources: Iterable[Source], resolve: SecretResolver) -> tuple[Routing, list[Problem]]:
     """Everything the files ask for, checked as far as it can be without the database: names,
     patterns, envs, each destination's config by its kind's model, retry schedules, secret
@@ -188,15 +134,17 @@ def read(sources: Iterable[Source], resolve: SecretResolver) -> tuple[Routing, l
         routing.places.update({p: (source.name, line) for p, line in source.lines.items()})
         data = source.data
         if not isinstance(data, dict):
-            problems.append(
-                source.problem((), "a routing file is a mapping of " + ", ".join(SECTIONS))
-            )
+            problems.append(source.problem((), "a routing file is a mapping of " + ", ".join(_TOP)))
             continue
         for key in data:
-            if key not in SECTIONS:
-                problems.append(
-                    source.problem((key,), f"unknown section; use {', '.join(SECTIONS)}")
-                )
+            if key not in _TOP:
+                problems.append(source.problem((key,), f"unknown section; use {', '.join(_TOP)}"))
+        if "people" in data:
+            if routing.people is not None or ("people",) in routing.named:
+                problems.append(source.problem(("people",), "named in two files"))
+            else:
+                routing.named.add(("people",))
+                routing.people = _read_people(data["people"], source, problems)
         for section in SECTIONS:
             entries = data.get(section) or {}
             if not isinstance(entries, dict):
@@ -221,6 +169,9 @@ def read(sources: Iterable[Source], resolve: SecretResolver) -> tuple[Routing, l
                 if spec is not None and len(problems) == here:
                     getattr(routing, section)[name] = spec
     return routing, problems
+
+
+_TOP = (*SECTIONS, *SETTINGS)
 
 
 def _unknown(
@@ -268,13 +219,22 @@ def _read_channel(
 
 
 def _names(
-    body: Mapping[str, Any], key: str, path: Path, source: Source, problems: list[Problem]
+    body: Mapping[str, Any],
+    key: str,
+    path: Path,
+    source: Source,
+    problems: list[Problem],
+    *,
+    may_be_empty: bool = False,
 ) -> tuple[str, ...]:
     value = body.get(key)
     if isinstance(value, str):
         value = [value]
+    if may_be_empty and value in (None, []):
+        return ()
     if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
-        problems.append(source.problem((*path, key), f"a subscription needs a list of {key}"))
+        also = " (or users)" if key == "destinations" else ""
+        problems.append(source.problem((*path, key), f"a subscription needs a list of {key}{also}"))
         return ()
     return tuple(dict.fromkeys(value))
 
@@ -298,12 +258,76 @@ def _read_subscription(
     _resolve: SecretResolver,
 ) -> SubscriptionSpec | None:
     _unknown(body, _SUBSCRIPTION_KEYS, path, source, problems)
+    users = _users(body.get("users"), (*path, "users"), source, problems)
     channels = _names(body, "channels", path, source, problems)
-    destinations = _names(body, "destinations", path, source, problems)
-    env = _env(body, path, source, problems)
-    return SubscriptionSpec(
-        name, channels, destinations, env, _enabled(body, path, source, problems)
+    destinations = _names(
+        body, "destinations", path, source, problems, may_be_empty="users" in body
     )
+    mandatory = body.get("mandatory", False)
+    if not isinstance(mandatory, bool):
+        problems.append(source.problem((*path, "mandatory"), "must be true or false"))
+    return SubscriptionSpec(
+        name,
+        channels,
+        destinations,
+        _env(body, path, source, problems),
+        _enabled(body, path, source, problems),
+        rules=_rules(body.get("rules"), (*path, "rules"), source, problems),
+        users=users,
+        mandatory=mandatory is True,
+    )
+
+
+def _rules(value: Any, path: Path, source: Source, problems: list[Problem]) -> dict[str, Any]:
+    """The rule fields that differ from their defaults, checked as ``subscriptions add``
+    checks its flags (with its messages), each problem placed at its field."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        problems.append(source.problem(path, "must be a mapping of rule settings"))
+        return {}
+    try:
+        rules = merged_rules(None, value)
+        check_rules(rules)
+    except ConfigError as exc:
+        problems.append(source.problem((*path[:-1], *(exc.field or ("rules",))), str(exc)))
+        return {}
+    return {} if rules is None else rules.model_dump(mode="json", exclude_defaults=True)
+
+
+def _users(value: Any, path: Path, source: Source, problems: list[Problem]) -> str | None:
+    """``users`` (a string, or a list of items) normalised as ``--users`` is; whether each
+    email is a user of the org is checked with what is stored (``routing_plan``)."""
+    if value is None:
+        return None
+    if isinstance(value, list) and all(isinstance(item, str) for item in value):
+        value = ",".join(value)
+    if not isinstance(value, str):
+        problems.append(source.problem(path, "must be all, role:ROLE and emails (a list or text)"))
+        return None
+    try:
+        return parse_recipients(value).spec()
+    except ValueError as exc:
+        problems.append(source.problem(path, str(exc)))
+        return None
+
+
+def _read_people(value: Any, source: Source, problems: list[Problem]) -> PeopleSpec | None:
+    """``people: {email_via, slack_via}``; a medium not given is none. Whether each names
+    a destination of the right kind is checked against the file and what is stored."""
+    if value is None:
+        value = {}
+    if not isinstance(value, dict):
+        problems.append(source.problem(("people",), "must be a mapping: email_via, slack_via"))
+        return None
+    here = len(problems)
+    _unknown(value, _PEOPLE_KEYS, ("people",), source, problems)
+    for key in _PEOPLE_KEYS:
+        if value.get(key) is not None and not isinstance(value[key], str):
+            problems.append(source.problem(("people", key), "must name a destination"))
+    if len(problems) > here:
+        return None
+    return PeopleSpec(value.get("email_via"), value.get("slack_via"))
 
 
 def _read_destination(
@@ -327,7 +351,7 @@ def _read_destination(
     raw = {k: v for k, v in body.items() if k not in _DESTINATION_OWN_KEYS}
     refs: dict[str, Any] = {}
     unresolved = len(problems)
-    config = _resolve_secrets(raw, path, (), source, problems, resolve, refs)
+    config = resolve_secrets(raw, path, (), source, problems, resolve, refs)
     if len(problems) > unresolved:
         return None  # its config is checked once its secrets can be read
     try:
@@ -345,50 +369,6 @@ def _where(exc: ConfigError, path: Path) -> Path:
     """The config field a kind's validation error names (``… destination url: …``)."""
     match = re.match(r"invalid \w+ destination ([\w.]+):", str(exc))
     return (*path, *match.group(1).split(".")) if match else path
-
-
-def _resolve_secrets(
-    node: Any,
-    path: Path,
-    inner: Path,
-    source: Source,
-    problems: list[Problem],
-    resolve: SecretResolver,
-    refs: dict[str, Any],
-) -> Any:
-    """``node`` with every ``${env:X}`` and ``{secret_file: …}`` replaced by its value."""
-    if isinstance(node, dict) and set(node) == {"secret_file"}:
-        return _resolved(node, path, inner, source, problems, resolve, refs)
-    if isinstance(node, str) and ENV_REFERENCE.fullmatch(node):
-        return _resolved(node, path, inner, source, problems, resolve, refs)
-    if isinstance(node, dict):
-        return {
-            k: _resolve_secrets(v, path, (*inner, k), source, problems, resolve, refs)
-            for k, v in node.items()
-        }
-    if isinstance(node, list):
-        return [
-            _resolve_secrets(v, path, (*inner, str(i)), source, problems, resolve, refs)
-            for i, v in enumerate(node)
-        ]
-    return node
-
-
-def _resolved(
-    reference: Any,
-    path: Path,
-    inner: Path,
-    source: Source,
-    problems: list[Problem],
-    resolve: SecretResolver,
-    refs: dict[str, Any],
-) -> Any:
-    value, error = resolve(reference, (source.name,))
-    if error is not None:
-        problems.append(source.problem((*path, *inner), error))
-        return None
-    refs[".".join(inner)] = reference
-    return value
 
 
 _READERS: dict[str, Callable[..., Any]] = {

@@ -8,17 +8,21 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from eventrouter.router.control.people import medium_refusal
 from eventrouter.router.control.routing_file import (
     INTERNAL_KEYS,
     DestinationSpec,
-    Problem,
+    PeopleSpec,
     Routing,
-    RoutingFileError,
+    SubscriptionSpec,
 )
+from eventrouter.router.control.routing_source import Problem, RoutingFileError
+from eventrouter.router.control.subscriptions import no_user
 from eventrouter.router.destinations import redact, secret_paths
+from eventrouter.router.people.recipients import parse_recipients
 
 Action = Literal["add", "change", "remove"]
-Noun = Literal["channel", "destination", "subscription"]
+Noun = Literal["channel", "destination", "subscription", "people"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,7 +35,7 @@ class Change:
 
     def __str__(self) -> str:
         sign = {"add": "+", "change": "~", "remove": "-"}[self.action]
-        text = f"{sign} {self.noun} {self.name}"
+        text = f"{sign} {self.noun} {self.name}".rstrip()
         return text + "".join(f"\n    {detail}" for detail in self.details)
 
 
@@ -39,6 +43,8 @@ class Change:
 class Plan:
     desired: Routing
     changes: tuple[Change, ...]
+    people: PeopleSpec | None = None
+    """The people settings to write (``None``: left as they are)."""
 
     def of(self, action: Action, noun: Noun) -> list[str]:
         return [c.name for c in self.changes if c.action == action and c.noun == noun]
@@ -56,9 +62,15 @@ def plan(
     prune: bool,
     system_channels: Iterable[str],
     problems: list[Problem] | None = None,
+    users: Iterable[str] | None = None,
 ) -> Plan:
     """What applying ``desired`` to ``current`` changes. Raises ``RoutingFileError`` with
-    every problem (``problems`` from reading, plus references that cannot be met)."""
+    every problem (``problems`` from reading, plus references that cannot be met: channels,
+    destinations, the people media, and emails not among the org's ``users``; ``None``
+    skips that last check).
+
+    With ``prune``, a file that does not say ``people`` clears the people settings: the
+    files are then the whole configuration. Without it, they stay as they are."""
     found = list(problems or [])
     system = set(system_channels)
     for name in desired.channels:
@@ -84,6 +96,11 @@ def plan(
                         f"names {', '.join(map(repr, missing))}, {where}",
                     )
                 )
+    if users is not None:
+        found += _unknown_users(desired, {email.lower() for email in users})
+    people = desired.people if desired.people is not None or not prune else PeopleSpec()
+    if desired.people is not None:
+        found += _media_problems(desired, current, kept_destinations)
     if found:
         raise RoutingFileError(found)
     changes: list[Change] = []
@@ -107,7 +124,55 @@ def plan(
                 for name in have
                 if name not in wanted
             ]
-    return Plan(desired, tuple(changes))
+    if people is not None and people != current.people:
+        was = current.people or PeopleSpec()
+        details = [
+            f"{medium}: {_shown(getattr(was, medium))} → {_shown(getattr(people, medium))}"
+            for medium in ("email_via", "slack_via")
+            if getattr(was, medium) != getattr(people, medium)
+        ]
+        if details:
+            changes.append(Change("change", "people", "", tuple(details)))
+    return Plan(desired, tuple(changes), people)
+
+
+def _unknown_users(desired: Routing, known: set[str]) -> list[Problem]:
+    """An email in ``users`` that is not a user of the org would notify no one, silently:
+    refused as ``subscriptions add --users`` refuses it."""
+    found = []
+    for sub in desired.subscriptions.values():
+        if sub.users is None:
+            continue
+        missing = sorted(parse_recipients(sub.users).emails - known)
+        if missing:
+            path = ("subscriptions", sub.name, "users")
+            found.append(desired.problem(path, str(no_user(*missing))))
+    return found
+
+
+def _media_problems(desired: Routing, current: Routing, kept: set[str]) -> list[Problem]:
+    """Each people medium names a destination that will exist, of the kind it needs, as
+    ``people set`` requires (with its messages)."""
+    assert desired.people is not None
+    found = []
+    for medium in ("email_via", "slack_via"):
+        name = getattr(desired.people, medium)
+        if name is None or (
+            ("destinations", name) in desired.named and name not in desired.destinations
+        ):
+            continue  # none, or a destination whose own problem is already listed
+        spec = desired.destinations.get(name) or (
+            current.destinations.get(name) if name in kept else None
+        )
+        if spec is None:
+            found.append(
+                desired.problem(("people", medium), f"names {name!r}, not a destination kept")
+            )
+            continue
+        refusal = medium_refusal(medium, name, spec.type, bool(spec.config.get("bot_token")))
+        if refusal is not None:
+            found.append(desired.problem(("people", medium), refusal))
+    return found
 
 
 def _differences(old: Any, new: Any) -> list[str]:
@@ -141,7 +206,16 @@ def _differences(old: Any, new: Any) -> list[str]:
         if old.secret_refs != new.secret_refs and not details:
             details.append("secret references changed")
         return details
-    for name in ("pattern", "env", "description", "channels", "destinations", "enabled"):
+    for name in (
+        "pattern",
+        "env",
+        "description",
+        "channels",
+        "destinations",
+        "enabled",
+        "users",
+        "mandatory",
+    ):
         if not hasattr(new, name):
             continue
         was, wants = getattr(old, name), getattr(new, name)
@@ -151,6 +225,12 @@ def _differences(old: Any, new: Any) -> list[str]:
             continue
         if was != wants:
             details.append(f"{name}: {_shown(was)} → {_shown(wants)}")
+    if isinstance(new, SubscriptionSpec):
+        assert isinstance(old, SubscriptionSpec)
+        before, after = _flat(old.rules, "rules."), _flat(new.rules, "rules.")
+        for key in sorted(set(before) | set(after)):
+            if before.get(key) != after.get(key):
+                details.append(f"{key}: {_shown(before.get(key))} → {_shown(after.get(key))}")
     return details
 
 

@@ -95,11 +95,15 @@ def checked_users(conn: Connection, org: str, spec: str | None) -> str | None:
         raise ConfigError(str(exc), field=("users",)) from None
     missing = [e for e in sorted(recipients.emails) if users_store.find_user(conn, org, e) is None]
     if missing:
-        raise NotFound(
-            f"no user {', '.join(map(repr, missing))}; see 'eventrouter users list'",
-            field=("users",),
-        )
+        raise no_user(*missing)
     return recipients.spec()
+
+
+def no_user(*emails: str) -> NotFound:
+    return NotFound(
+        f"no user {', '.join(map(repr, emails))}; see 'eventrouter users list'",
+        field=("users",),
+    )
 
 
 def no_subscription(name: str) -> NotFound:

@@ -136,4 +136,4 @@ def test_schema_is_json_schema(run: Run) -> None:
     assert result.code == 0
     schema = json.loads(result.out)
     assert schema["$schema"].startswith("https://json-schema.org/")
-    assert set(schema["properties"]) == {"channels", "destinations", "subscriptions"}
+    assert set(schema["properties"]) == {"channels", "destinations", "subscriptions", "people"}

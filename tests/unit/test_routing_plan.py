@@ -7,8 +7,9 @@ from typing import Any
 import pytest
 
 from eventrouter.router.control.routing_export import document, dump, json_schema
-from eventrouter.router.control.routing_file import Path, Routing, parse, read
-from eventrouter.router.control.routing_plan import RoutingFileError, plan
+from eventrouter.router.control.routing_file import Routing, read
+from eventrouter.router.control.routing_plan import plan
+from eventrouter.router.control.routing_source import Path, RoutingFileError, parse
 
 FILE = """\
 channels:
