@@ -130,6 +130,7 @@ def read(sources: Iterable[Source], resolve: SecretResolver) -> tuple[Routing, l
     references. Every problem is collected; none stops the others from being found."""
     routing = Routing()
     problems: list[Problem] = []
+    people_seen = False
     for source in sources:
         routing.places.update({p: (source.name, line) for p, line in source.lines.items()})
         data = source.data
@@ -140,11 +141,10 @@ def read(sources: Iterable[Source], resolve: SecretResolver) -> tuple[Routing, l
             if key not in _TOP:
                 problems.append(source.problem((key,), f"unknown section; use {', '.join(_TOP)}"))
         if "people" in data:
-            if routing.people is not None or ("people",) in routing.named:
+            if people_seen:
                 problems.append(source.problem(("people",), "named in two files"))
-            else:
-                routing.named.add(("people",))
-                routing.people = _read_people(data["people"], source, problems)
+            people_seen = True
+            routing.people = _read_people(data["people"], source, problems)
         for section in SECTIONS:
             entries = data.get(section) or {}
             if not isinstance(entries, dict):

@@ -137,3 +137,113 @@ def test_schema_is_json_schema(run: Run) -> None:
     schema = json.loads(result.out)
     assert schema["$schema"].startswith("https://json-schema.org/")
     assert set(schema["properties"]) == {"channels", "destinations", "subscriptions", "people"}
+
+
+PEOPLE = """\
+channels:
+  payments: {pattern: "payment:.*"}
+destinations:
+  ops-mail:
+    type: email
+    from_address: er@example.com
+    to: [ops@example.com]
+    smtp: {host: smtp.example.com}
+  ops-slack-bot:
+    type: slack
+    bot_token: ${env:OPS_SLACK_BOT_TOKEN}
+    channel: C0OPS
+subscriptions:
+  pay:
+    channels: [payments]
+    destinations: [ops-mail]
+    rules:
+      filter: payload.amount > 100
+      notify: on-change
+      key: payload.order
+      resolve: true
+    users: [ana@example.com, role:admin]
+    mandatory: true
+  pay-people: {channels: [payments], users: all}
+people: {email_via: ops-mail, slack_via: ops-slack-bot}
+"""
+
+
+@pytest.fixture
+def people_file(run: Run, secrets: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    monkeypatch.setenv("OPS_SLACK_BOT_TOKEN", "xoxb-1234-5678-abcdefabcdef")
+    assert run("users", "add", "ana@example.com", "--role", "viewer").code == 0
+    return write(secrets, PEOPLE)
+
+
+def test_rules_users_and_people_apply_and_round_trip(
+    run: Run, secrets: Path, people_file: str, clean_db: Engine
+) -> None:
+    applied = run("apply", "-f", people_file)
+    assert applied.code == 0, applied
+    (pay,) = rows(clean_db, "SELECT rules, users, mandatory FROM subscriptions WHERE name = 'pay'")
+    assert pay.rules == {
+        "filter": "payload.amount > 100",
+        "notify": "on-change",
+        "key": "payload.order",
+        "resolve": True,
+    }
+    assert (pay.users, pay.mandatory) == ("role:admin,ana@example.com", True)
+    people = run("people", "show")
+    assert "email via ops-mail, slack via ops-slack-bot" in people.out, people
+    assert "no changes" in run("apply", "-f", people_file, "--dry-run").out
+    # A teammate adds a rule on the command line: the file's next apply would remove it,
+    # and says so; an export carries it, and applying the export changes nothing.
+    changed = run("subscriptions", "update", "pay", "--repeat-interval", "1h")
+    assert changed.code == 0, changed
+    dry = run("apply", "-f", people_file, "--dry-run")
+    assert "~ subscription pay\n    rules.repeat_interval: 1h → -" in dry.out, dry
+    exported = run("export")
+    assert exported.code == 0, exported
+    assert "repeat_interval: 1h" in exported.out and "mandatory: true" in exported.out
+    assert "people:\n  email_via: ops-mail\n  slack_via: ops-slack-bot\n" in exported.out
+    assert "xoxb-1234" not in exported.out
+    again = write(secrets, exported.out, "exported.yaml")
+    assert run("apply", "-f", again, "--prune", "--dry-run").out == "no changes\n"
+    assert run("apply", "-f", again, "--prune").out == "no changes\n"
+    assert (
+        scalar(clean_db, "SELECT rules->>'repeat_interval' FROM subscriptions WHERE name = 'pay'")
+        == "1h"
+    )
+
+
+def test_prune_clears_people_settings_a_file_does_not_give(
+    run: Run, people_file: str, secrets: Path, clean_db: Engine
+) -> None:
+    assert run("apply", "-f", people_file).code == 0
+    without = write(secrets, PEOPLE.split("\npeople:")[0] + "\n", "without.yaml")
+    kept = run("apply", "-f", without, "--dry-run")
+    assert kept.out == "no changes\n", kept
+    dry = run("apply", "-f", without, "--prune", "--dry-run")
+    assert "~ people\n    email_via: ops-mail → -\n    slack_via: ops-slack-bot → -" in dry.out
+    assert run("apply", "-f", without, "--prune").code == 0
+    assert "email via - (none), slack via - (none)" in run("people", "show").out
+    assert scalar(clean_db, "SELECT users FROM subscriptions WHERE name = 'pay-people'") == "all"
+
+
+def test_rule_user_and_people_problems_name_their_line(
+    run: Run, people_file: str, clean_db: Engine
+) -> None:
+    text = (
+        PEOPLE.replace("payload.amount > 100", "payload.amount >")
+        .replace("users: all", "users: nobody@example.com")
+        .replace("slack_via: ops-slack-bot", "slack_via: ops-mail")
+    )
+    result = run("apply", "-f", write(Path(people_file).parent, text, "bad.yaml"))
+    assert result.code == 2, result
+    err = result.err
+    assert "error: routing file not applied, 3 problems" in err, err
+    assert "bad.yaml:18: subscriptions.pay.rules.filter: --filter" in err
+    assert (
+        "bad.yaml:24: subscriptions.pay-people.users: no user 'nobody@example.com'; "
+        "see 'eventrouter users list'" in err
+    )
+    assert (
+        "bad.yaml:25: people.slack_via: --slack-via: 'ops-mail' is a email destination; "
+        "name a slack one" in err
+    )
+    assert scalar(clean_db, "SELECT count(*) FROM subscriptions") == 0
