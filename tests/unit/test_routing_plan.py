@@ -104,7 +104,11 @@ destinations:
     type: webhook
     url: https://ops.example.com/h
     headers: {Authorization: "${env:TOKEN}"}
-  mail: {type: email, from_address: er@example.com, to: [ops@example.com], smtp: {host: smtp.example.com}}
+  mail:
+    type: email
+    from_address: er@example.com
+    to: [ops@example.com]
+    smtp: {host: smtp.example.com}
 subscriptions:
   s:
     channels: [payments]
