@@ -43,7 +43,8 @@ def read_files(path: str) -> list[tuple[str, str]]:
 @click.option("--json", "as_json", is_flag=True, help="Print the changes as JSON.")
 @pass_ctx
 def apply(ctx: Context, path: str, prune: bool, dry_run: bool, as_json: bool) -> None:
-    """Make the org's channels, destinations and subscriptions what a routing file says.
+    """Make the org's channels, destinations and subscriptions (with their rules and
+    people) and its people settings what a routing file says.
 
     Everything is checked first (every problem is listed, with file:line), then applied
     in one transaction; applying the same file again changes nothing.

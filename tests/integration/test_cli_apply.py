@@ -6,7 +6,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import jsonschema
 import pytest
+import yaml
 from sqlalchemy import Engine
 
 from tests.helpers import rows, scalar
@@ -137,6 +139,11 @@ def test_schema_is_json_schema(run: Run) -> None:
     schema = json.loads(result.out)
     assert schema["$schema"].startswith("https://json-schema.org/")
     assert set(schema["properties"]) == {"channels", "destinations", "subscriptions", "people"}
+    jsonschema.validate(yaml.safe_load(EXAMPLE.read_text()), schema)
+    jsonschema.validate(yaml.safe_load(PEOPLE), schema)
+    wrong = yaml.safe_load(PEOPLE.replace("resolve: true", "resolve: sometimes"))
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(wrong, schema)
 
 
 PEOPLE = """\
