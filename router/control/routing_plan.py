@@ -100,7 +100,7 @@ def plan(
         found += _unknown_users(desired, {email.lower() for email in users})
     people = desired.people if desired.people is not None or not prune else PeopleSpec()
     if desired.people is not None:
-        found += _media_problems(desired, current, kept_destinations)
+        found += _media_problems(desired, current, kept_destinations, prune)
     if found:
         raise RoutingFileError(found)
     changes: list[Change] = []
@@ -150,7 +150,9 @@ def _unknown_users(desired: Routing, known: set[str]) -> list[Problem]:
     return found
 
 
-def _media_problems(desired: Routing, current: Routing, kept: set[str]) -> list[Problem]:
+def _media_problems(
+    desired: Routing, current: Routing, kept: set[str], prune: bool
+) -> list[Problem]:
     """Each people medium names a destination that will exist, of the kind it needs, as
     ``people set`` requires (with its messages)."""
     assert desired.people is not None
@@ -165,9 +167,8 @@ def _media_problems(desired: Routing, current: Routing, kept: set[str]) -> list[
             current.destinations.get(name) if name in kept else None
         )
         if spec is None:
-            found.append(
-                desired.problem(("people", medium), f"names {name!r}, not a destination kept")
-            )
+            where = "not in the file" if prune else "neither in the file nor stored"
+            found.append(desired.problem(("people", medium), f"names {name!r}, {where}"))
             continue
         refusal = medium_refusal(medium, name, spec.type, bool(spec.config.get("bot_token")))
         if refusal is not None:

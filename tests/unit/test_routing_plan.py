@@ -204,7 +204,7 @@ def test_people_media_are_checked_against_the_file_and_what_is_stored() -> None:
     assert (
         "people.email_via: --email-via: 'hook' is a webhook destination; name a email one" in text
     )
-    assert "people.slack_via: names 'gone', not a destination kept" in text
+    assert "people.slack_via: names 'gone', neither in the file nor stored" in text
 
 
 def test_prune_without_people_clears_them_and_without_prune_leaves_them() -> None:
