@@ -96,6 +96,17 @@ def plan(
                         f"names {', '.join(map(repr, missing))}, {where}",
                     )
                 )
+    for name, spec in desired.destinations.items():
+        stored = current.destinations.get(name)
+        if stored is not None and stored.type != spec.type:
+            # Its rows, deliveries and history are of the stored kind: written over, the
+            # new kind's config would be sent as the old kind (as `destinations update`).
+            found.append(
+                desired.problem(
+                    ("destinations", name, "type"),
+                    f"the type of destination {name!r} cannot change; add a new destination",
+                )
+            )
     if users is not None:
         found += _unknown_users(desired, {email.lower() for email in users})
     people = desired.people if desired.people is not None or not prune else PeopleSpec()

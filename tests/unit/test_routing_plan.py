@@ -244,3 +244,18 @@ def test_the_schema_knows_rules_users_and_people() -> None:
     assert subscription["required"] == ["channels"]
     assert "filter" in schema["$defs"]["rules"]["properties"]
     assert set(schema["properties"]["people"]["properties"]) == {"email_via", "slack_via"}
+
+
+def test_a_destination_keeps_its_type() -> None:
+    slack = FILE.replace(
+        "    type: webhook\n    url: https://ops.example.com/h\n"
+        '    headers: {Authorization: "${env:TOKEN}"}\n',
+        "    type: slack\n    webhook_url: https://hooks.slack.com/services/T0/B0/abcdefabcdef\n",
+    )
+    assert "type: slack" in slack
+    with pytest.raises(RoutingFileError) as caught:
+        plan(desired(slack), desired(), prune=False, system_channels=[])
+    assert (
+        "r.yaml:5: destinations.hook.type: the type of destination 'hook' cannot change; "
+        "add a new destination" in str(caught.value)
+    )
