@@ -29,7 +29,7 @@ from eventrouter.router.client import publish, publish_many
 from eventrouter.router.control import Caller, Control
 from eventrouter.router.db import make_engine
 from eventrouter.router.db.migrate import create_database_if_missing, upgrade
-from eventrouter.router.models import TokenIn
+from eventrouter.router.models.people import TokenIn
 from eventrouter.router.settings import Settings
 
 BATCH = 1000

@@ -25,7 +25,8 @@ from bench.services import ROOT, BenchConfig, drop_database, fresh_database
 from eventrouter.router.control import Caller, Control
 from eventrouter.router.db import make_engine
 from eventrouter.router.events import build_envelope
-from eventrouter.router.models import ChannelIn, DestinationIn, Rules, SubscriptionIn
+from eventrouter.router.models.configuration import ChannelIn, DestinationIn, SubscriptionIn
+from eventrouter.router.models.rules import Rules
 from eventrouter.router.settings import Settings
 from eventrouter.router.store import EventStore
 

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from sqlalchemy import Engine
 
 from eventrouter.router.control import Caller, Control
-from eventrouter.router.models import ChannelIn, DestinationIn, SubscriptionIn
+from eventrouter.router.models.configuration import ChannelIn, DestinationIn, SubscriptionIn
 from eventrouter.router.settings import Settings
 
 FANOUT = 10

@@ -21,7 +21,7 @@ from typing import Any
 
 import re2
 
-from eventrouter.router.models import Rules
+from eventrouter.router.models.rules import Rules
 from eventrouter.router.people.recipients import Recipients
 from eventrouter.router.rules.engine import Silence
 from eventrouter.router.rules.expressions import (

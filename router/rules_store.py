@@ -21,7 +21,7 @@ from eventrouter.router.db import rules as store
 from eventrouter.router.db.ingest import PlannedRow
 from eventrouter.router.db.rules import DecisionRow, DigestRow
 from eventrouter.router.events import Event
-from eventrouter.router.models import Decision
+from eventrouter.router.models.rules import Decision
 from eventrouter.router.people.merge import Media, PersonVerdict, Reach, merge
 from eventrouter.router.people.preferences import UserPreferences
 from eventrouter.router.routing import RoutingTable, SubscriptionRule

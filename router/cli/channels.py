@@ -7,7 +7,7 @@ import click
 from eventrouter.router.cli.context import Context, pass_ctx
 from eventrouter.router.cli.output import env_change, given, json_option, listing, report
 from eventrouter.router.errors import ConfigError
-from eventrouter.router.models import ChannelIn, ChannelUpdate
+from eventrouter.router.models.configuration import ChannelIn, ChannelUpdate
 
 
 @click.group()

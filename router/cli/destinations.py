@@ -24,7 +24,7 @@ from eventrouter.router.cli.output import (
 from eventrouter.router.destinations import COMMON, KINDS, Option, build_changes, build_config
 from eventrouter.router.durations import parse_duration
 from eventrouter.router.errors import ConfigError
-from eventrouter.router.models import Destination, DestinationIn, DestinationUpdate
+from eventrouter.router.models.configuration import Destination, DestinationIn, DestinationUpdate
 
 _TYPES: dict[str, Any] = {
     "text": click.STRING,

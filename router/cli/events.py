@@ -18,7 +18,8 @@ from eventrouter.router.cli.output import (
     relative,
 )
 from eventrouter.router.errors import InvalidEvent
-from eventrouter.router.models import Attempt, Decision, EventDelivery
+from eventrouter.router.models.history import Attempt, EventDelivery
+from eventrouter.router.models.rules import Decision
 
 
 @click.command("send")

@@ -11,7 +11,8 @@ from pydantic import BaseModel
 
 from eventrouter.router.cli.context import Context, pass_ctx
 from eventrouter.router.cli.output import json_option, listing, report
-from eventrouter.router.models import Page, TokenIn, UserIn, UserUpdate
+from eventrouter.router.models.base import Page
+from eventrouter.router.models.people import TokenIn, UserIn, UserUpdate
 
 ROLES = click.Choice(["viewer", "developer", "admin"])
 _PAGE = 1000

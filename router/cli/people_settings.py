@@ -7,7 +7,7 @@ import click
 from eventrouter.router.cli.context import Context, pass_ctx
 from eventrouter.router.cli.output import given, json_option, report
 from eventrouter.router.errors import ConfigError
-from eventrouter.router.models import PeopleSettings, PeopleSettingsIn
+from eventrouter.router.models.people import PeopleSettings, PeopleSettingsIn
 
 
 @click.group()

@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 import click
 
 from eventrouter.router.control.subscriptions import merged_rules
-from eventrouter.router.models import NotifyMode, QuietMode, Rules
+from eventrouter.router.models.rules import NotifyMode, QuietMode, Rules
 
 F = TypeVar("F", bound=Callable[..., Any])
 

@@ -8,7 +8,7 @@ import click
 
 from eventrouter.router.cli.context import Context, pass_ctx
 from eventrouter.router.cli.output import json_option, listing, report
-from eventrouter.router.models import SilenceIn
+from eventrouter.router.models.rules import SilenceIn
 
 
 @click.group()

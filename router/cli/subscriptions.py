@@ -10,7 +10,7 @@ from eventrouter.router.cli.context import Context, pass_ctx
 from eventrouter.router.cli.output import env_change, given, json_option, listing, report
 from eventrouter.router.cli.rule_options import pop_rules, rule_options, rules_from
 from eventrouter.router.errors import ConfigError
-from eventrouter.router.models import Subscription, SubscriptionIn, SubscriptionUpdate
+from eventrouter.router.models.configuration import Subscription, SubscriptionIn, SubscriptionUpdate
 
 
 @click.group()

@@ -9,7 +9,7 @@ from eventrouter.router.control.service import Service
 from eventrouter.router.control.validation import check_env, check_object_name
 from eventrouter.router.db import config as store
 from eventrouter.router.errors import ConfigError, Conflict, NotFound
-from eventrouter.router.models import Channel, ChannelIn, ChannelUpdate, PatternTest
+from eventrouter.router.models.configuration import Channel, ChannelIn, ChannelUpdate, PatternTest
 from eventrouter.router.routing import compile_pattern
 
 MAX_TESTED_NAMES = 50

@@ -25,7 +25,7 @@ from eventrouter.router.db import subscriptions as subscription_store
 from eventrouter.router.db import users as users_store
 from eventrouter.router.db.destination_state import cancel_open_deliveries
 from eventrouter.router.errors import ConfigError
-from eventrouter.router.models import Rules
+from eventrouter.router.models.rules import Rules
 from eventrouter.router.people.recipients import parse_recipients
 
 

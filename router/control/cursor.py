@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 from eventrouter.router.errors import ConfigError
-from eventrouter.router.models import Page
+from eventrouter.router.models.base import Page
 
 T = TypeVar("T")
 _INVALID = "invalid cursor: pass back the next_cursor of the previous page as is"

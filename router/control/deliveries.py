@@ -14,7 +14,8 @@ from eventrouter.router.control.service import Service
 from eventrouter.router.control.subscriptions import destination_ids
 from eventrouter.router.db import history as store
 from eventrouter.router.errors import ConfigError, NotFound
-from eventrouter.router.models import DeliveryDetail, DeliveryLogEntry, DeliveryStatus, Page
+from eventrouter.router.models.base import Page
+from eventrouter.router.models.history import DeliveryDetail, DeliveryLogEntry, DeliveryStatus
 
 STATUSES = tuple(status.value for status in DeliveryStatus)
 RETRYABLE = ("failed", "cancelled")

@@ -26,7 +26,7 @@ from eventrouter.router.destinations import (
 from eventrouter.router.destinations.signing import generate_secret
 from eventrouter.router.durations import format_duration, parse_schedule
 from eventrouter.router.errors import ConfigError, Conflict
-from eventrouter.router.models import (
+from eventrouter.router.models.configuration import (
     Destination,
     DestinationIn,
     DestinationUpdate,

@@ -18,7 +18,8 @@ from eventrouter.router.control.service import Service
 from eventrouter.router.db import config as config_store
 from eventrouter.router.db import history as store
 from eventrouter.router.errors import ConfigError, NotFound
-from eventrouter.router.models import EventDetail, EventIn, EventSummary, Page
+from eventrouter.router.models.base import Page
+from eventrouter.router.models.history import EventDetail, EventIn, EventSummary
 
 STATUS_FILTERS = ("pending", "succeeded", "failed", "cancelled")
 MAX_NAME_PATTERN = 1000

@@ -10,7 +10,7 @@ import redis
 from eventrouter.router.control.caller import Role
 from eventrouter.router.control.service import Service
 from eventrouter.router.db import overview as store
-from eventrouter.router.models import Backlog, Overview
+from eventrouter.router.models.overview import Backlog, Overview
 from eventrouter.router.redis_conn import redis_client
 
 WINDOW = timedelta(hours=1)

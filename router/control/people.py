@@ -16,7 +16,7 @@ from eventrouter.router.control.subscriptions import no_destination
 from eventrouter.router.db import config as config_store
 from eventrouter.router.db import people as store
 from eventrouter.router.errors import ConfigError
-from eventrouter.router.models import PeopleSettings, PeopleSettingsIn
+from eventrouter.router.models.people import PeopleSettings, PeopleSettingsIn
 
 KINDS = {"email_via": "email", "slack_via": "slack"}
 

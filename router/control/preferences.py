@@ -21,7 +21,7 @@ from eventrouter.router.db import people as people_store
 from eventrouter.router.db import preferences as store
 from eventrouter.router.db import users as user_store
 from eventrouter.router.errors import ConfigError, NotFound
-from eventrouter.router.models import Page
+from eventrouter.router.models.base import Page
 from eventrouter.router.people.merge import Addressee, recipient_name
 from eventrouter.router.people.preferences import (
     Medium,

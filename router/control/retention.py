@@ -11,7 +11,7 @@ import time
 from eventrouter.router.control.caller import Role
 from eventrouter.router.control.service import Service
 from eventrouter.router.errors import ConfigError
-from eventrouter.router.models import KeptWeek, PruneResult
+from eventrouter.router.models.retention import KeptWeek, PruneResult
 from eventrouter.router.partitions import PartitionKeeper
 from eventrouter.router.retention import cutoff_time, describe, parse_retention
 

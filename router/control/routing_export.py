@@ -13,7 +13,7 @@ import yaml
 from eventrouter.router.control.routing_file import INTERNAL_KEYS, DestinationSpec, Routing
 from eventrouter.router.control.routing_source import Path
 from eventrouter.router.destinations import KINDS, secret_paths
-from eventrouter.router.models import Rules
+from eventrouter.router.models.rules import Rules
 
 
 # -- the file ----------------------------------------------------------------------------

@@ -16,7 +16,7 @@ from eventrouter.router.db import config as config_store
 from eventrouter.router.db import silences as store
 from eventrouter.router.durations import parse_duration
 from eventrouter.router.errors import ConfigError, NotFound
-from eventrouter.router.models import Silence, SilenceIn
+from eventrouter.router.models.rules import Silence, SilenceIn
 from eventrouter.router.rules.expressions import compile_expression
 from eventrouter.router.rules.windows import parse_every, window_end
 

@@ -16,7 +16,8 @@ from eventrouter.router.control.validation import OBJECT_NAME, check_env, check_
 from eventrouter.router.db import config as store
 from eventrouter.router.db import users as users_store
 from eventrouter.router.errors import ConfigError, Conflict, NotFound
-from eventrouter.router.models import Rules, Subscription, SubscriptionIn, SubscriptionUpdate
+from eventrouter.router.models.configuration import Subscription, SubscriptionIn, SubscriptionUpdate
+from eventrouter.router.models.rules import Rules
 from eventrouter.router.people.recipients import parse_recipients
 from eventrouter.router.rules.spec import compile_rules
 

@@ -24,7 +24,8 @@ from eventrouter.router.destinations.context import make_send_context
 from eventrouter.router.destinations.people import addressed
 from eventrouter.router.errors import ConfigError
 from eventrouter.router.events import Event, new_event_id
-from eventrouter.router.models import DeliveryStatus, TestResult
+from eventrouter.router.models.configuration import TestResult
+from eventrouter.router.models.history import DeliveryStatus
 from eventrouter.router.people.merge import Addressee
 from eventrouter.router.settings import Settings
 

@@ -26,7 +26,8 @@ from eventrouter.router.db import translating_errors
 from eventrouter.router.db import users as user_store
 from eventrouter.router.durations import parse_duration
 from eventrouter.router.errors import ConfigError, NotFound, Unauthorized
-from eventrouter.router.models import Page, Token, TokenCreated, TokenIn
+from eventrouter.router.models.base import Page
+from eventrouter.router.models.people import Token, TokenCreated, TokenIn
 from eventrouter.router.settings import Settings
 
 PREFIX = "er_"

@@ -10,7 +10,8 @@ from eventrouter.router.control.caller import Role
 from eventrouter.router.control.service import Service
 from eventrouter.router.db import users as store
 from eventrouter.router.errors import ConfigError, Conflict, NotFound
-from eventrouter.router.models import Page, User, UserIn, UserUpdate
+from eventrouter.router.models.base import Page
+from eventrouter.router.models.people import User, UserIn, UserUpdate
 from eventrouter.router.people.preferences import SLACK_CHANNEL, SLACK_USER
 
 EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s.]+")

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta, tzinfo
 from html import escape
 
-from eventrouter.router.models import MinuteCount
+from eventrouter.router.models.overview import MinuteCount
 
 WIDTH = 720
 HEIGHT = 180

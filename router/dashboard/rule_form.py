@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from eventrouter.router.dashboard.forms import FormField
-from eventrouter.router.models import NotifyMode, QuietMode, Rules
+from eventrouter.router.models.rules import NotifyMode, QuietMode, Rules
 
 _POSITION = re.compile(r"at (?:line (\d+), )?column (\d+)")
 CEL_HELP = "CEL over name, org, env, payload, received_at; guard optional fields with has()."

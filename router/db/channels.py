@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, text
 
-from eventrouter.router.models import Channel
+from eventrouter.router.models.configuration import Channel
 
 _INSERT_CHANNEL = text(
     """

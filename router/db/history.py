@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy import Connection, text
 
-from eventrouter.router.models import (
+from eventrouter.router.models.history import (
     Attempt,
     DeliveryDetail,
     DeliveryLogEntry,

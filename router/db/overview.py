@@ -8,7 +8,7 @@ from datetime import datetime
 
 from sqlalchemy import Connection, text
 
-from eventrouter.router.models import DestinationHealth, MinuteCount
+from eventrouter.router.models.overview import DestinationHealth, MinuteCount
 
 # Attempts of the org's events since :since, per minute; a retry counts as a failed attempt.
 _PER_MINUTE = text(

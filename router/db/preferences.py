@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy import Connection, bindparam, text
 
-from eventrouter.router.models import QuietMode
+from eventrouter.router.models.rules import QuietMode
 from eventrouter.router.people.preferences import Preferences, QuietHours, UserPreferences
 
 _SELECT = """

@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy import Connection, text
 
-from eventrouter.router.models import Rules
+from eventrouter.router.models.rules import Rules
 from eventrouter.router.people.recipients import Recipients, parse_recipients
 from eventrouter.router.routing import ChannelRule, RoutingTable, SilenceRule, SubscriptionRule
 

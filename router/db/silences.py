@@ -8,7 +8,7 @@ from datetime import datetime
 
 from sqlalchemy import Connection, text
 
-from eventrouter.router.models import Silence
+from eventrouter.router.models.rules import Silence
 
 _INSERT = text(
     """

@@ -9,7 +9,8 @@ from collections.abc import Sequence
 
 from sqlalchemy import Connection, text
 
-from eventrouter.router.models import Rules, Subscription
+from eventrouter.router.models.configuration import Subscription
+from eventrouter.router.models.rules import Rules
 
 _INSERT_SUBSCRIPTION = text(
     """

@@ -12,7 +12,7 @@ from datetime import datetime
 
 from sqlalchemy import Connection, text
 
-from eventrouter.router.models import Token
+from eventrouter.router.models.people import Token
 
 # The role a token acts with: its own (service tokens) or its user's, now.
 _SELECT = """

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from sqlalchemy import Connection, text
 
-from eventrouter.router.models import User, UserIn
+from eventrouter.router.models.people import User, UserIn
 
 _COLUMNS = "id, org, email, name, role, timezone, slack_user, slack_channel, created_at"
 

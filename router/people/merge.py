@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import NamedTuple
 
-from eventrouter.router.models import Decision, QuietMode
+from eventrouter.router.models.rules import Decision, QuietMode
 from eventrouter.router.people.preferences import (
     Medium,
     UserPreferences,

@@ -26,7 +26,8 @@ from pydantic import (
     field_validator,
 )
 
-from eventrouter.router.models import Model, QuietMode
+from eventrouter.router.models.base import Model
+from eventrouter.router.models.rules import QuietMode
 from eventrouter.router.rules import windows
 
 EMAIL = re.compile(r"[^@\s\x00-\x1f]+@[^@\s\x00-\x1f]+\.[^@\s.\x00-\x1f]+")

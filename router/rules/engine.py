@@ -26,7 +26,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from eventrouter.router.models import Decision
+from eventrouter.router.models.rules import Decision
 from eventrouter.router.rules.expressions import Activation, Expression, ExpressionError
 from eventrouter.router.rules.spec import CompiledRules
 from eventrouter.router.rules.windows import window_end

@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from eventrouter.router.durations import parse_duration
-from eventrouter.router.models import NotifyMode, QuietMode, Rules
+from eventrouter.router.models.rules import NotifyMode, QuietMode, Rules
 from eventrouter.router.rules.expressions import Expression, compile_expression
 from eventrouter.router.rules.windows import Window, load_zone, parse_days, parse_window
 

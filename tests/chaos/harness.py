@@ -33,7 +33,7 @@ from eventrouter import PublishError, Settings, publish, publish_many
 from eventrouter.router.control import Caller, Control
 from eventrouter.router.db import make_engine
 from eventrouter.router.db.migrate import upgrade
-from eventrouter.router.models import ChannelIn, DestinationIn, SubscriptionIn
+from eventrouter.router.models.configuration import ChannelIn, DestinationIn, SubscriptionIn
 from tests.helpers import SECRET_KEY
 from tests.receiver import Receiver, Request, Response
 

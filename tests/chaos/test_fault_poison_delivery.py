@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 
 from eventrouter import publish
-from eventrouter.router.models import ChannelIn, DestinationIn, SubscriptionIn
+from eventrouter.router.models.configuration import ChannelIn, DestinationIn, SubscriptionIn
 from tests.chaos.harness import Proc, Stack, report, wait_for
 from tests.receiver import Receiver, Request, Response
 

@@ -13,7 +13,8 @@ import json
 import time
 
 from eventrouter import publish_many
-from eventrouter.router.models import ChannelIn, DestinationIn, Rules, SubscriptionIn
+from eventrouter.router.models.configuration import ChannelIn, DestinationIn, SubscriptionIn
+from eventrouter.router.models.rules import Rules
 from tests.chaos.harness import Stack, report, wait_for
 from tests.receiver import Receiver
 

@@ -7,7 +7,12 @@ from typing import Any
 
 from eventrouter import publish
 from eventrouter.router.control import Caller, Control
-from eventrouter.router.models import ChannelIn, Destination, DestinationIn, SubscriptionIn
+from eventrouter.router.models.configuration import (
+    ChannelIn,
+    Destination,
+    DestinationIn,
+    SubscriptionIn,
+)
 from tests.e2e.stack import Stack
 from tests.receiver import wait_for
 

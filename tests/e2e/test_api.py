@@ -13,7 +13,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from eventrouter.router.control import Caller, Control
-from eventrouter.router.models import TokenIn, UserIn
+from eventrouter.router.models.people import TokenIn, UserIn
 from tests.e2e.stack import Process, Stack
 from tests.receiver import Receiver, not_found, ok, slow, wait_for
 

@@ -12,7 +12,8 @@ import pytest
 
 from eventrouter import publish
 from eventrouter.router.control import Caller, Control, Role
-from eventrouter.router.models import ChannelIn, DestinationIn, TokenIn, UserIn
+from eventrouter.router.models.configuration import ChannelIn, DestinationIn
+from eventrouter.router.models.people import TokenIn, UserIn
 from tests.e2e.browser import ARTIFACTS, Browser, missing_browser
 from tests.e2e.stack import Stack
 from tests.receiver import Receiver, always, ok

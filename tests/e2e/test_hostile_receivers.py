@@ -12,7 +12,7 @@ from collections.abc import Iterator
 import pytest
 
 from eventrouter import publish
-from eventrouter.router.models import ChannelIn, DestinationIn, SubscriptionIn
+from eventrouter.router.models.configuration import ChannelIn, DestinationIn, SubscriptionIn
 from tests.e2e.destination_helpers import attempts, wait_final
 from tests.e2e.stack import Stack
 from tests.helpers import control_for

@@ -17,7 +17,7 @@ import pytest
 
 from eventrouter import publish
 from eventrouter.router.control import Caller, Control
-from eventrouter.router.models import ChannelIn, DestinationIn, SubscriptionIn
+from eventrouter.router.models.configuration import ChannelIn, DestinationIn, SubscriptionIn
 from tests.e2e.stack import Stack
 from tests.providers import SlackApi, SlackApp
 from tests.receiver import Receiver, wait_for

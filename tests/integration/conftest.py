@@ -20,7 +20,7 @@ from sqlalchemy import Engine
 from eventrouter.router.api.app import create_app
 from eventrouter.router.cli import main
 from eventrouter.router.control import Caller, Control, Role
-from eventrouter.router.models import TokenIn, UserIn
+from eventrouter.router.models.people import TokenIn, UserIn
 from eventrouter.router.settings import Settings
 
 

@@ -12,7 +12,8 @@ from sqlalchemy import Engine
 
 from eventrouter.router.api.app import create_app
 from eventrouter.router.control import Caller, Control
-from eventrouter.router.models import ChannelIn, TokenIn, UserIn
+from eventrouter.router.models.configuration import ChannelIn
+from eventrouter.router.models.people import TokenIn, UserIn
 from eventrouter.router.settings import Settings
 
 EXAMPLES_PER_OPERATION = 8

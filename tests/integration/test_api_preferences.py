@@ -9,7 +9,8 @@ from typing import Any
 import httpx
 
 from eventrouter.router.control import Caller, Control
-from eventrouter.router.models import ChannelIn, TokenIn
+from eventrouter.router.models.configuration import ChannelIn
+from eventrouter.router.models.people import TokenIn
 from tests.integration.conftest import ApiClient
 
 

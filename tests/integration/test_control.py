@@ -8,7 +8,7 @@ from sqlalchemy import Engine
 
 from eventrouter.router.control import Caller, Control, Role
 from eventrouter.router.errors import Conflict, Forbidden, NotFound
-from eventrouter.router.models import ChannelIn, DestinationIn, SubscriptionIn
+from eventrouter.router.models.configuration import ChannelIn, DestinationIn, SubscriptionIn
 from eventrouter.router.settings import Settings
 from tests.helpers import Seed, scalar
 

@@ -14,7 +14,7 @@ from sqlalchemy import Engine, text
 
 from eventrouter.router.api.app import create_app
 from eventrouter.router.control import Caller, Control
-from eventrouter.router.models import ChannelIn
+from eventrouter.router.models.configuration import ChannelIn
 from eventrouter.router.settings import Settings
 from tests.helpers import Seed, scalar
 from tests.integration.conftest import ApiClient, csrf_of, sign_in

@@ -10,7 +10,7 @@ from sqlalchemy import Engine, text
 from eventrouter.router.control import Caller, Control, Role
 from eventrouter.router.control.tokens import authenticate
 from eventrouter.router.errors import ConfigError, Conflict, Forbidden, NotFound, Unauthorized
-from eventrouter.router.models import TokenIn, UserIn
+from eventrouter.router.models.people import TokenIn, UserIn
 from eventrouter.router.settings import Settings
 from tests.integration.conftest import Run
 

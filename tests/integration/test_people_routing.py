@@ -13,13 +13,8 @@ import eventrouter
 from eventrouter.router.db import claims
 from eventrouter.router.db import preferences as prefs_store
 from eventrouter.router.errors import ConfigError, NotFound
-from eventrouter.router.models import (
-    ChannelIn,
-    PeopleSettingsIn,
-    SubscriptionIn,
-    SubscriptionUpdate,
-    UserIn,
-)
+from eventrouter.router.models.configuration import ChannelIn, SubscriptionIn, SubscriptionUpdate
+from eventrouter.router.models.people import PeopleSettingsIn, UserIn
 from eventrouter.router.people.preferences import Preferences, QuietHours
 from eventrouter.router.service import RouterService
 from eventrouter.router.settings import Settings

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from eventrouter.router.control import Caller, Control
-from eventrouter.router.models import PeopleSettingsIn
+from eventrouter.router.models.people import PeopleSettingsIn
 from tests.integration.conftest import ApiClient, Run
 from tests.integration.test_dashboard import sign_in
 from tests.providers import SlackApi

@@ -10,7 +10,7 @@ from sqlalchemy import Engine, text
 from eventrouter.router.control import Caller, Control
 from eventrouter.router.db import preferences as store
 from eventrouter.router.errors import ConfigError
-from eventrouter.router.models import UserIn, UserUpdate
+from eventrouter.router.models.people import UserIn, UserUpdate
 from eventrouter.router.people.preferences import Medium, Preferences, PreferencesChange
 from eventrouter.router.settings import Settings
 

@@ -11,7 +11,7 @@ from sqlalchemy import Engine, text
 
 from eventrouter.router.control import Control
 from eventrouter.router.errors import ConfigError
-from eventrouter.router.models import DestinationIn, SubscriptionIn
+from eventrouter.router.models.configuration import DestinationIn, SubscriptionIn
 from eventrouter.router.scheduler import Scheduler
 from eventrouter.router.service import RouterService
 from eventrouter.router.settings import Settings

@@ -10,7 +10,8 @@ from sqlalchemy import Engine
 
 import eventrouter
 from eventrouter.router.errors import ConfigError
-from eventrouter.router.models import ChannelIn, Rules, SubscriptionIn
+from eventrouter.router.models.configuration import ChannelIn, SubscriptionIn
+from eventrouter.router.models.rules import Rules
 from eventrouter.router.service import RouterService
 from eventrouter.router.settings import Settings
 from tests.helpers import RecordingDispatcher, Seed, control_for, rows, scalar

@@ -10,7 +10,7 @@ import httpx
 from sqlalchemy import Engine
 
 from eventrouter.router.destinations import SendContext
-from eventrouter.router.models import DestinationIn
+from eventrouter.router.models.configuration import DestinationIn
 from eventrouter.router.settings import Settings
 from eventrouter.workers.delivery import deliver_batch
 from tests.helpers import Seed, control_for, scalar

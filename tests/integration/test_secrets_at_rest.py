@@ -17,7 +17,7 @@ from eventrouter.router.control import Control
 from eventrouter.router.crypto import SecretBox, generate_key
 from eventrouter.router.destinations import SendContext
 from eventrouter.router.errors import ConfigError
-from eventrouter.router.models import DestinationIn
+from eventrouter.router.models.configuration import DestinationIn
 from eventrouter.router.settings import Settings
 from eventrouter.workers.delivery import deliver_batch
 from tests.helpers import Seed, control_for, scalar

@@ -26,7 +26,8 @@ from eventrouter.router.dashboard.rule_form import (
 from eventrouter.router.dashboard.submit import FORM_ERROR
 from eventrouter.router.destinations import KINDS, validate_config
 from eventrouter.router.errors import ConfigError
-from eventrouter.router.models import MinuteCount, NotifyMode, Rules
+from eventrouter.router.models.overview import MinuteCount
+from eventrouter.router.models.rules import NotifyMode, Rules
 
 SINCE = datetime(2026, 12, 1, 12, 0, 30, tzinfo=UTC)
 

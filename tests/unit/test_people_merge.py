@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from eventrouter.router.models import Decision, QuietMode
+from eventrouter.router.models.rules import Decision, QuietMode
 from eventrouter.router.people.merge import Media, PersonVerdict, Reach, merge
 from eventrouter.router.people.preferences import (
     Medium,

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import pytest
 from pydantic import ValidationError
 
-from eventrouter.router.models import QuietMode
+from eventrouter.router.models.rules import QuietMode
 from eventrouter.router.people.preferences import (
     Medium,
     Preferences,

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from eventrouter.router.models import Decision, Rules
+from eventrouter.router.models.rules import Decision, Rules
 from eventrouter.router.rules.engine import Facts, KeyState, Silence, decide, facts
 from eventrouter.router.rules.expressions import ExpressionError, activation, compile_expression
 from eventrouter.router.rules.spec import compile_rules

@@ -7,7 +7,8 @@ from fastapi import APIRouter, Response
 from eventrouter.router.api.auth import ControlDep
 from eventrouter.router.api.paging import MAX_LIMIT, Cursor, Limit
 from eventrouter.router.control.cursor import page_of
-from eventrouter.router.models import Channel, ChannelIn, ChannelUpdate, Page
+from eventrouter.router.models.base import Page
+from eventrouter.router.models.configuration import Channel, ChannelIn, ChannelUpdate
 
 router = APIRouter(tags=["channels"])
 

@@ -13,7 +13,8 @@ from eventrouter.router.api.auth import ControlDep
 from eventrouter.router.api.paging import Cursor, Limit
 from eventrouter.router.durations import parse_duration
 from eventrouter.router.errors import ConfigError
-from eventrouter.router.models import DeliveryDetail, DeliveryLogEntry, DeliveryStatus, Input, Page
+from eventrouter.router.models.base import Input, Page
+from eventrouter.router.models.history import DeliveryDetail, DeliveryLogEntry, DeliveryStatus
 
 router = APIRouter(tags=["deliveries"])
 

@@ -15,12 +15,11 @@ from eventrouter.router.control.cursor import page_of
 from eventrouter.router.control.test_send import summary
 from eventrouter.router.durations import parse_duration
 from eventrouter.router.errors import ConfigError
-from eventrouter.router.models import (
+from eventrouter.router.models.base import Input, Page
+from eventrouter.router.models.configuration import (
     Destination,
     DestinationIn,
     DestinationUpdate,
-    Input,
-    Page,
     SecretRotation,
     TestResult,
 )

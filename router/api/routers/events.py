@@ -12,7 +12,8 @@ from eventrouter.router.api.auth import ControlDep
 from eventrouter.router.api.paging import Cursor, Limit
 from eventrouter.router.errors import ConfigError
 from eventrouter.router.events import MAX_IDEMPOTENCY_KEY
-from eventrouter.router.models import EventDetail, EventIn, EventSummary, Input, Page
+from eventrouter.router.models.base import Input, Page
+from eventrouter.router.models.history import EventDetail, EventIn, EventSummary
 
 router = APIRouter(tags=["events"])
 

@@ -10,7 +10,8 @@ from fastapi import APIRouter, Path
 
 from eventrouter.router.api.auth import ControlDep
 from eventrouter.router.api.paging import Cursor, Limit
-from eventrouter.router.models import Page, PeopleSettings, PeopleSettingsIn
+from eventrouter.router.models.base import Page
+from eventrouter.router.models.people import PeopleSettings, PeopleSettingsIn
 from eventrouter.router.people.preferences import (
     PersonTest,
     PersonTestIn,

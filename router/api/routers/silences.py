@@ -8,7 +8,8 @@ from fastapi import APIRouter, Response
 from eventrouter.router.api.auth import ControlDep
 from eventrouter.router.api.paging import MAX_LIMIT, Cursor, Limit
 from eventrouter.router.control.cursor import page_of
-from eventrouter.router.models import Page, Silence, SilenceIn
+from eventrouter.router.models.base import Page
+from eventrouter.router.models.rules import Silence, SilenceIn
 
 router = APIRouter(tags=["silences"])
 

@@ -8,7 +8,8 @@ from eventrouter.router.api.auth import ControlDep
 from eventrouter.router.api.paging import MAX_LIMIT, Cursor, Limit
 from eventrouter.router.api.routers.config_patch import update_part
 from eventrouter.router.control.cursor import page_of
-from eventrouter.router.models import Page, Subscription, SubscriptionIn, SubscriptionUpdate
+from eventrouter.router.models.base import Page
+from eventrouter.router.models.configuration import Subscription, SubscriptionIn, SubscriptionUpdate
 
 router = APIRouter(tags=["subscriptions"])
 

@@ -6,7 +6,8 @@ from fastapi import APIRouter, Path
 
 from eventrouter.router.api.auth import ControlDep
 from eventrouter.router.api.paging import Cursor, Limit
-from eventrouter.router.models import Page, Token, TokenCreated, TokenIn
+from eventrouter.router.models.base import Page
+from eventrouter.router.models.people import Token, TokenCreated, TokenIn
 
 router = APIRouter(tags=["tokens"])
 

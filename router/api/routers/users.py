@@ -7,7 +7,8 @@ from pydantic import BaseModel
 
 from eventrouter.router.api.auth import CallerDep, ControlDep
 from eventrouter.router.api.paging import Cursor, Limit
-from eventrouter.router.models import Page, User, UserIn, UserUpdate
+from eventrouter.router.models.base import Page
+from eventrouter.router.models.people import User, UserIn, UserUpdate
 
 router = APIRouter(tags=["users"])
 

@@ -10,7 +10,7 @@ from starlette.responses import Response
 
 from eventrouter.router.dashboard.submit import Errors, Posted, Submitted, save
 from eventrouter.router.dashboard.web import Page, SignedIn, redirect
-from eventrouter.router.models import Channel, ChannelIn, ChannelUpdate
+from eventrouter.router.models.configuration import Channel, ChannelIn, ChannelUpdate
 
 router = APIRouter(prefix="/channels")
 

@@ -19,7 +19,7 @@ from eventrouter.router.dashboard.forms import (
 from eventrouter.router.dashboard.submit import Errors, Posted, save
 from eventrouter.router.dashboard.web import Page, SignedIn, redirect
 from eventrouter.router.destinations import KINDS, build_config
-from eventrouter.router.models import Destination, DestinationIn, DestinationUpdate
+from eventrouter.router.models.configuration import Destination, DestinationIn, DestinationUpdate
 
 router = APIRouter(prefix="/destinations")
 

@@ -12,7 +12,7 @@ from starlette.responses import Response
 from eventrouter.router.dashboard.web import SignedIn, local_time, redirect
 from eventrouter.router.durations import parse_duration
 from eventrouter.router.errors import ConfigError
-from eventrouter.router.models import DeliveryStatus
+from eventrouter.router.models.history import DeliveryStatus
 
 router = APIRouter()
 PAGE_SIZE = 50

@@ -11,7 +11,7 @@ from starlette.responses import Response
 from eventrouter.router.control import Role
 from eventrouter.router.dashboard.submit import Errors, Posted, Submitted, save
 from eventrouter.router.dashboard.web import Page, SignedIn, redirect
-from eventrouter.router.models import TokenIn, UserIn
+from eventrouter.router.models.people import TokenIn, UserIn
 
 router = APIRouter()
 SHOWN = 200

@@ -13,7 +13,7 @@ from starlette.responses import Response
 from eventrouter.router.dashboard.submit import Errors, Posted, Submitted, flag_field, save
 from eventrouter.router.dashboard.web import Page, SignedIn, local_time, redirect
 from eventrouter.router.errors import ConfigError
-from eventrouter.router.models import Silence, SilenceIn
+from eventrouter.router.models.rules import Silence, SilenceIn
 
 router = APIRouter(prefix="/silences")
 FLAGS = {f"--{name}": name for name in ("filter", "channel", "duration", "every", "comment")}

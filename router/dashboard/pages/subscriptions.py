@@ -17,7 +17,7 @@ from eventrouter.router.dashboard.rule_form import (
 )
 from eventrouter.router.dashboard.submit import Errors, Posted, Submitted, save
 from eventrouter.router.dashboard.web import Page, SignedIn, redirect
-from eventrouter.router.models import Subscription, SubscriptionIn, SubscriptionUpdate
+from eventrouter.router.models.configuration import Subscription, SubscriptionIn, SubscriptionUpdate
 
 router = APIRouter(prefix="/subscriptions")
 
