@@ -22,7 +22,8 @@ from eventrouter.router.db.approvals import ApprovalState
 from eventrouter.router.db.clicks import EventRow
 from eventrouter.router.db.slack_messages import MessageUpdate
 from eventrouter.router.destinations import OutcomeKind, SendContext, validate_config
-from eventrouter.router.destinations.slack import SlackConfig, reply_in_thread, update_message
+from eventrouter.router.destinations.slack_api import reply_in_thread, update_message
+from eventrouter.router.destinations.slack_config import SlackConfig
 from eventrouter.router.events import Event
 from eventrouter.router.interactive import (
     Decision,

@@ -24,7 +24,7 @@ from eventrouter.router.db import approvals as store
 from eventrouter.router.db import clicks, history, ingest, translating_errors
 from eventrouter.router.db.clicks import EventRow
 from eventrouter.router.destinations import SendContext
-from eventrouter.router.destinations.slack import respond
+from eventrouter.router.destinations.slack_api import respond
 from eventrouter.router.destinations.slack_blocks import ACK, APPROVE, REJECT
 from eventrouter.router.destinations.slack_requests import (
     BadRequest,

@@ -15,7 +15,8 @@ import pytest
 from slack_sdk.models.blocks import Block
 from slack_sdk.signature import SignatureVerifier
 
-from eventrouter.router.destinations.slack import SlackConfig, message_receipt
+from eventrouter.router.destinations.slack_answers import message_receipt
+from eventrouter.router.destinations.slack_config import SlackConfig
 from eventrouter.router.destinations.slack_requests import (
     BadRequest,
     parse_clicks,

@@ -9,7 +9,7 @@ import pytest
 
 from eventrouter.router.destinations import validate_config
 from eventrouter.router.destinations.base import OutcomeKind
-from eventrouter.router.destinations.slack import SlackConfig, classify_api, classify_webhook
+from eventrouter.router.destinations.slack_answers import classify_api, classify_webhook
 from eventrouter.router.destinations.slack_blocks import (
     MAX_BLOCKS,
     MAX_FIELD_TEXT,
@@ -17,6 +17,7 @@ from eventrouter.router.destinations.slack_blocks import (
     MAX_SECTION_TEXT,
     enforce_limits,
 )
+from eventrouter.router.destinations.slack_config import SlackConfig
 from eventrouter.router.errors import ConfigError
 from eventrouter.router.events import Event, new_event_id
 

@@ -1,0 +1,94 @@
+"""Calls after the post: the Web API with the destination's bot token (``chat.update``, thread
+replies) and a click's ``response_url``, for approvals and acknowledgements."""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime
+from typing import Any
+
+from eventrouter.router.destinations.base import Outcome, SendContext, excerpt
+from eventrouter.router.destinations.classify import classify_http
+from eventrouter.router.destinations.httpio import send_http
+from eventrouter.router.destinations.slack_answers import classify_api
+from eventrouter.router.destinations.slack_blocks import encode
+from eventrouter.router.destinations.slack_config import SlackConfig
+from eventrouter.router.destinations.templating import TemplateError
+from eventrouter.router.events import Event
+from eventrouter.router.interactive import Resolution
+
+
+def call_api(ctx: SendContext, config: SlackConfig, method: str, body: dict[str, Any]) -> Outcome:
+    """One Web API call with the destination's bot token (``chat.update``, a thread reply),
+    classified like a post; it shares the destination's rate limit."""
+    limiter = ctx.rate_limiter
+    if limiter is not None:
+        permit = limiter.acquire(config.rate_key, rate=config.rate_limit, burst=config.burst)
+        if not permit.granted:
+            return Outcome.retry("held by the Slack rate limit", retry_after=permit.wait)
+        if permit.wait > 0:
+            time.sleep(permit.wait)
+    result = send_http(
+        ctx,
+        "POST",
+        config.api_url.rstrip("/") + "/" + method,
+        content=encode(body),
+        headers={
+            "authorization": f"Bearer {config.bot_token}",
+            "content-type": "application/json; charset=utf-8",
+        },
+        timeout=config.timeout or ctx.default_timeout,
+    )
+    if isinstance(result, Outcome):
+        return result
+    outcome = classify_api(
+        result.status_code, result.headers, excerpt(result.text, ctx.excerpt_bytes)
+    )
+    if limiter is not None and result.status_code == 429:
+        limiter.hold(config.rate_key, outcome.retry_after or 1.0)
+    return outcome
+
+
+def update_message(
+    ctx: SendContext,
+    config: SlackConfig,
+    event: Event,
+    receipt: str,
+    resolution: Resolution,
+    now: datetime,
+) -> Outcome:
+    """``chat.update`` the message ``receipt`` names: the buttons decided on give way to
+    the decision."""
+    channel, ts = receipt.split(" ", 1)
+    try:
+        message = config.message(event, now, resolution)
+    except TemplateError as exc:
+        return Outcome.failed(f"not updated: {exc}")
+    return call_api(ctx, config, "chat.update", {"channel": channel, "ts": ts, **message})
+
+
+def reply_in_thread(ctx: SendContext, config: SlackConfig, receipt: str, text: str) -> Outcome:
+    """Post ``text`` (mrkdwn) in the thread of the message ``receipt`` names."""
+    channel, ts = receipt.split(" ", 1)
+    return call_api(
+        ctx, config, "chat.postMessage", {"channel": channel, "thread_ts": ts, "text": text}
+    )
+
+
+def respond(ctx: SendContext, response_url: str, text: str) -> Outcome:
+    """An ephemeral note to the person who clicked, through the click's ``response_url``
+    (only they see it; the message itself stays as it is)."""
+    body = {"response_type": "ephemeral", "replace_original": False, "text": text}
+    result = send_http(
+        ctx,
+        "POST",
+        response_url,
+        content=encode(body),
+        headers={"content-type": "application/json; charset=utf-8"},
+        timeout=ctx.default_timeout,
+    )
+    if isinstance(result, Outcome):
+        return result
+    return classify_http(
+        result.status_code, result.headers, excerpt(result.text, ctx.excerpt_bytes)
+    )
