@@ -119,9 +119,9 @@ class QuietHours(BaseModel):
         return windows.parse_window(self.window, zone or "UTC", self.days)
 
 
-class Preferences(BaseModel):
-    """What one user chose. ``None`` overrides mean the defaults: the login email, and the
-    user's ``slack_user`` (a DM) or else their ``slack_channel``."""
+class PreferenceFields(BaseModel):
+    """Every preference, declared once: ``Preferences`` holds them all, ``PreferencesChange``
+    takes the same fields (same types, same checks) for a partial update."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -135,6 +135,11 @@ class Preferences(BaseModel):
     quiet_hours: QuietHours | None = None
     digest: Digest = "immediate"
     """``immediate``, ``hourly`` or ``daily HH:MM`` (in the user's time zone)."""
+
+
+class Preferences(PreferenceFields):
+    """What one user chose. ``None`` overrides mean the defaults: the login email, and the
+    user's ``slack_user`` (a DM) or else their ``slack_channel``."""
 
     def medium_enabled(self, medium: Medium) -> bool:
         return self.email_enabled if medium is Medium.EMAIL else self.slack_enabled
@@ -151,22 +156,13 @@ class Preferences(BaseModel):
         return Preferences.model_validate({**self.model_dump(), **fields})
 
 
-class PreferencesChange(BaseModel):
+class PreferencesChange(PreferenceFields):
     """A partial update: the fields sent change, the others stay. ``null`` resets an override
     (``email_address``, ``slack_target``), removes the quiet hours, or sets ``timezone`` back to
-    UTC. ``timezone`` is the
-    user's own (``users.timezone``), the zone quiet hours and daily digests are read in."""
+    UTC. ``timezone`` is the user's own (``users.timezone``), the zone quiet hours and daily
+    digests are read in."""
 
-    model_config = ConfigDict(extra="forbid")
-
-    # The defaults below are never applied: only the fields sent (``model_fields_set``) are.
-    email_enabled: bool = True
-    slack_enabled: bool = True
-    channels: Channels = Field(default_factory=dict)
-    email_address: EmailAddress | None = None
-    slack_target: SlackTarget | None = None
-    quiet_hours: QuietHours | None = None
-    digest: Digest = "immediate"
+    # The inherited defaults are never applied: only the fields sent (``model_fields_set``) are.
     timezone: TimeZone | None = None
 
 

@@ -40,6 +40,14 @@ def test_a_change_sets_only_its_fields_and_merges_channels() -> None:
     assert reset.email_address is None and reset.channels == changed.channels
 
 
+def test_a_change_takes_every_preference_with_the_same_type_and_the_users_timezone() -> None:
+    """A preference is declared once: one added to ``Preferences`` alone would fail here."""
+    assert set(PreferencesChange.model_fields) == {*Preferences.model_fields, "timezone"}
+    for name, field in Preferences.model_fields.items():
+        assert PreferencesChange.model_fields[name].annotation == field.annotation
+        assert PreferencesChange.model_fields[name].metadata == field.metadata
+
+
 @pytest.mark.parametrize(
     ("body", "field"),
     [
