@@ -6,12 +6,12 @@ the webhook throttled or disabled by Slack. A 429 from Slack holds that limiter 
 ``Retry-After`` it names.
 
 The config and its message live in ``slack_config``, what Slack's answers mean in
-``slack_answers``, the calls after the post (updates, thread replies) in ``slack_api``.
+``slack_answers``, one rate-limited POST in ``slack_post``, the calls after the post (updates,
+thread replies) in ``slack_api``.
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -19,16 +19,15 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel
 
-from eventrouter.router.destinations.base import Outcome, OutcomeKind, SendContext, excerpt
-from eventrouter.router.destinations.httpio import send_http
+from eventrouter.router.destinations.base import Outcome, OutcomeKind, SendContext
 from eventrouter.router.destinations.options import Option, assemble, read_template
 from eventrouter.router.destinations.slack_answers import (
     classify_api,
     classify_webhook,
     message_receipt,
 )
-from eventrouter.router.destinations.slack_blocks import encode
 from eventrouter.router.destinations.slack_config import SlackConfig
+from eventrouter.router.destinations.slack_post import api_url, bearer, post_json, take_permit
 from eventrouter.router.destinations.templating import TemplateError
 from eventrouter.router.errors import ConfigError
 from eventrouter.router.events import Event
@@ -85,33 +84,16 @@ class Slack:
             message = config.message(event, now)
         except TemplateError as exc:
             return Outcome.failed(f"not sent: {exc}")
-        limiter = ctx.rate_limiter
-        if limiter is not None:
-            permit = limiter.acquire(config.rate_key, rate=config.rate_limit, burst=config.burst)
-            if not permit.granted:
-                return Outcome.deferred(
-                    permit.wait, f"held by the Slack rate limit ({config.rate_limit:g}/s)"
-                )
-            if permit.wait > 0:
-                time.sleep(permit.wait)
-        timeout = config.timeout or ctx.default_timeout
+        wait = take_permit(ctx, config)
+        if wait is not None:
+            return Outcome.deferred(wait, f"held by the Slack rate limit ({config.rate_limit:g}/s)")
         if config.webhook_url is not None:
             url, headers, classify = config.webhook_url, {}, classify_webhook
         else:
-            url = config.api_url.rstrip("/") + "/chat.postMessage"
-            headers = {"authorization": f"Bearer {config.bot_token}"}
+            url, headers = api_url(config, "chat.postMessage"), bearer(config)
             message = {"channel": config.channel, **message}
             classify = classify_api
-        headers["content-type"] = "application/json; charset=utf-8"
-        body = encode(message)
-        result = send_http(ctx, "POST", url, content=body, headers=headers, timeout=timeout)
-        if isinstance(result, Outcome):
-            return result
-        outcome = classify(
-            result.status_code, result.headers, excerpt(result.text, ctx.excerpt_bytes)
-        )
-        if limiter is not None and result.status_code == 429:
-            limiter.hold(config.rate_key, outcome.retry_after or 1.0)
+        outcome, answer = post_json(ctx, config, url, message, headers=headers, classify=classify)
         if outcome.kind is OutcomeKind.SUCCEEDED and config.bot_token is not None:
-            outcome = replace(outcome, receipt=message_receipt(result.text))
+            outcome = replace(outcome, receipt=message_receipt(answer or ""))
         return outcome

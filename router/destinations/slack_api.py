@@ -3,7 +3,6 @@ replies) and a click's ``response_url``, for approvals and acknowledgements."""
 
 from __future__ import annotations
 
-import time
 from datetime import datetime
 from typing import Any
 
@@ -13,6 +12,7 @@ from eventrouter.router.destinations.httpio import send_http
 from eventrouter.router.destinations.slack_answers import classify_api
 from eventrouter.router.destinations.slack_blocks import encode
 from eventrouter.router.destinations.slack_config import SlackConfig
+from eventrouter.router.destinations.slack_post import api_url, bearer, post_json, take_permit
 from eventrouter.router.destinations.templating import TemplateError
 from eventrouter.router.events import Event
 from eventrouter.router.interactive import Resolution
@@ -21,31 +21,12 @@ from eventrouter.router.interactive import Resolution
 def call_api(ctx: SendContext, config: SlackConfig, method: str, body: dict[str, Any]) -> Outcome:
     """One Web API call with the destination's bot token (``chat.update``, a thread reply),
     classified like a post; it shares the destination's rate limit."""
-    limiter = ctx.rate_limiter
-    if limiter is not None:
-        permit = limiter.acquire(config.rate_key, rate=config.rate_limit, burst=config.burst)
-        if not permit.granted:
-            return Outcome.retry("held by the Slack rate limit", retry_after=permit.wait)
-        if permit.wait > 0:
-            time.sleep(permit.wait)
-    result = send_http(
-        ctx,
-        "POST",
-        config.api_url.rstrip("/") + "/" + method,
-        content=encode(body),
-        headers={
-            "authorization": f"Bearer {config.bot_token}",
-            "content-type": "application/json; charset=utf-8",
-        },
-        timeout=config.timeout or ctx.default_timeout,
+    wait = take_permit(ctx, config)
+    if wait is not None:
+        return Outcome.retry("held by the Slack rate limit", retry_after=wait)
+    outcome, _ = post_json(
+        ctx, config, api_url(config, method), body, headers=bearer(config), classify=classify_api
     )
-    if isinstance(result, Outcome):
-        return result
-    outcome = classify_api(
-        result.status_code, result.headers, excerpt(result.text, ctx.excerpt_bytes)
-    )
-    if limiter is not None and result.status_code == 429:
-        limiter.hold(config.rate_key, outcome.retry_after or 1.0)
     return outcome
 
 
