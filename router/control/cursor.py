@@ -6,12 +6,14 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Callable, Sequence
+from datetime import datetime
 from typing import Any, TypeVar
 
 from eventrouter.router.errors import ConfigError
 from eventrouter.router.models.base import Page
 
 T = TypeVar("T")
+K = TypeVar("K", int, str)
 _INVALID = "invalid cursor: pass back the next_cursor of the previous page as is"
 
 MAX_PAGE = 10_000
@@ -32,6 +34,26 @@ def decode(cursor: str, arity: int) -> list[Any]:
     if not isinstance(key, list) or len(key) != arity:
         raise ConfigError(_INVALID)
     return key
+
+
+def decode_id(cursor: str) -> int:
+    """The integer id inside a cursor made by ``encode(id)``; ``ConfigError`` for anything
+    else, so a hand-made cursor is the caller's mistake and never reaches the SQL."""
+    (key,) = decode(cursor, 1)
+    if not isinstance(key, int) or isinstance(key, bool):
+        raise ConfigError(_INVALID)
+    return key
+
+
+def decode_time_and_id(cursor: str, id_type: type[K]) -> tuple[datetime, K]:
+    """The (time, id) inside a cursor made by ``encode(time.isoformat(), id)``."""
+    at, key = decode(cursor, 2)
+    if not isinstance(at, str) or type(key) is not id_type:
+        raise ConfigError(_INVALID)
+    try:
+        return datetime.fromisoformat(at), key
+    except ValueError:
+        raise ConfigError(_INVALID) from None
 
 
 def check_limit(limit: int, maximum: int = MAX_PAGE) -> int:
@@ -58,9 +80,7 @@ def page_of(
         if [type(v) for v in last] != [type(v) for v in sample]:
             raise ConfigError(_INVALID)
         ordered = [item for item in ordered if key(item) > last]
-    page = ordered[:limit]
-    next_cursor = encode(*key(page[-1])) if ordered[limit:] else None
-    return Page[T](items=page, next_cursor=next_cursor)
+    return next_page(ordered, limit, key)
 
 
 def by_id(
@@ -73,10 +93,13 @@ def by_id(
     """One page of rows read by keyset on an integer id: ``fetch(after_id, limit)`` is asked
     for one row more than shown, which tells whether there is a next page."""
     check_limit(limit)
-    after_id = decode(cursor_token, 1)[0] if cursor_token else 0
-    if not isinstance(after_id, int):
-        raise ConfigError(_INVALID)
-    rows = fetch(after_id, limit + 1)
+    after_id = decode_id(cursor_token) if cursor_token else 0
+    return next_page(fetch(after_id, limit + 1), limit, lambda row: [id_of(row)])
+
+
+def next_page(rows: Sequence[T], limit: int, key: Callable[[T], Sequence[Any]]) -> Page[T]:
+    """The first ``limit`` of ``rows`` (read one longer than the page, which tells whether
+    there is more) and, when there is more, the cursor of the last row shown (its ``key``)."""
     page = list(rows[:limit])
-    next_cursor = encode(id_of(page[-1])) if rows[limit:] else None
+    next_cursor = encode(*key(page[-1])) if rows[limit:] else None
     return Page[T](items=page, next_cursor=next_cursor)

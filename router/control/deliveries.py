@@ -41,10 +41,7 @@ class Deliveries(Service):
         cursor.check_limit(limit)
         if status is not None and status not in STATUSES:
             raise ConfigError(f"unknown status {status!r}; use one of {', '.join(STATUSES)}")
-        before = None
-        if cursor_token:
-            at, last_id = cursor.decode(cursor_token, 2)
-            before = (datetime.fromisoformat(at), int(last_id))
+        before = cursor.decode_time_and_id(cursor_token, int) if cursor_token else None
         with self.transaction() as conn:
             destination_id = (
                 destination_ids(conn, self.org, [destination])[0] if destination else None
@@ -60,11 +57,7 @@ class Deliveries(Service):
                 before=before,
                 show_tests=show_tests,
             )
-        page = rows[:limit]
-        next_cursor = (
-            cursor.encode(page[-1].updated_at.isoformat(), page[-1].id) if rows[limit:] else None
-        )
-        return Page[DeliveryLogEntry](items=page, next_cursor=next_cursor)
+        return cursor.next_page(rows, limit, lambda row: [row.updated_at.isoformat(), row.id])
 
     def show(self, delivery_id: int) -> DeliveryDetail:
         """One delivery with every attempt."""

@@ -97,10 +97,7 @@ class Events(Service):
         matcher = None
         if name_regex is not None:
             matcher = check_name_pattern(name_regex)
-        after = None
-        if cursor_token is not None:
-            at, event_id = cursor.decode(cursor_token, 2)
-            after = (datetime.fromisoformat(at), str(event_id))
+        after = cursor.decode_time_and_id(cursor_token, str) if cursor_token is not None else None
         with self.transaction() as conn:
             names = None
             if matcher is not None:
@@ -117,10 +114,7 @@ class Events(Service):
                 until=until,
                 after=after,
             )
-        more = rows[limit:]
-        page = rows[:limit]
-        next_cursor = cursor.encode(page[-1].received_at.isoformat(), page[-1].id) if more else None
-        return Page[EventSummary](items=page, next_cursor=next_cursor)
+        return cursor.next_page(rows, limit, lambda row: [row.received_at.isoformat(), row.id])
 
     def show(self, event_id: str) -> EventDetail:
         """One event with its payload, every delivery and every attempt. ``event_id`` may

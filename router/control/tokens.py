@@ -125,12 +125,10 @@ class Tokens(Service):
         """The org's tokens, newest first, revoked and expired ones included."""
         self.caller.require(Role.ADMIN, "listing tokens")
         cursor.check_limit(limit)
-        before_id = int(cursor.decode(cursor_token, 1)[0]) if cursor_token else None
+        before_id = cursor.decode_id(cursor_token) if cursor_token else None
         with self.transaction() as conn:
             rows = store.list_tokens(conn, self.org, before_id=before_id, limit=limit + 1)
-        page = rows[:limit]
-        next_cursor = cursor.encode(page[-1].id) if rows[limit:] else None
-        return Page[Token](items=page, next_cursor=next_cursor)
+        return cursor.next_page(rows, limit, lambda token: [token.id])
 
     def get(self, token_id: int) -> Token:
         self.caller.require(Role.ADMIN, "reading a token")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import redis
 from sqlalchemy import text
 
+from eventrouter.router.control import cursor
 from tests.integration.conftest import ApiClient
 
 PROBLEM = "application/problem+json"
@@ -81,6 +82,23 @@ def test_invalid_input_is_a_422_naming_the_field(api: ApiClient) -> None:
     assert answer.status_code == 422 and "invalid cursor" in answer.json()["detail"]
     answer = api.http.get("/v1/nothing-here", headers=admin)
     assert answer.status_code == 404 and answer.headers["content-type"] == PROBLEM
+
+
+def test_hand_made_cursors_are_a_422_not_a_server_error(api: ApiClient) -> None:
+    """A cursor is opaque, but a client can still make one: a key of the wrong shape is the
+    caller's mistake, answered like any bad input."""
+    admin = api.headers("admin")
+    crafted = {
+        "/v1/deliveries": [cursor.encode(1, 2), cursor.encode("yesterday", 2)],
+        "/v1/events": [cursor.encode(1, "01a2"), cursor.encode("2026-12-03T07:00:00", None)],
+        "/v1/tokens": [cursor.encode("abc"), cursor.encode(None)],
+        "/v1/users": [cursor.encode("abc")],
+    }
+    for path, bad_cursors in crafted.items():
+        for bad in bad_cursors:
+            answer = api.http.get(path, params={"cursor": bad}, headers=admin)
+            assert answer.status_code == 422, (path, bad, answer.text)
+            assert "invalid cursor" in answer.json()["detail"]
 
 
 def test_bodies_over_the_limit_are_refused_before_parsing(api: ApiClient) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 
 from eventrouter.router.cli.output import cell, printable
@@ -29,6 +31,33 @@ def test_cursors_round_trip_and_refuse_anything_else() -> None:
     for bad in ("", "not-base64!", cursor.encode(1), "eyJ"):
         with pytest.raises(ConfigError, match="invalid cursor"):
             cursor.decode(bad, 2)
+
+
+def test_typed_cursors_refuse_keys_of_the_wrong_shape() -> None:
+    assert cursor.decode_id(cursor.encode(42)) == 42
+    when = datetime(2026, 12, 3, 7, 0, tzinfo=UTC)
+    made = cursor.encode(when.isoformat(), "01a2")
+    assert cursor.decode_time_and_id(made, str) == (when, "01a2")
+    for bad in (cursor.encode("42"), cursor.encode(True), cursor.encode(None), cursor.encode(1.5)):
+        with pytest.raises(ConfigError, match="invalid cursor"):
+            cursor.decode_id(bad)
+    for bad in (
+        cursor.encode(1, "01a2"),
+        cursor.encode("yesterday", "01a2"),
+        cursor.encode(when.isoformat(), 7),
+        cursor.encode(when.isoformat(), None),
+    ):
+        with pytest.raises(ConfigError, match="invalid cursor"):
+            cursor.decode_time_and_id(bad, str)
+    with pytest.raises(ConfigError, match="invalid cursor"):
+        cursor.decode_time_and_id(cursor.encode(when.isoformat(), "7"), int)
+
+
+def test_a_page_read_one_row_longer_says_whether_there_is_more() -> None:
+    full = cursor.next_page([1, 2, 3], 2, lambda n: [n])
+    assert full.items == [1, 2] and full.next_cursor == cursor.encode(2)
+    last = cursor.next_page([1, 2], 2, lambda n: [n])
+    assert last.items == [1, 2] and last.next_cursor is None
 
 
 @pytest.mark.parametrize("limit", [0, -1, cursor.MAX_PAGE + 1])
