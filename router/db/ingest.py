@@ -1,11 +1,12 @@
 """What the router's store writes: events, planned deliveries, rejected entries, and the
 system-event outbox it drains (``emit`` fills it, in the transaction that decided).
 
-Bulk statements take parallel arrays and ``unnest`` them: one round trip per batch,
-whatever its size. Each is paired with the one function that builds its arrays from
-typed rows, so the order of the arrays is written down in one place. ``CAST(:x AS
-type[])`` is used instead of ``::`` so SQLAlchemy's bind-parameter parsing stays
-unambiguous.
+Bulk statements take a batch in one parameter: one round trip per batch, whatever its
+size. The hot ones (events, deliveries) take the rows as one JSON text and unpack it with
+``json_to_recordset`` (``router.db.records`` says why); the others take parallel arrays
+and ``unnest`` them. Each is paired with the one function that builds its parameter from
+typed rows, so its shape is written down in one place. ``CAST(:x AS type)`` is used
+instead of ``::`` so SQLAlchemy's bind-parameter parsing stays unambiguous.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Any, NamedTuple
 from sqlalchemy import Connection, text
 
 from eventrouter.router.db.engine import pg_text
+from eventrouter.router.db.records import records_with_json
 from eventrouter.router.events import Event, encode_payload
 
 # Events are partitioned by week, and a unique index can only hold per partition, so two
@@ -45,11 +47,10 @@ EXISTING_IDEMPOTENCY_KEYS = text(
 INSERT_EVENTS = text(
     """
     INSERT INTO events (id, name, org, env, payload, idempotency_key, duplicate_of, published_at)
-    SELECT i, n, o, e, p, k, d, to_timestamp(t) FROM unnest(
-        CAST(:ids AS uuid[]), CAST(:names AS text[]), CAST(:orgs AS text[]),
-        CAST(:envs AS text[]), CAST(:payloads AS jsonb[]), CAST(:keys AS text[]),
-        CAST(:duplicate_of AS uuid[]), CAST(:published_at AS float8[]))
-        AS v(i, n, o, e, p, k, d, t)
+    SELECT id, name, org, env, payload, key, duplicate_of, to_timestamp(published_at)
+    FROM json_to_recordset(CAST(:events AS json)) AS v(
+        id uuid, name text, org text, env text, payload jsonb, key text, duplicate_of uuid,
+        published_at float8)
     ON CONFLICT DO NOTHING
     RETURNING id
     """
@@ -71,15 +72,15 @@ INSERT_DELIVERIES = text(
     """
     INSERT INTO deliveries (id, event_id, destination_id, subscription_id, dispatched_at, notice,
                             user_id, recipient, address)
-    SELECT eventrouter_delivery_id(COALESCE(to_timestamp(t.p), now())), t.e, t.d, t.s,
-           CASE WHEN CAST(:dispatching AS boolean) THEN now() END, t.n, t.u, t.r, t.a
-    FROM unnest(
-        CAST(:event_ids AS uuid[]), CAST(:destination_ids AS int[]),
-        CAST(:subscription_ids AS int[]), CAST(:notices AS jsonb[]),
-        CAST(:published_at AS float8[]), CAST(:user_ids AS bigint[]),
-        CAST(:recipients AS text[]), CAST(:addresses AS text[])) AS t(e, d, s, n, p, u, r, a)
-    WHERE EXISTS (SELECT 1 FROM destinations WHERE id = t.d)
-      AND EXISTS (SELECT 1 FROM subscriptions WHERE id = t.s)
+    SELECT eventrouter_delivery_id(COALESCE(to_timestamp(t.published_at), now())), t.event_id,
+           t.destination_id, t.subscription_id,
+           CASE WHEN CAST(:dispatching AS boolean) THEN now() END, t.notice, t.user_id,
+           t.recipient, t.address
+    FROM json_to_recordset(CAST(:deliveries AS json)) AS t(
+        event_id uuid, destination_id int, subscription_id int, notice jsonb,
+        published_at float8, user_id bigint, recipient text, address text)
+    WHERE EXISTS (SELECT 1 FROM destinations WHERE id = t.destination_id)
+      AND EXISTS (SELECT 1 FROM subscriptions WHERE id = t.subscription_id)
     ON CONFLICT DO NOTHING
     RETURNING id, destination_id
     """
@@ -155,22 +156,23 @@ def insert_events(
     """Store ``events`` (those in ``duplicate_of`` as duplicates of the event it names);
     return the ids that were new. A payload the router validated is stored as the text
     that validation produced; it is not encoded again."""
-    return {
-        str(row.id)
-        for row in conn.execute(
-            INSERT_EVENTS,
-            {
-                "ids": [e.id for e in events],
-                "names": [e.name for e in events],
-                "orgs": [e.org for e in events],
-                "envs": [e.env for e in events],
-                "payloads": [e.payload_json or encode_payload(e.payload) for e in events],
-                "keys": [e.idempotency_key for e in events],
-                "duplicate_of": [duplicate_of.get(e.id) for e in events],
-                "published_at": [e.published_at for e in events],
-            },
-        )
-    }
+    if not events:
+        return set()
+    rows = [
+        {
+            "id": e.id,
+            "name": e.name,
+            "org": e.org,
+            "env": e.env,
+            "key": e.idempotency_key,
+            "duplicate_of": duplicate_of.get(e.id),
+            "published_at": e.published_at,
+        }
+        for e in events
+    ]
+    payloads = (e.payload_json or encode_payload(e.payload) for e in events)
+    batch = records_with_json(rows, "payload", payloads)
+    return {str(row.id) for row in conn.execute(INSERT_EVENTS, {"events": batch})}
 
 
 def existing_event_ids(conn: Connection, ids: Sequence[str]) -> set[str]:
@@ -188,20 +190,20 @@ def insert_deliveries(
     id → publish time); return ``(delivery_id, destination_id)`` of the new ones."""
     if not rows:
         return []
-    result = conn.execute(
-        INSERT_DELIVERIES,
+    planned = [
         {
-            "event_ids": [r.event_id for r in rows],
-            "destination_ids": [r.destination_id for r in rows],
-            "subscription_ids": [r.subscription_id for r in rows],
-            "notices": [r.notice for r in rows],
-            "published_at": [published_at.get(r.event_id) for r in rows],
-            "user_ids": [r.user_id for r in rows],
-            "recipients": [r.recipient for r in rows],
-            "addresses": [r.address for r in rows],
-            "dispatching": dispatching,
-        },
-    )
+            "event_id": r.event_id,
+            "destination_id": r.destination_id,
+            "subscription_id": r.subscription_id,
+            "published_at": published_at.get(r.event_id),
+            "user_id": r.user_id,
+            "recipient": r.recipient,
+            "address": r.address,
+        }
+        for r in rows
+    ]
+    batch = records_with_json(planned, "notice", (r.notice for r in rows))
+    result = conn.execute(INSERT_DELIVERIES, {"deliveries": batch, "dispatching": dispatching})
     return [(row.id, row.destination_id) for row in result]
 
 

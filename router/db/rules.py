@@ -15,6 +15,7 @@ from typing import NamedTuple
 from sqlalchemy import Connection, text
 
 from eventrouter.router.db.engine import pg_text
+from eventrouter.router.db.records import records
 from eventrouter.router.rules.engine import KeyState
 
 # Make sure every key has a row, then lock them all in one order. The INSERT's own
@@ -84,10 +85,9 @@ INSERT_DECISIONS = text(
     """
     INSERT INTO decisions (event_id, subscription_id, decision, reason, digest_id,
                            silence_id, until, recipient)
-    SELECT * FROM unnest(CAST(:events AS uuid[]), CAST(:subs AS int[]),
-                         CAST(:decisions AS text[]), CAST(:reasons AS text[]),
-                         CAST(:digests AS bigint[]), CAST(:silences AS bigint[]),
-                         CAST(:until AS timestamptz[]), CAST(:recipients AS text[]))
+    SELECT * FROM json_to_recordset(CAST(:decisions AS json)) AS v(
+        event_id uuid, subscription_id int, decision text, reason text, digest_id bigint,
+        silence_id bigint, until timestamptz, recipient text)
     ON CONFLICT DO NOTHING
     """
 )
@@ -185,19 +185,24 @@ def upsert_digests(conn: Connection, rows: Sequence[DigestRow]) -> dict[tuple[in
 def insert_decisions(conn: Connection, rows: Sequence[DecisionRow]) -> None:
     if not rows:
         return
-    conn.execute(
-        INSERT_DECISIONS,
-        {
-            "events": [r.event_id for r in rows],
-            "subs": [r.subscription_id for r in rows],
-            "decisions": [r.decision for r in rows],
-            "reasons": [pg_text(r.reason) for r in rows],
-            "digests": [r.digest_id for r in rows],
-            "silences": [r.silence_id for r in rows],
-            "until": [r.until for r in rows],
-            "recipients": [r.recipient for r in rows],
-        },
+    # One decision per (event, subscription) routed: the router's most numerous row, so
+    # its batch travels as one JSON text (router.db.records).
+    batch = records(
+        [
+            {
+                "event_id": r.event_id,
+                "subscription_id": r.subscription_id,
+                "decision": r.decision,
+                "reason": pg_text(r.reason) if r.reason else "",
+                "digest_id": r.digest_id,
+                "silence_id": r.silence_id,
+                "until": None if r.until is None else r.until.isoformat(),
+                "recipient": r.recipient,
+            }
+            for r in rows
+        ]
     )
+    conn.execute(INSERT_DECISIONS, {"decisions": batch})
 
 
 def notice_json(notice: dict[str, object] | None) -> str | None:
