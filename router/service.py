@@ -176,6 +176,9 @@ class RouterService:
         dispatching = self.broker.up  # if not, the deliveries are left to the scheduler
         result = self.store.store(entries, dispatching=dispatching)
         self.reader.ack([stream_id for stream_id, _ in entries])
+        if dispatching and result.deliveries:
+            self.scheduler.dispatch(result.deliveries)
+        # Counted after the dispatch: the deliveries do not wait for a Redis round trip.
         telemetry.add(
             self.settings,
             telemetry.batch_counts(
@@ -185,8 +188,6 @@ class RouterService:
                 deliveries=len(result.deliveries),
             ),
         )
-        if dispatching and result.deliveries:
-            self.scheduler.dispatch(result.deliveries)
         return result
 
     def emit_system_events(self) -> int:

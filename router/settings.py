@@ -82,10 +82,12 @@ class Settings(BaseSettings):
     router_batch_size: int = Field(default=500, ge=1, le=10_000)
     """Stream entries read (and events committed) per router transaction."""
     router_linger_ms: float = Field(default=10.0, ge=0, le=1_000)
-    """Under a steady flow of events (entries read within 0.1 s of the previous ones), wait
-    this long after a short read for more before storing them: one batch, one transaction
-    and one task per destination then carry several events instead of one (a task costs a
-    worker ≈3 ms of CPU whatever its size). A lone event is not delayed. 0 disables."""
+    """Under a steady flow of events (entries read within 0.1 s of the previous ones), a
+    short batch waits for more until its oldest entry has been in the stream this long:
+    one batch, one transaction and one task per destination then carry several events
+    instead of one (a task costs a worker CPU whatever its size). Entries that waited
+    while the previous batch was stored go at once; a lone event is not delayed. 0
+    disables."""
     router_block_ms: int = Field(default=500, ge=10, le=10_000)
     """How long a router waits on an empty stream before doing housekeeping."""
     claim_idle_seconds: float = Field(default=60.0, gt=0)

@@ -83,15 +83,27 @@ class StreamReader:
             now = time.monotonic()
             flowing = now - self._last_entries_at < FLOW_SECONDS
             self._last_entries_at = now
-            if self._linger and flowing and len(entries) < self._batch:
+            wait = self._linger_left(entries[0][0]) if flowing else 0.0
+            if wait > 0 and len(entries) < self._batch:
                 # Events keep coming: wait a moment so one batch (one transaction, one task
                 # per destination) carries several of them. A lone event is not delayed.
-                time.sleep(self._linger)
+                time.sleep(wait)
                 more = self.redis.xreadgroup(
                     GROUP, self.consumer, {self.stream: ">"}, count=self._batch - len(entries)
                 )
                 entries += _entries(more)
         return entries
+
+    def _linger_left(self, oldest_id: bytes) -> float:
+        """How much longer a batch whose oldest entry is ``oldest_id`` may wait for more.
+
+        The linger counts from when Redis took that entry (the milliseconds in its id),
+        not from the read: entries that arrived while the previous batch was being stored
+        have waited already, and go at once. A clock behind Redis's waits the whole
+        linger at most, as if the entry had just arrived."""
+        millis = oldest_id.partition(b"-")[0]
+        age = time.time() - int(millis) / 1000 if millis.isdigit() else 0.0
+        return min(self._linger, self._linger - age)
 
     def _take_over_idle(self) -> list[Entry]:
         now = time.monotonic()
