@@ -52,6 +52,7 @@ CASES = (
     "fanout",
     "slow",
     "scale",
+    "routers",
     "backlog",
     "profile",
     "filters",
@@ -214,6 +215,15 @@ def run(args: argparse.Namespace, log: Callable[[str], None]) -> dict[str, Any]:
                         record("scale_1", bench.scale_run())
                         use(2)
                         record("scale_2", bench.scale_run())
+            if "routers" in only:
+                log("scale-out: routers, routing only (workers idle)")
+                with bench.routing_only() as use_routers:
+                    for number in range(1, args.runs + 1):
+                        log(f"routers run {number}/{args.runs}")
+                        use_routers(1)
+                        record("routers_1", bench.routing_run(1))
+                        use_routers(2)
+                        record("routers_2", bench.routing_run(2))
             if "backlog" in only:
                 log(f"backlog of {sizes.backlog} events: RSS while it drains")
                 record("backlog", bench.backlog())

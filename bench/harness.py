@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import threading
@@ -37,6 +38,7 @@ from bench.services import Child, Services
 from eventrouter.router.client import publish, publish_many
 from eventrouter.router.db import make_engine, reset
 from eventrouter.router.settings import Settings
+from eventrouter.router.stream import GROUP
 
 BIN = Path(sys.executable).parent
 
@@ -61,6 +63,8 @@ class Sizes:
     scale_events: int = 12_000
     """Long enough that a run's fixed costs (first routing, the last task alone) do not
     hide the second worker: at 3,000 events they did."""
+    routing_events: int = 20_000
+    """Routing only, workers idle: events stored by one router, then by two."""
     backlog: int = 100_000
     client_requests: int = 5_000
     producer_events: int = 20_000
@@ -82,6 +86,7 @@ QUICK = Sizes(
     baseline_slow_events=4,
     baseline_slow_seconds=3.0,
     scale_events=60,
+    routing_events=300,
     backlog=2_000,
     client_requests=200,
     producer_events=300,
@@ -495,6 +500,109 @@ class Bench:
         ended = self._wait_delivered(events)
         wait_until(lambda: self._count_attempts() >= events, timeout=60, what="attempt rows")
         return {"deliveries": events, "per_second": events / (ended - began)}
+
+    # -- scale out: routers ----------------------------------------------------------------
+    @contextlib.contextmanager
+    def routing_only(self) -> Iterator[Callable[[int], None]]:
+        """Replace the router by routers whose tasks go to a queue no worker reads, with no
+        limit on it (the workers stay idle, and no router pauses for them); ``use(n)`` runs n
+        of them in the one consumer group."""
+        assert self.router is not None
+        self.services.stop(self.router)
+        settings = self.config.settings(queue=self._routing_queue, max_queued_tasks=0)
+        env = {**self._env(), **self.config.env(settings)}
+        running: list[Child] = []
+
+        def use(n: int) -> None:
+            while len(running) < n:
+                argv = [str(BIN / "eventrouter"), "router", "--log-level", "warning"]
+                running.append(self.services.start(f"router-{len(running) + 1}", argv, env=env))
+            while len(running) > n:
+                self.services.stop(running.pop())
+            self._reset_routing()
+            # Every router has joined the group (its first read) and routed before timing.
+            consumers = {f"{socket.gethostname()}-{child.pid}".encode() for child in running}
+            wait_until(
+                lambda: consumers <= self._group_consumers(),
+                timeout=90,
+                what=f"{n} router(s) reading the stream",
+                check=self.services.check_alive,
+                interval=0.1,
+            )
+            self._publish_backlog("bench.one", 10 * n)
+            self._wait_routed(10 * n)
+
+        try:
+            yield use
+        finally:
+            for child in running:
+                self.services.stop(child)
+            self._delete_routing_queue()
+            self.router = self.services.start(
+                "router",
+                [str(BIN / "eventrouter"), "router", "--log-level", "warning"],
+                env=self._env(),
+            )
+            self.warm_up()
+
+    @property
+    def _routing_queue(self) -> str:
+        return f"{self.config.key_prefix}-routing-only"
+
+    def _group_consumers(self) -> set[bytes]:
+        client = redis.Redis.from_url(self.config.redis_url)
+        try:
+            found = client.xinfo_consumers(self.settings.stream, GROUP)
+        except redis.ResponseError:  # no stream or group yet
+            return set()
+        finally:
+            client.close()
+        return {bytes(consumer["name"]) for consumer in found}
+
+    def _delete_routing_queue(self) -> None:
+        client = redis.Redis.from_url(self.config.redis_url)
+        client.delete(self._routing_queue)
+        client.close()
+
+    def _reset_routing(self) -> None:
+        self.reset()
+        self._delete_routing_queue()
+
+    def _wait_routed(self, count: int) -> float:
+        return wait_until(
+            lambda: scalar(self.engine, "SELECT count(*) FROM deliveries") >= count,
+            timeout=max(120.0, count / 50),
+            what=f"{count} deliveries stored",
+            check=self.services.check_alive,
+        )
+
+    def routing_run(self, routers: int) -> dict[str, Any]:
+        """Publish a backlog and time until every delivery is stored (none is sent): the
+        routers' rate, and their CPU and Postgres's per event."""
+        events = self.sizes.routing_events
+        self._reset_routing()
+        pids = [
+            pid
+            for child in self.services.children
+            if child.name.startswith("router-")
+            for pid in process_tree(child.pid)
+        ]
+        router_cpu = sum(cpu_seconds(pid) for pid in pids)
+        postgres_cpu = sum(cpu_seconds(pid) for pid in self.postgres_pids())
+        began = time.perf_counter()
+        self._publish_backlog("bench.one", events)
+        ended = self._wait_routed(events)
+        router_cpu = sum(cpu_seconds(pid) for pid in pids) - router_cpu
+        postgres_cpu = sum(cpu_seconds(pid) for pid in self.postgres_pids()) - postgres_cpu
+        return {
+            "routers": routers,
+            "events": events,
+            "per_second": events / (ended - began),
+            "cpu_ms_per_event": {
+                "router": router_cpu * 1000 / events,
+                "postgres": postgres_cpu * 1000 / events,
+            },
+        }
 
     # -- memory over a backlog -----------------------------------------------------------
     def backlog(self) -> dict[str, Any]:

@@ -165,6 +165,9 @@ def render(results: dict[str, Any]) -> str:
     scale = _ratios(
         results, "scale_2", lambda r: r["per_second"], "scale_1", lambda r: r["per_second"]
     )
+    routers = _ratios(
+        results, "routers_2", lambda r: r["per_second"], "routers_1", lambda r: r["per_second"]
+    )
     backlog = (cases.get("backlog") or [None])[0]
     rate = sizes["latency_rate"]
 
@@ -233,6 +236,12 @@ def render(results: dict[str, Any]) -> str:
         "| 2 worker processes ÷ 1 (receiver answering in 5 ms) | ≥ 1.6× | "
         f"{summary(scale, 2, '×')} | – | – | {_met(bool(scale) and _median(scale) >= 1.6)} |"
     )
+    if routers:
+        add(
+            "| 2 routers ÷ 1, routing only (workers idle; "
+            f"{sizes.get('routing_events', 0):,} events → 1 webhook) | ≥ 1.6× | "
+            f"{summary(routers, 2, '×')} | – | – | {_met(_median(routers) >= 1.6)} |"
+        )
     if backlog:
         growth = {k: v["growth_pct"] for k, v in backlog["rss_mb"].items()}
         flat = all(abs(g) <= 10 for g in growth.values())
@@ -346,6 +355,30 @@ def render(results: dict[str, Any]) -> str:
     add(f"| 2 | {summary(_values(results, 'scale_2', lambda r: r['per_second']))} |")
     add(f"| ratio | {summary(scale, 2, '×')} |")
     add("")
+    if routers:
+        add("### Routers")
+        add("")
+        add(
+            f"{sizes['routing_events']:,} events published as a backlog and stored with their "
+            "deliveries by one `eventrouter router`, then by two in the same consumer group; "
+            "their tasks go to a queue no worker reads (workers idle), so this is routing "
+            "alone: read, store, acknowledge, dispatch. The clock stops when the last "
+            "delivery row is committed. CPU is per event, from /proc."
+        )
+        add("")
+        add("| routers | events/s | router ms CPU per event | Postgres ms CPU per event |")
+        add("| --- | --- | --- | --- |")
+        for n in (1, 2):
+            case = f"routers_{n}"
+            add(
+                f"| {n} | {summary(_values(results, case, lambda r: r['per_second']))} | "
+                f"{summary(_values(results, case, lambda r: r['cpu_ms_per_event']['router']), 3)}"
+                f" | "
+                f"{summary(_values(results, case, lambda r: r['cpu_ms_per_event']['postgres']), 3)}"
+                " |"
+            )
+        add(f"| ratio | {summary(routers, 2, '×')} | | |")
+        add("")
     if backlog:
         add("## Memory over a backlog")
         add("")

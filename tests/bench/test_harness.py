@@ -50,6 +50,9 @@ def test_quick_run_writes_results(tmp_path: Path, redis_url: str) -> None:
     assert cases["latency"][0]["events"] == sizes["latency_rate"] * sizes["latency_seconds"]
     assert cases["latency"][0]["p50_ms"] > 0
     assert cases["scale_1"][0]["deliveries"] == cases["scale_2"][0]["deliveries"]
+    assert [run["events"] for run in cases["routers_1"] + cases["routers_2"]] == [
+        sizes["routing_events"]
+    ] * 2
     assert set(cases["backlog"][0]["rss_mb"]) == {"router", "worker"}
     assert cases["publish"][0]["publish"] > 0 and cases["baseline_publish"][0]["delay"] > 0
     assert set(results["clients"]) >= {"httpx (default transport)", "http.client alone"}
@@ -78,6 +81,7 @@ def test_quick_run_writes_results(tmp_path: Path, redis_url: str) -> None:
         "## Latency",
         "## A slow destination",
         "## Scale-out",
+        "### Routers",
         "## Memory over a backlog",
         "## Machine",
     ):
