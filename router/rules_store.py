@@ -4,8 +4,10 @@ For each stored event and each subscription its channels reach, one decision: th
 subscription's rules (``router.rules.engine``) are evaluated once, with the key's state
 locked in Postgres for stateful rules. What is delivered becomes planned deliveries;
 what is grouped or held joins a digest the scheduler releases later; every verdict is a
-``decisions`` row. The store's transaction covers all of it, so a killed router loses
-nothing and a replayed entry (not a new event) decides nothing twice.
+``decisions`` row. People a subscription names follow the event either way: delivered to
+them, or into a digest of their own beside the subscription's (``plan_people``). The
+store's transaction covers all of it, so a killed router loses nothing and a replayed
+entry (not a new event) decides nothing twice.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import NamedTuple
 
 from sqlalchemy import Connection
 
@@ -40,13 +43,42 @@ class _Pending:
 
 
 @dataclass(frozen=True)
+class _RulesDigest:
+    """The subscription's own group or hold an event joined: its people get it when it is
+    released, each in a digest of their own."""
+
+    kind: str
+    key: str
+    until: datetime
+    decision: Decision
+    reason: str
+
+
+@dataclass(frozen=True)
 class _ForPeople:
-    """A delivered (event, subscription) whose people are still to be decided."""
+    """A delivered, grouped or held (event, subscription) whose people are still to be
+    decided."""
 
     event: Event
     sub: SubscriptionRule
     notice: str | None
     urgent: bool
+    joined: _RulesDigest | None = None
+    """Set when the subscription's rules grouped or held the event."""
+
+    @property
+    def at(self) -> datetime | None:
+        """When the event reaches people: now, or when the rules' digest is released."""
+        return None if self.joined is None else self.joined.until
+
+
+class _Person(NamedTuple):
+    """Whose row it is and where it goes: a person on one medium."""
+
+    user_id: int
+    destination_id: int | None
+    recipient: str
+    address: str | None
 
 
 @dataclass
@@ -58,7 +90,8 @@ class RuledBatch:
     _planned_for: set[tuple[str, int, int]] = field(default_factory=set)
 
     people: list[_ForPeople] = field(default_factory=list)
-    """Delivered (event, subscription) pairs whose subscription names people."""
+    """(event, subscription) pairs whose subscription names people, delivered or joining
+    the subscription's digest."""
     channels: dict[str, frozenset[int]] = field(default_factory=dict)
     """Each event's matching channels (ids)."""
 
@@ -94,26 +127,29 @@ class RuledBatch:
         *,
         urgent: bool = False,
     ) -> None:
+        """The subscription's verdict: its destinations' deliveries or its digest, and
+        its decision; its people follow the event into either (``plan_people``)."""
         if verdict.decision == Decision.DELIVERED:
             notice = verdict.notice
             if notice is not None and "state" in notice:
                 # One incident per (rule, key): PagerDuty's resolve closes what trigger opened.
                 notice = {**notice, "dedup_key": f"eventrouter-rule-{sub.id}-{key}"}
             self.deliver(event, sub, store.notice_json(notice), urgent=urgent)
-        if verdict.digest is not None and verdict.until is not None:
-            group_key = key if verdict.digest == "group" else ""
-            self._join(
-                DigestRow(sub.id, verdict.digest, group_key, verdict.until, now, now, 1, event.id)
+        group_key = key if verdict.digest == "group" else ""
+        if verdict.digest is not None and verdict.until is not None and sub.users is not None:
+            joined = _RulesDigest(
+                verdict.digest, group_key, verdict.until, verdict.decision, verdict.reason
             )
-        self.decisions.append(
-            DecisionRow(
-                event.id,
-                sub.id,
-                verdict.decision.value,
-                verdict.reason,
-                silence_id=verdict.silence_id,
-                until=verdict.until,
-            )
+            self.people.append(_ForPeople(event, sub, None, urgent, joined))
+        self._conclude(
+            event,
+            sub,
+            now,
+            verdict.decision,
+            verdict.reason,
+            until=verdict.until,
+            digest=None if verdict.digest is None else (verdict.digest, group_key),
+            silence_id=verdict.silence_id,
         )
 
     def record_person(
@@ -124,45 +160,74 @@ class RuledBatch:
         now: datetime,
     ) -> None:
         """A person's verdict: a delivery to their address, or a place in their own hold
-        or digest (keyed by person and medium), and always a decision that names them."""
+        or digest (keyed by person and medium), and always a decision that names them.
+
+        When the subscription's rules grouped or held the event, the verdict is the
+        person's at its release: "delivered" then means a digest of their own, released
+        with the subscription's, so each person gets one digest per medium."""
         event, sub = item.event, item.sub
-        if verdict.decision == Decision.DELIVERED and verdict.destination_id is not None:
+        to = _Person(person.user_id, verdict.destination_id, verdict.recipient, verdict.address)
+        own_key = f"user:{person.user_id}/{verdict.medium.value}"
+        if verdict.decision != Decision.DELIVERED or verdict.destination_id is None:
+            digest = None if verdict.digest is None else (verdict.digest, own_key)
+            self._conclude(
+                event, sub, now, verdict.decision, verdict.reason,
+                until=verdict.until, digest=digest, person=to,
+            )  # fmt: skip
+        elif item.joined is None:
             self._plan(
                 PlannedRow(
-                    event.id,
-                    verdict.destination_id,
-                    sub.id,
-                    item.notice,
-                    person.user_id,
-                    verdict.recipient,
-                    verdict.address,
+                    event.id, verdict.destination_id, sub.id, item.notice,
+                    to.user_id, to.recipient, to.address,
                 )
-            )
-        if verdict.digest is not None and verdict.until is not None:
-            self._join(
-                DigestRow(
-                    sub.id,
-                    verdict.digest,
-                    f"user:{person.user_id}/{verdict.medium.value}",
-                    verdict.until,
-                    now,
-                    now,
-                    1,
-                    event.id,
-                    person.user_id,
-                    verdict.destination_id,
-                    verdict.recipient,
-                    verdict.address,
+            )  # fmt: skip
+            self._conclude(event, sub, now, verdict.decision, verdict.reason, person=to)
+        else:
+            # Its own key: a person's quiet-hours hold of the same subscription may be open,
+            # and released later than this one.
+            joined = item.joined
+            key = f"{own_key} {joined.kind}" + (f":{joined.key}" if joined.key else "")
+            reason = "; ".join(r for r in (joined.reason, verdict.reason) if r)
+            self._conclude(
+                event, sub, now, joined.decision, reason,
+                until=joined.until, digest=(joined.kind, key), person=to,
+            )  # fmt: skip
+
+    def _conclude(
+        self,
+        event: Event,
+        sub: SubscriptionRule,
+        now: datetime,
+        decision: Decision,
+        reason: str,
+        *,
+        until: datetime | None = None,
+        digest: tuple[str, str] | None = None,
+        silence_id: int | None = None,
+        person: _Person | None = None,
+    ) -> None:
+        """The part every verdict shares: joining a digest (``(kind, key)``, released at
+        ``until``; a person's goes to that person only) and the decision row."""
+        if digest is not None and until is not None:
+            kind, key = digest
+            row = DigestRow(sub.id, kind, key, until, now, now, 1, event.id)
+            if person is not None:
+                row = row._replace(
+                    user_id=person.user_id,
+                    destination_id=person.destination_id,
+                    recipient=person.recipient,
+                    address=person.address,
                 )
-            )
+            self._join(row)
         self.decisions.append(
             DecisionRow(
                 event.id,
                 sub.id,
-                verdict.decision.value,
-                verdict.reason,
-                until=verdict.until,
-                recipient=verdict.recipient,
+                decision.value,
+                reason,
+                silence_id=silence_id,
+                until=until,
+                recipient=None if person is None else person.recipient,
             )
         )
 
@@ -253,8 +318,10 @@ def _decide_stateful(
 
 
 def plan_people(conn: Connection, table: RoutingTable, batch: RuledBatch, now: datetime) -> None:
-    """Decide, for every delivered (event, subscription) that names people, each person
-    and medium (``router.people.merge``), with the people and media as they are now."""
+    """Decide, for every (event, subscription) that names people, each person and medium
+    (``router.people.merge``), with the people and media as they are now. An event the
+    subscription's rules grouped or held is decided as of the digest's release: the
+    person's quiet hours or digest then may keep it longer."""
     orgs = {item.event.org for item in batch.people}
     media = people.media(conn, orgs)
     persons = people.org_people(conn, orgs)
@@ -266,7 +333,7 @@ def plan_people(conn: Connection, table: RoutingTable, batch: RuledBatch, now: d
         org_media = media.get(item.event.org, Media())
         for person in persons.get(item.event.org, ()):
             if item.sub.users.includes(person.email, person.role):
-                for verdict in merge(person, org_media, reach, now):
+                for verdict in merge(person, org_media, reach, item.at or now):
                     batch.record_person(item, person, verdict, now)
 
 

@@ -15,6 +15,7 @@ from eventrouter.router.db import preferences as prefs_store
 from eventrouter.router.errors import ConfigError, NotFound
 from eventrouter.router.models.configuration import ChannelIn, SubscriptionIn, SubscriptionUpdate
 from eventrouter.router.models.people import PeopleSettingsIn, UserIn
+from eventrouter.router.models.rules import Rules
 from eventrouter.router.people.preferences import Preferences, QuietHours
 from eventrouter.router.service import RouterService
 from eventrouter.router.settings import Settings
@@ -273,3 +274,103 @@ def test_people_settings_and_recipients_are_checked(
         )
     with pytest.raises(ConfigError, match="at least one --destination or --users"):
         control.subscriptions.add(SubscriptionIn(name="x", channels=["payments"], destinations=[]))
+
+
+def release_groups_now(engine: Engine) -> None:
+    """The group wait is over (people's own holds keep their time)."""
+    with engine.begin() as conn:
+        conn.exec_driver_sql(
+            "UPDATE digests SET release_at = now() WHERE released_at IS NULL AND kind = 'group'"
+        )
+
+
+def test_a_rules_group_reaches_each_person_once_as_they_chose(
+    router: RouterService, settings: Settings, clean_db: Engine, team: dict[str, int]
+) -> None:
+    """A subscription's group is released to its people as well as its destinations: one
+    digest per person and medium, through their own quiet hours and opt-outs."""
+    control = control_for(clean_db, settings)
+    control.subscriptions.add(
+        SubscriptionIn(
+            name="pay",
+            channels=["payments"],
+            destinations=["ops-mail"],
+            users="all",
+            rules=Rules(group_by="name", group_wait="5m"),
+        )
+    )
+    first = route(router, settings)
+    later = [route(router, settings), route(router, settings)]
+    assert person_rows(clean_db) == [] and rows(clean_db, "SELECT id FROM deliveries") == []
+    found = person_decisions(clean_db, first)
+    assert {k: d for k, (d, _) in found.items()} == {
+        "user:alice@example.com/email": "grouped",
+        "user:alice@example.com/slack": "unreachable",
+        "user:bob@example.com/email": "medium_off",
+        "user:bob@example.com/slack": "grouped",
+        "user:kenji@example.com/email": "held",
+        "user:kenji@example.com/slack": "unreachable",
+        "user:carol@example.com/email": "opted_out",
+        "user:carol@example.com/slack": "unreachable",
+    }
+    group_until = scalar(
+        clean_db, "SELECT until FROM decisions WHERE event_id = :e AND recipient IS NULL", e=first
+    )
+    kenji_until = scalar(
+        clean_db,
+        "SELECT until FROM decisions WHERE event_id = :e AND recipient LIKE 'user:kenji%'",
+        e=first,
+    )
+    assert kenji_until > group_until  # his quiet hours, as of the group's release
+    release_groups_now(clean_db)
+    assert router.scheduler.release_digests() == 3  # the subscription's, Alice's and Bob's
+    sent = rows(
+        clean_db,
+        "SELECT recipient, address, event_id, notice FROM deliveries "
+        "ORDER BY recipient NULLS FIRST",
+    )
+    assert [(r.recipient, r.address) for r in sent] == [
+        (None, None),
+        ("user:alice@example.com/email", "alice@example.com"),
+        ("user:bob@example.com/slack", "U0BOB1"),
+    ]
+    for row in sent:
+        assert str(row.event_id) == later[-1]
+        assert row.notice["group"]["count"] == 3
+        assert [e["id"] for e in row.notice["group"]["events"]] == [first, *later]
+    # Kenji's quiet hours end later: then his own digest of the same three events.
+    with clean_db.begin() as conn:
+        conn.exec_driver_sql("UPDATE digests SET release_at = now() WHERE released_at IS NULL")
+    assert router.scheduler.release_digests() == 1
+    ((_, _, digest_id),) = [r for r in person_rows(clean_db) if "kenji" in r[0]]
+    notice = scalar(clean_db, "SELECT notice FROM deliveries WHERE digest_id = :d", d=digest_id)
+    assert notice["held"]["count"] == 3
+
+
+def test_a_rules_hold_reaches_people_and_mandatory_still_ignores_opt_outs(
+    router: RouterService, settings: Settings, clean_db: Engine, team: dict[str, int]
+) -> None:
+    control = control_for(clean_db, settings)
+    control.subscriptions.add(
+        SubscriptionIn(
+            name="sec",
+            channels=["payments"],
+            destinations=[],
+            users="carol@example.com,bob@example.com",
+            mandatory=True,
+            rules=Rules(quiet_hours="00:00-24:00", timezone="UTC"),
+        )
+    )
+    held = [route(router, settings), route(router, settings)]
+    found = person_decisions(clean_db, held[0])
+    assert found["user:carol@example.com/email"][0] == "held"  # mandatory: her opt-out ignored
+    assert found["user:bob@example.com/slack"][0] == "held"
+    assert person_rows(clean_db) == []
+    with clean_db.begin() as conn:
+        conn.exec_driver_sql("UPDATE digests SET release_at = now() WHERE released_at IS NULL")
+    router.scheduler.release_digests()
+    sent = rows(clean_db, "SELECT recipient, notice FROM deliveries ORDER BY recipient")
+    assert [r.recipient for r in sent] == [
+        "user:bob@example.com/slack", "user:carol@example.com/email",
+    ]  # fmt: skip
+    assert all(r.notice["held"]["count"] == 2 for r in sent)
