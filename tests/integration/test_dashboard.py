@@ -455,3 +455,55 @@ def test_subscription_rules_are_set_on_the_form_with_the_services_messages(
     cleared = {**base, "notify": "", "key": "", "for_count": "", "filter": ""}
     app_client.post("/subscriptions/acc/edit", data=cleared)
     assert scalar(clean_db, "SELECT rules FROM subscriptions WHERE name = 'acc'") is None
+
+
+def test_subscription_people_are_set_on_the_form_with_the_clis_messages(
+    app_client: httpx.Client, seed: Seed, clean_db: Engine, tokens: dict[str, str]
+) -> None:
+    seed.destination(org="acme", name="hook")
+    csrf = sign_in(app_client, tokens["admin"])
+    app_client.post("/channels/new", data={"csrf_token": csrf, "name": "sec", "pattern": "sec:.*"})
+    form = app_client.get("/subscriptions/new").text
+    assert 'name="users"' in form and 'type="checkbox" id="mandatory" name="mandatory"' in form
+    base = {"csrf_token": csrf, "name": "incidents", "channels": "sec"}
+    bad = app_client.post("/subscriptions/new", data={**base, "users": "role:boss"})
+    assert bad.status_code == 400
+    assert (
+        'id="error-users">unknown role &#39;boss&#39; in --users; '
+        "use role:viewer|role:developer|role:admin" in bad.text
+    )
+    assert 'value="role:boss"' in bad.text  # what was typed stays
+    bad = app_client.post("/subscriptions/new", data={**base, "users": "zed@example.com"})
+    assert (
+        'id="error-users">no user &#39;zed@example.com&#39;; see &#39;eventrouter users list&#39;'
+        in bad.text
+    )
+    bad = app_client.post("/subscriptions/new", data={**base, "mandatory": "on"})
+    assert (
+        'id="error-destinations">a subscription needs at least one --destination or --users'
+        in bad.text
+    )
+    assert 'id="mandatory" name="mandatory" checked' in bad.text
+    assert scalar(clean_db, "SELECT count(*) FROM subscriptions") == 0
+    added = app_client.post(
+        "/subscriptions/new",
+        data={**base, "users": "Role:Admin, role:developer", "mandatory": "on"},
+        follow_redirects=False,
+    )
+    assert added.status_code == 303, added.text
+    stored = "SELECT users, mandatory FROM subscriptions WHERE name = 'incidents'"
+    with clean_db.connect() as conn:
+        assert tuple(conn.execute(text(stored)).one()) == ("role:developer,role:admin", True)
+    listing = app_client.get("/subscriptions").text
+    assert '<code>role:developer,role:admin</code> <span class="badge">mandatory' in listing
+    edit = app_client.get("/subscriptions/incidents/edit").text
+    assert 'value="role:developer,role:admin"' in edit and 'name="mandatory" checked' in edit
+    # Saving the form replaces the people: blank is --no-users, unticked is not mandatory.
+    saved = app_client.post(
+        "/subscriptions/incidents/edit",
+        data={"csrf_token": csrf, "channels": "sec", "destinations": "hook", "users": ""},
+        follow_redirects=False,
+    )
+    assert saved.status_code == 303, saved.text
+    with clean_db.connect() as conn:
+        assert tuple(conn.execute(text(stored)).one()) == (None, False)

@@ -1,5 +1,5 @@
-"""Subscriptions: list, add and edit (channels to destinations, one env or all, and the
-rules: filter, state, grouping, throttling, quiet hours), enable, disable, remove."""
+"""Subscriptions: list, add and edit (channels to destinations and people, one env or all,
+and the rules: filter, state, grouping, throttling, quiet hours), enable, disable, remove."""
 
 from __future__ import annotations
 
@@ -63,6 +63,8 @@ def add_subscription(page: SignedIn, form: Posted) -> Response:
                 channels=form.many("channels"),
                 destinations=form.many("destinations"),
                 env=form.optional("env"),
+                users=form.optional("users"),
+                mandatory=bool(form.get("mandatory")),
                 rules=merged_rules(None, rules_given(form.values)),
             )
         )
@@ -75,7 +77,13 @@ def add_subscription(page: SignedIn, form: Posted) -> Response:
 def edit_subscription(page: SignedIn, name: str) -> Response:
     current = page.control.subscriptions.get(name)
     form = Submitted(
-        values={"name": current.name, "env": current.env or "", **rule_values(current.rules)},
+        values={
+            "name": current.name,
+            "env": current.env or "",
+            "users": current.users or "",
+            "mandatory": "on" if current.mandatory else "",
+            **rule_values(current.rules),
+        },
         lists={"channels": current.channels, "destinations": current.destinations},
     )
     return _form(page, form, current)
@@ -92,6 +100,9 @@ def update_subscription(page: SignedIn, name: str, form: Posted) -> Response:
                 channels=form.many("channels"),
                 destinations=form.many("destinations"),
                 env=form.optional("env"),
+                # Like every field the form shows, blank people is ``--no-users``.
+                users=form.optional("users"),
+                mandatory=bool(form.get("mandatory")),
                 # The form shows every rule: what it holds replaces what was there.
                 rules=rules_given(form.values),
                 clear_rules=True,
