@@ -291,3 +291,37 @@ def test_a_viewer_chooses_their_notifications_and_an_admin_sees_everyones(
     row = browser.find("#everyone").text
     assert "viewer@example.com" in row and "22:00-07:00 mon-fri (Asia/Tokyo), hold" in row
     browser.screenshot("everyones-notifications")
+
+
+def test_an_admin_names_people_on_a_subscription(fresh: Stack, browser: Browser) -> None:
+    admin = Control(fresh.engine, fresh.settings, Caller(org="default", role=Role.ADMIN))
+    admin.channels.add(ChannelIn(name="security", pattern="security:.*"))
+    admin.users.add(UserIn(email="oncall@example.com", role="developer"))
+    sign_in(browser, token_for(fresh, "admin"))
+
+    # No destination, only people: a typo in an email is refused by the field, as the CLI does.
+    browser.open("/subscriptions/new")
+    browser.fill("#name", "incidents")
+    browser.click('input[name="channels"][value="security"]')
+    browser.fill("#users", "role:admin, oncal@example.com")
+    browser.click("#mandatory")
+    browser.click("#save-subscription")
+    error = browser.wait(lambda: browser.find("#error-users").text, message="the users' error")
+    assert error == "no user 'oncal@example.com'; see 'eventrouter users list'"
+    assert browser.find("#mandatory").is_selected()  # what was ticked stays
+    browser.screenshot("subscription-people-error")
+    browser.fill("#users", "role:admin, oncall@example.com")
+    browser.click("#save-subscription")
+    browser.wait(lambda: browser.path.startswith("/subscriptions#incidents"))
+    row = browser.find('tr[id="incidents"]').text
+    assert "role:admin,oncall@example.com" in row and "mandatory" in row
+    browser.screenshot("subscriptions-with-people")
+    stored = "SELECT concat_ws(' ', users, mandatory) FROM subscriptions WHERE name = 'incidents'"
+    assert fresh.scalar(stored) == "role:admin,oncall@example.com t"
+
+    browser.open("/subscriptions/incidents/edit")
+    assert browser.find("#users").get_attribute("value") == "role:admin,oncall@example.com"
+    browser.click("#mandatory")  # untick
+    browser.click("#save-subscription")
+    browser.wait(lambda: browser.path.startswith("/subscriptions#incidents"))
+    assert fresh.scalar(stored) == "role:admin,oncall@example.com f"
