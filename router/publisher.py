@@ -9,6 +9,12 @@ the spool drains, oldest first, before newer events are sent. When the queue rea
 ``publisher_queue_size`` the caller moves it to the spool itself, so memory stays
 bounded even if the thread is stuck.
 
+The spool replays events in the order they were published. Every write of queued events
+to it happens under one lock (``_spool_order``), taken before the events leave the queue;
+the one batch outside the queue, the one the thread is sending (``_Held``), is written
+by a caller that spools newer events first, in the same write, and the thread then
+removes it again if Redis took it after all.
+
 What can be lost: on ``kill -9``, only events still in memory, i.e. published within the
 last flush interval; on a Redis outage, nothing while the spool has room; beyond it, what
 the spool's policy drops, counted in ``stats()`` and logged. A replayed event (sent, then
@@ -32,7 +38,7 @@ from typing import Any
 from eventrouter.router.client import Envelope, _settings, append, envelope
 from eventrouter.router.errors import PublishError
 from eventrouter.router.settings import Settings
-from eventrouter.router.spool import Spool, SpoolError
+from eventrouter.router.spool import Put, Spool, SpoolError
 
 log = logging.getLogger("eventrouter.publisher")
 RETRY_CAP_SECONDS = 2.0
@@ -41,6 +47,19 @@ SPOOL_RECHECK_SECONDS = 5.0
 """An idle publisher looks this often for events other processes left in its spool."""
 DROP_LOG_SECONDS = 10.0
 """At most one "dropped" log line this often (every drop is counted regardless)."""
+
+
+class _Held:
+    """The batch the thread took from the queue and has neither sent nor spooled yet."""
+
+    __slots__ = ("claimed", "events", "rows")
+
+    def __init__(self, events: list[Envelope]) -> None:
+        self.events = events
+        self.claimed = False
+        """A caller spooled it, ahead of its own newer events; the thread spools it not."""
+        self.rows: list[int] = []
+        """Its rows in the spool once a caller wrote it (under ``_spool_order``)."""
 
 
 @dataclass(frozen=True)
@@ -108,7 +127,11 @@ class Publisher:
         """Fresh state: at construction, and in a forked child, whose thread does not
         exist and whose queue holds the parent's events (the parent sends those)."""
         self._cond = threading.Condition(threading.Lock())
+        # Taken before ``_cond`` when both are held: one spool write of queued events at a
+        # time, in the order they left the queue.
+        self._spool_order = threading.Lock()
         self._queue: collections.deque[Envelope] = collections.deque()
+        self._held: _Held | None = None
         self._thread: threading.Thread | None = None
         self._stopping = False
         self._sender_waiting = False
@@ -142,7 +165,7 @@ class Publisher:
         built = envelope(
             self.settings, name, payload, org=org, env=env, idempotency_key=idempotency_key
         )
-        overflow: list[Envelope] | None = None
+        overflow = False
         with self._cond:
             if self._closed:
                 raise PublishError("this Publisher is closed; create a new one")
@@ -153,26 +176,50 @@ class Publisher:
                 self._cond.wait(self.flush_interval)  # the spool is full: wait for room
             queue.append(built)
             if len(queue) >= self.queue_size:
-                overflow = list(queue)
-                queue.clear()
+                overflow = True
             elif self._sender_waiting:
                 self._sender_waiting = False
                 self._cond.notify()
-        if overflow is not None:
-            self._spool_from_caller(overflow)
+        if overflow:
+            self._spool_from_caller()
         return built[0]
 
-    def _spool_from_caller(self, events: list[Envelope]) -> None:
-        """The queue is full (Redis slow or down): move it to disk in one transaction.
-        Under ``block``, what does not fit goes back to the front of the queue, and
-        callers wait at the queue's bound until the thread makes room."""
-        spooled, _ = self._spool(events)
-        with self._cond:
-            if self.policy == "block" and spooled < len(events):
-                self._queue.extendleft(reversed(events[spooled:]))
-            if self._sender_waiting:
-                self._sender_waiting = False
-                self._cond.notify()
+    def _spool_from_caller(self) -> None:
+        """The queue is full (Redis slow or down): move it to disk in one transaction,
+        behind the batch the thread holds, if any (it is older). Under ``block``, what
+        does not fit goes back to the front of the queue, and callers wait at the queue's
+        bound until the thread makes room."""
+        with self._spool_order:
+            with self._cond:
+                queued = list(self._queue)
+                self._queue.clear()
+                held = self._held
+                if held is not None and held.claimed:
+                    held = None  # an earlier caller spooled it already
+                if held is not None:
+                    held.claimed = True
+                older = held.events if held is not None else []
+            events = older + queued
+            if not events:
+                return  # another caller spooled them while this one waited
+            try:
+                spooled, _, rows = self._spool(events)
+            except SpoolError as exc:  # the disk refused: keep the events in memory
+                log.error("%s", exc)
+                with self._cond:
+                    if held is not None:
+                        held.claimed = False
+                    self._queue.extendleft(reversed(queued))
+                return
+            with self._cond:
+                if held is not None:
+                    held.rows = [row for row in rows[: len(older)] if row is not None]
+                if self.policy == "block" and spooled < len(events):
+                    # The held batch's events among them may be sent twice: harmless.
+                    self._queue.extendleft(reversed(events[spooled:]))
+                if self._sender_waiting:
+                    self._sender_waiting = False
+                    self._cond.notify()
 
     def flush(self, timeout: float | None = None) -> bool:
         """Wait until everything queued or spooled was accepted by Redis; ``False`` when
@@ -208,7 +255,11 @@ class Publisher:
             thread = self._thread
         if thread is not None:
             thread.join(max(1.0, self.flush_interval * 2))
-        with self._cond:
+        with self._spool_order, self._cond:
+            held = self._held
+            if held is not None and not held.claimed and not (thread and thread.is_alive()):
+                self._held = None
+                self._queue.extendleft(reversed(held.events))  # older than the queue
             leftover = list(self._queue)
             self._queue.clear()
         self._spool_leftover(leftover, time.monotonic() + timeout)
@@ -220,7 +271,7 @@ class Publisher:
         (another process may be draining); what still does not fit is dropped, counted
         and logged like any drop."""
         while events:
-            spooled, _ = self._spool(events)
+            spooled = self._spool(events).spooled
             events = events[spooled:] if self.policy == "block" else []
             if events and time.monotonic() >= deadline:
                 with self._cond:
@@ -274,18 +325,22 @@ class Publisher:
                 return
             try:
                 self._handle(batch)
-            except SpoolError as exc:  # the disk refused: keep the events in memory
+            except SpoolError as exc:  # the disk refused: the events stay in memory
                 log.error("%s", exc)
-                with self._cond:
-                    self._queue.extendleft(reversed(batch))
-                    self._in_flight = 0
-                    self._cond.wait(self.flush_interval)
+                self._unhold()
             except Exception:  # never let the thread die: events would silently pile up
                 log.exception("eventrouter publisher: unexpected error; retrying")
-                with self._cond:
-                    self._queue.extendleft(reversed(batch))
-                    self._in_flight = 0
-                    self._cond.wait(self.flush_interval)
+                self._unhold()
+
+    def _unhold(self) -> None:
+        """After a failure: the held batch, unless a caller spooled it, goes back to the
+        front of the queue; wait a flush interval before the next try."""
+        with self._cond:
+            held, self._held = self._held, None
+            if held is not None and not held.claimed:
+                self._queue.extendleft(reversed(held.events))
+            self._in_flight = 0
+            self._cond.wait(self.flush_interval)
 
     def _next_batch(self) -> list[Envelope] | None:
         """The next events to handle (maybe none, when only the spool has work); ``None``
@@ -318,28 +373,56 @@ class Publisher:
             else:
                 batch = [queue.popleft() for _ in range(min(len(queue), self.batch_size))]
             self._in_flight = len(batch)
+            self._held = _Held(batch) if batch else None
             return batch
 
     def _handle(self, batch: list[Envelope]) -> None:
         redis_down = time.monotonic() < self._next_attempt
         if redis_down or self._spooled:
             # Older events wait on disk: these go behind them, to keep the order.
-            self._spool_in_thread(batch)
+            self._spool_in_thread()
             if not redis_down:
                 self._drain_spool()
             return
         if self._send(batch):
+            self._sent_held()
             self._done(len(batch))
         else:
-            self._spool_in_thread(batch)
+            self._spool_in_thread()
 
-    def _spool_in_thread(self, batch: list[Envelope]) -> None:
-        """Spool ``batch``; under ``block`` what did not fit goes back to the front of
-        the queue (callers then wait at the queue's bound), so nothing is dropped."""
-        spooled, _ = self._spool(batch) if batch else (0, 0)
+    def _sent_held(self) -> None:
+        """Redis took the held batch. If a caller spooled it meanwhile (ahead of newer
+        events), remove those rows again once that write is done."""
+        with self._cond:
+            held, self._held = self._held, None
+        if held is None or not held.claimed:
+            return
+        with self._spool_order:  # the caller's write is over
+            rows = held.rows
+        if rows:
+            self.spool.remove_rows(rows)
+            with self._cond:
+                self._spooled = max(0, self._spooled - len(rows))
+
+    def _spool_in_thread(self) -> None:
+        """Spool the held batch, unless a caller did already; under ``block`` what did
+        not fit goes back to the front of the queue (callers then wait at the queue's
+        bound), so nothing is dropped."""
+        with self._spool_order:
+            with self._cond:
+                held, self._held = self._held, None
+            batch = held.events if held is not None and not held.claimed else []
+            try:
+                spooled = self._spool(batch).spooled
+            except SpoolError:
+                with self._cond:
+                    self._queue.extendleft(reversed(batch))
+                raise
+            if self.policy == "block" and spooled < len(batch):
+                with self._cond:
+                    self._queue.extendleft(reversed(batch[spooled:]))
         with self._cond:
             if self.policy == "block" and spooled < len(batch):
-                self._queue.extendleft(reversed(batch[spooled:]))
                 self._in_flight = 0
                 self._cond.notify_all()
                 self._cond.wait(self.flush_interval)  # room comes from a drain, not a spin
@@ -399,9 +482,10 @@ class Publisher:
             self._in_flight = 0
             self._cond.notify_all()
 
-    def _spool(self, events: list[Envelope]) -> tuple[int, int]:
+    def _spool(self, events: list[Envelope]) -> Put:
         """Put ``events`` in the spool under the policy; count and log what it dropped."""
-        spooled, dropped = self.spool.put(events, self.policy)
+        put = self.spool.put(events, self.policy)
+        spooled, dropped = put.spooled, put.dropped
         with self._cond:
             if self._spooled <= 0 and spooled:
                 log.warning(
@@ -424,7 +508,7 @@ class Publisher:
                 )
                 self._last_drop_log = now
                 self._dropped_since_log = 0
-        return spooled, dropped
+        return put
 
 
 def _call(reference: weakref.ref[Publisher], method: str) -> None:

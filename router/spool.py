@@ -23,6 +23,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 Envelope = tuple[str, str, str]
 """``(event_id, stream entry JSON, Redis key remembering its idempotency key or "")``."""
@@ -73,6 +74,15 @@ class Spooled:
         return self.event_id, self.entry, self.remembered
 
 
+class Put(NamedTuple):
+    """What ``Spool.put`` did with a batch."""
+
+    spooled: int
+    dropped: int
+    seqs: list[int | None]
+    """Each envelope's row in the spool, in the batch's order; ``None`` where not spooled."""
+
+
 class SpoolError(OSError):
     """The spool directory cannot be opened or written; the message names it."""
 
@@ -116,12 +126,13 @@ class Spool:
         self._lock = threading.Lock()
         self._db = None
 
-    def put(self, envelopes: Sequence[Envelope], policy: str) -> tuple[int, int]:
-        """Spool ``envelopes`` in order under ``policy``; return ``(spooled, dropped)``.
-        Under ``drop_new`` and ``block`` the events that did not fit are the last ones:
-        ``envelopes[spooled:]`` (counted as dropped only under ``drop_new``)."""
+    def put(self, envelopes: Sequence[Envelope], policy: str) -> Put:
+        """Spool ``envelopes`` in order under ``policy``. Under ``drop_new`` and ``block``
+        the events that did not fit are the last ones: ``envelopes[spooled:]`` (counted as
+        dropped only under ``drop_new``); under ``drop_oldest`` a batch larger than the
+        whole spool loses its first ones."""
         if not envelopes:
-            return 0, 0
+            return Put(0, 0, [])
         now = time.time()
         sized = [(e, len(e[1].encode())) for e in envelopes]
         with self._lock:
@@ -130,15 +141,16 @@ class Spool:
                 db.execute("BEGIN IMMEDIATE")
                 (used,) = db.execute("SELECT bytes FROM totals").fetchone()
                 needed = sum(size for _, size in sized)
-                dropped = 0
+                dropped = skipped = 0
                 if policy == "drop_oldest" and used + needed > self.max_bytes:
                     dropped, used = self._drop_oldest(db, used, used + needed - self.max_bytes)
                     # A batch larger than the whole spool keeps its newest events.
-                    while sized and needed > self.max_bytes:
-                        needed -= sized.pop(0)[1]
-                        dropped += 1
+                    while skipped < len(sized) and needed > self.max_bytes:
+                        needed -= sized[skipped][1]
+                        skipped += 1
+                    dropped += skipped
                 fits, total = 0, used
-                for _, size in sized:
+                for _, size in sized[skipped:]:
                     if total + size > self.max_bytes:
                         break
                     total += size
@@ -146,8 +158,11 @@ class Spool:
                 db.executemany(
                     "INSERT INTO spooled (event_id, entry, remembered, size, spooled_at) "
                     "VALUES (?, ?, ?, ?, ?)",
-                    [(e[0], e[1], e[2], size, now) for e, size in sized[:fits]],
+                    [(e[0], e[1], e[2], size, now) for e, size in sized[skipped : skipped + fits]],
                 )
+                # The write lock is held, so the rows just inserted took consecutive seqs
+                # (AUTOINCREMENT) ending at the table's largest.
+                (last,) = db.execute("SELECT coalesce(max(seq), 0) FROM spooled").fetchone()
                 if policy == "drop_new":
                     dropped += len(sized) - fits
                 db.execute("UPDATE totals SET bytes = ?, dropped = dropped + ?", (total, dropped))
@@ -156,7 +171,10 @@ class Spool:
                 if db.in_transaction:
                     db.execute("ROLLBACK")
                 raise SpoolError(f"cannot write the spool at {self.path}: {exc}") from exc
-        return fits, dropped
+        first_seq = last - fits + 1
+        seqs: list[int | None] = [None] * len(sized)
+        seqs[skipped : skipped + fits] = range(first_seq, first_seq + fits)
+        return Put(fits, dropped, seqs)
 
     @staticmethod
     def _drop_oldest(db: sqlite3.Connection, used: int, excess: int) -> tuple[int, int]:
@@ -189,17 +207,21 @@ class Spool:
 
     def remove(self, events: Sequence[Spooled]) -> None:
         """Forget events Redis accepted (a row another process removed first is skipped)."""
-        if not events:
+        self.remove_rows([event.seq for event in events])
+
+    def remove_rows(self, seqs: Sequence[int]) -> None:
+        """``remove`` by row: the rows ``put`` returned for events since sent."""
+        if not seqs:
             return
         with self._lock:
             db = self._conn()
             db.execute("BEGIN IMMEDIATE")
             try:
                 freed = 0
-                for event in events:
+                for seq in seqs:
                     # RETURNING: a row another process removed first frees nothing twice.
                     row = db.execute(
-                        "DELETE FROM spooled WHERE seq = ? RETURNING size", (event.seq,)
+                        "DELETE FROM spooled WHERE seq = ? RETURNING size", (seq,)
                     ).fetchone()
                     freed += row[0] if row else 0
                 db.execute("UPDATE totals SET bytes = max(0, bytes - ?)", (freed,))

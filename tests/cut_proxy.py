@@ -16,6 +16,11 @@ Two faults, each armed once:
   client data holding ``marker`` is forwarded, the server's reply to it is read and
   thrown away, and both sides are closed: the server did it, the client never heard.
 
+- ``hold(marker)``: the next client data holding ``marker`` waits in the proxy
+  (``holding`` is set) until ``release(forward=True)`` passes it on or
+  ``release(forward=False)`` closes both sides without the server seeing it: a request
+  as slow as a test needs, that then succeeds or fails.
+
 Everything else passes through untouched, in both directions.
 """
 
@@ -31,7 +36,7 @@ from types import TracebackType
 
 @dataclass
 class _Fault:
-    kind: str  # "cut_before" or "drop_reply"
+    kind: str  # "cut_before", "drop_reply" or "hold"
     marker: bytes
     frame_start: bytes = b""
     after: bytes | None = None
@@ -50,6 +55,10 @@ class CutProxy:
         self._sockets: list[socket.socket] = []
         self.cut = threading.Event()
         """Set once the armed fault has happened."""
+        self.holding = threading.Event()
+        """Set while ``hold``'s data waits in the proxy."""
+        self._released = threading.Event()
+        self._forward = True
         threading.Thread(target=self._accept, daemon=True).start()
 
     # -- arming ----------------------------------------------------------------------
@@ -62,6 +71,16 @@ class CutProxy:
         """Forward the next client data holding ``marker`` (once ``after`` went by on its
         connection), swallow the server's reply, and close the connection."""
         self._arm(_Fault("drop_reply", marker, after=after))
+
+    def hold(self, marker: bytes) -> None:
+        """Keep the next client data holding ``marker`` until ``release``."""
+        self._released.clear()
+        self._arm(_Fault("hold", marker))
+
+    def release(self, *, forward: bool) -> None:
+        """Pass the held data on to the server, or close its connection without it."""
+        self._forward = forward
+        self._released.set()
 
     def _arm(self, fault: _Fault) -> None:
         with self._lock:
@@ -154,6 +173,14 @@ class Connection:
                 self._close()
                 proxy.cut.set()
                 return
+            if proxy._take("hold", data, self.seen_after) is not None:
+                proxy.holding.set()
+                proxy._released.wait(60)
+                proxy.holding.clear()
+                if not proxy._forward:
+                    self._close()
+                    proxy.cut.set()
+                    return
             if proxy._take("drop_reply", data, self.seen_after) is not None:
                 self.dropping.set()
             if not _send(self.server, data):
