@@ -36,7 +36,15 @@ import redis
 
 from eventrouter.router.durations import parse_duration
 from eventrouter.router.errors import InvalidEvent, PublishError, StreamFull
-from eventrouter.router.events import STREAM_FIELD, build_envelope
+from eventrouter.router.events import (
+    STREAM_FIELD,
+    Stamp,
+    build_envelope,
+    check_name,
+    check_scope,
+    entry_tail,
+    payload_entry,
+)
 from eventrouter.router.redis_conn import redis_client, redis_unavailable_message
 from eventrouter.router.settings import Settings
 from eventrouter.router.wire import (
@@ -120,11 +128,12 @@ def envelope(
     org: str | None,
     env: str | None,
     idempotency_key: str | None,
+    stamp: Stamp | None = None,
 ) -> Envelope:
     """Validate one event (``InvalidEvent``) and return its id, entry and key name."""
     org = org or config.org
     event_id, entry = build_envelope(
-        name, payload, org=org, env=env, idempotency_key=idempotency_key
+        name, payload, org=org, env=env, idempotency_key=idempotency_key, stamp=stamp
     )
     remembered = f"{config.stream}:idempotency:{event_id}" if idempotency_key else ""
     return event_id, entry, remembered
@@ -138,37 +147,47 @@ def envelopes(
     org: str | None,
 ) -> list[Envelope]:
     """Validate a batch: every event, then the batch's size; ``InvalidEvent`` names the
-    index of the first bad item."""
+    index of the first bad item.
+
+    The batch shares one ``Stamp`` (clock read and random draw), and its ``(name,
+    payload)`` items share the org and env checked once and the entry text that follows
+    the name: what is left per event is its name, its payload's JSON and its id."""
     built: list[Envelope] = []
+    stamp = Stamp()
+    tail: str | None = None  # made at the first (name, payload) item, under its index
     size = 0
     for index, item in enumerate(events):
         try:
             if isinstance(item, tuple):
                 name, payload = item
-                built.append(
-                    envelope(config, name, payload, org=org, env=env, idempotency_key=None)
-                )
+                if tail is None:
+                    tail = _batch_tail(config, org, env, stamp)
+                check_name(name)
+                payload_json = payload_entry(payload)
+                event_id = stamp.next_id()
+                entry = f'{{"id":"{event_id}","name":"{name}{tail}{payload_json}}}'
+                built.append((event_id, entry, ""))
             else:
                 unknown = set(item) - {"name", "payload", "env", "org", "idempotency_key"}
                 if unknown:
                     raise InvalidEvent(f"unknown field(s) {', '.join(sorted(unknown))}")
-                built.append(
-                    envelope(
-                        config,
-                        item.get("name"),  # type: ignore[arg-type]
-                        item.get("payload"),
-                        org=item.get("org") or org,
-                        env=item.get("env", env),
-                        idempotency_key=item.get("idempotency_key"),
-                    )
+                event_id, entry, remembered = envelope(
+                    config,
+                    item.get("name"),  # type: ignore[arg-type]
+                    item.get("payload"),
+                    org=item.get("org") or org,
+                    env=item.get("env", env),
+                    idempotency_key=item.get("idempotency_key"),
+                    stamp=stamp,
                 )
+                built.append((event_id, entry, remembered))
         except InvalidEvent as exc:
             raise type(exc)(f"event #{index}: {exc}") from None  # PayloadTooLarge stays one
         except (TypeError, ValueError):
             raise InvalidEvent(
                 f"event #{index}: expected (name, payload) or a mapping with 'name'"
             ) from None
-        size += len(built[-1][1])
+        size += len(entry)
         if index >= MAX_BATCH_EVENTS or size > MAX_BATCH_BYTES:
             raise InvalidEvent(
                 f"the batch is too large: publish_many takes at most {MAX_BATCH_EVENTS:,} "
@@ -182,6 +201,13 @@ def envelopes(
             "smaller batches"
         )
     return built
+
+
+def _batch_tail(config: Settings, org: str | None, env: str | None, stamp: Stamp) -> str:
+    """The entry text after the name for the batch's ``(name, payload)`` items."""
+    checked_org = check_scope("org", org or config.org)
+    assert checked_org is not None  # the settings always name an org
+    return entry_tail(checked_org, check_scope("env", env), None, stamp.published_at)
 
 
 def publish(

@@ -7,12 +7,14 @@ once, and by the router, because anything can be written to a Redis stream.
 from __future__ import annotations
 
 import json
+import json.encoder
 import math
+import os
 import random
 import re
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -32,24 +34,47 @@ _JSON_NUL = re.compile(r"(?<!\\)(?:\\\\)*\\u0000")
 _MAX_TIMESTAMP = 253_402_300_799.0  # 9999-12-31T23:59:59Z
 
 
-def new_event_id() -> str:
-    """A UUIDv7: time-ordered, so ids sort by publish time and index well.
+# Ids draw from a generator of their own, seeded from os.urandom and reseeded in a forked
+# child: a program that calls random.seed() (every reproducible training run does) must
+# not make its processes draw the same ids.
+_ids_random = random.Random()
+os.register_at_fork(after_in_child=_ids_random.seed)
+_RAND_B_COUNTER_ROOM = 1 << 61
 
-    The 74 random bits come from ``random`` (reseeded in a forked child), not
-    ``os.urandom``: ids must not collide, they need not be unpredictable, and a system
-    call per event is a fifth of ``publish()``'s own CPU.
+
+class Stamp:
+    """The clock read and random draw behind a batch's ids and ``published_at``.
+
+    One per batch, not per event: ``publish_many`` spends a syscall-free clock read and one
+    draw per call. Ids are UUIDv7 (time-ordered, so they sort by publish time and index
+    well): 48 bits of milliseconds, then 73 random bits whose low part counts up, so the
+    ids of one batch ascend in order and never repeat within it. The random bits come from
+    a private generator, not ``os.urandom``: ids must not collide, they need not be
+    unpredictable, and a system call per event would cost more than the rest of its id.
     """
-    millis = time.time_ns() // 1_000_000
-    rand = random.getrandbits(74)
-    high = (millis & ((1 << 48) - 1)) << 16 | 0x7000 | rand >> 62  # time, version, 12 bits
-    low = 0b10 << 62 | rand & ((1 << 62) - 1)  # variant, 62 bits
-    return "%08x-%04x-%04x-%04x-%012x" % (  # noqa: UP031 (the fastest spelling)
-        high >> 32,
-        high >> 16 & 0xFFFF,
-        high & 0xFFFF,
-        low >> 48,
-        low & 0xFFFF_FFFF_FFFF,
-    )
+
+    __slots__ = ("_low", "_prefix", "published_at")
+
+    def __init__(self) -> None:
+        now = time.time_ns()
+        millis = now // 1_000_000 & ((1 << 48) - 1)
+        rand = _ids_random.getrandbits(73)
+        # time (48 bits), version 7, 12 random bits; then the variant and 61 random bits,
+        # the top bit of the 62 left clear so counting up never carries into the variant.
+        self._prefix = "%08x-%04x-7%03x-" % (millis >> 16, millis & 0xFFFF, rand >> 61)  # noqa: UP031
+        self._low = 0b10 << 62 | rand & (_RAND_B_COUNTER_ROOM - 1)
+        self.published_at = f"{now / 1e9:.6f}"
+        """The batch's publish time as the envelope spells it."""
+
+    def next_id(self) -> str:
+        low = self._low
+        self._low = low + 1
+        return f"{self._prefix}{low >> 48:04x}-{low & 0xFFFF_FFFF_FFFF:012x}"
+
+
+def new_event_id() -> str:
+    """A fresh UUIDv7 (see ``Stamp``)."""
+    return Stamp().next_id()
 
 
 _KEYED_NAMESPACE = uuid.UUID("5b0c1f0e-8a55-4d6f-9d4e-2f1d0c6a7e10")
@@ -98,14 +123,34 @@ def check_scope(kind: str, value: object) -> str | None:
     return _remember(value)
 
 
+def _compact_json_encoder() -> Callable[[object], str]:
+    """``json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)``,
+    with its C encoder made once instead of per call (making it costs more than encoding a
+    small payload). The same C code writes the same text and raises the same errors,
+    except that it keeps no record of the containers it is inside (threads would share
+    it): a payload that contains itself recurses until ``RecursionError``."""
+    plain = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    make: Callable[..., Callable[[object, int], Iterable[str]]] | None = getattr(
+        json.encoder, "c_make_encoder", None
+    )
+    if make is None:  # no C accelerator (another Python implementation)
+        return plain.encode
+    quote = json.encoder.encode_basestring  # the C one when the accelerator is there
+    encode = make(None, plain.default, quote, None, ":", ",", False, False, False)
+    return lambda value: "".join(encode(value, 0))
+
+
+_encode_json = _compact_json_encoder()
+
+
 def encode_payload(payload: object) -> str:
     """The payload as compact JSON, after checking it is an object within the size limit."""
     if payload is None:
-        payload = {}
+        return "{}"
     if not isinstance(payload, dict):
         raise InvalidEvent(f"payload must be a JSON object (a dict), not {type(payload).__name__}")
     try:
-        text = json.dumps(payload, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+        text = _encode_json(payload)
     except RecursionError:
         raise _too_deep() from None
     except (TypeError, ValueError) as exc:
@@ -138,7 +183,9 @@ def encode_payload(payload: object) -> str:
 
 
 def _too_deep() -> InvalidEvent:
-    return InvalidEvent(f"payload is nested more than {MAX_PAYLOAD_DEPTH} levels deep")
+    return InvalidEvent(
+        f"payload is nested more than {MAX_PAYLOAD_DEPTH} levels deep (or contains itself)"
+    )
 
 
 def _depth(value: object) -> int:
@@ -247,27 +294,43 @@ def build_envelope(
     org: str,
     env: str | None,
     idempotency_key: str | None,
+    stamp: Stamp | None = None,
 ) -> tuple[str, str]:
-    """Validate one event and return ``(event_id, stream_entry_json)``."""
+    """Validate one event and return ``(event_id, stream_entry_json)``; the events of a
+    batch share one ``stamp`` (their ids ascend, their ``published_at`` is one)."""
     check_name(name)
     check_scope("org", org)
     check_scope("env", env)
     check_idempotency_key(idempotency_key)
+    payload_json = payload_entry(payload)
+    stamp = stamp or Stamp()
+    event_id = stamp.next_id() if idempotency_key is None else keyed_event_id(org, idempotency_key)
+    tail = entry_tail(org, env, idempotency_key, stamp.published_at)
+    return event_id, f'{{"id":"{event_id}","name":"{name}{tail}{payload_json}}}'
+
+
+def payload_entry(payload: object) -> str:
+    """The payload's JSON for a stream entry, after every check the router makes."""
     payload_json = encode_payload(payload)
     if isinstance(payload, dict) and "approval" in payload:
         try:
             check_approval(payload["approval"])
         except ValueError as exc:
             raise InvalidEvent(str(exc)) from None
-    event_id = new_event_id() if idempotency_key is None else keyed_event_id(org, idempotency_key)
-    # Assembled by hand so the payload is encoded only once. Name, org and env were just
-    # checked against patterns of JSON-safe characters, so they need no escaping.
+    return payload_json
+
+
+def entry_tail(org: str, env: str | None, idempotency_key: str | None, published_at: str) -> str:
+    """An entry's text between its name and its payload, for an org and env already
+    checked: one string serves every unkeyed event of a batch in one org and env.
+
+    Entries are assembled by hand so the payload is encoded only once. Name, org and env
+    match patterns of JSON-safe characters, so they need no escaping."""
     env_json = "null" if env is None else f'"{env}"'
     key_json = "null" if idempotency_key is None else json.dumps(idempotency_key)
-    return event_id, (
-        f'{{"id":"{event_id}","name":"{name}","org":"{org}","env":{env_json},'
-        f'"idempotency_key":{key_json},"published_at":{time.time():.6f},'
-        f'"payload":{payload_json}}}'
+    return (
+        f'","org":"{org}","env":{env_json},"idempotency_key":{key_json},'
+        f'"published_at":{published_at},"payload":'
     )
 
 

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import errno
 import socket
+import struct
 from dataclasses import dataclass
 from urllib.parse import parse_qs, unquote, urlsplit
 
@@ -100,7 +102,7 @@ class WireConnection:
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         except OSError as exc:
             raise WireError(f"cannot connect: {exc}") from exc
-        sock.settimeout(self._timeout)
+        _set_kernel_timeout(sock, self._timeout)
         self._sock = sock
         self._reader = hiredis.Reader()
         try:
@@ -126,6 +128,8 @@ class WireConnection:
                 reply = self._reader.gets()
         except OSError as exc:
             self.close()
+            if exc.errno in (errno.EAGAIN, errno.EWOULDBLOCK) or isinstance(exc, TimeoutError):
+                raise WireError(f"no reply within {self._timeout:g} s") from exc
             raise WireError(str(exc) or type(exc).__name__) from exc
         except WireError:
             self.close()
@@ -136,6 +140,21 @@ class WireConnection:
         sock, self._sock = self._sock, None
         if sock is not None:
             sock.close()
+
+
+def _set_kernel_timeout(sock: socket.socket, seconds: float) -> None:
+    """Bound every send and receive by ``seconds`` in the kernel (``SO_SNDTIMEO``,
+    ``SO_RCVTIMEO``; an expiry raises ``EAGAIN``) on a blocking socket. A Python socket
+    timeout would do the same with a ``poll()`` before each call: twice the system calls
+    of a round trip. Where the options are refused, a Python timeout stands in."""
+    whole = int(seconds)
+    interval = struct.pack("ll", whole, int((seconds - whole) * 1_000_000))
+    try:
+        sock.settimeout(None)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, interval)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, interval)
+    except (OSError, AttributeError):
+        sock.settimeout(seconds)
 
 
 class _ReplyProtocol(asyncio.Protocol):

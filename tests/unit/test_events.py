@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import random
 import re
 import string
 import time
@@ -18,6 +19,7 @@ from eventrouter.router.errors import EventRouterError, InvalidEvent
 from eventrouter.router.events import (
     MAX_PAYLOAD_BYTES,
     NAME_PATTERN,
+    Stamp,
     build_envelope,
     check_name,
     check_scope,
@@ -107,6 +109,20 @@ def test_payload_must_be_json_serialisable(payload: dict[str, Any]) -> None:
         encode_payload(payload)
 
 
+def test_payload_keys_that_json_cannot_hold_are_refused_as_json_dumps_refuses_them() -> None:
+    with pytest.raises(InvalidEvent, match="not JSON-serialisable: keys must be str"):
+        encode_payload({(1, 2): "a tuple key"})
+    assert encode_payload({1: "a", 2.5: "b", None: "c"}) == '{"1":"a","2.5":"b","null":"c"}'
+
+
+def test_a_payload_that_contains_itself_is_refused() -> None:
+    payload: dict[str, Any] = {"a": 1}
+    payload["self"] = payload
+    with pytest.raises(InvalidEvent, match="contains itself"):
+        encode_payload(payload)
+    assert encode_payload({"a": 1}) == '{"a":1}'  # the encoder is still good afterwards
+
+
 def test_payload_size_limit_is_exactly_256_kib_encoded() -> None:
     overhead = len('{"a":""}')
     at_limit = {"a": "x" * (MAX_PAYLOAD_BYTES - overhead)}
@@ -159,6 +175,23 @@ def test_event_ids_increase_over_time() -> None:
 def test_event_ids_are_unique() -> None:
     ids = {new_event_id() for _ in range(10_000)}
     assert len(ids) == 10_000
+
+
+def test_the_ids_of_one_stamp_ascend_and_stay_uuid_version_7() -> None:
+    stamp = Stamp()
+    ids = [stamp.next_id() for _ in range(10_000)]
+    assert ids == sorted(ids) and len(set(ids)) == len(ids)
+    values = [uuid.UUID(event_id) for event_id in ids]
+    assert {(v.version, v.variant) for v in values} == {(7, uuid.RFC_4122)}
+    assert len({v.int >> 80 for v in values}) == 1  # one clock read: one millisecond
+
+
+def test_seeding_random_does_not_repeat_ids() -> None:
+    """A reproducible training run seeds ``random`` in every process: ids must not follow."""
+    random.seed(7)
+    first = {new_event_id() for _ in range(100)}
+    random.seed(7)
+    assert first.isdisjoint(new_event_id() for _ in range(100))
 
 
 # -- build / parse ----------------------------------------------------------------------
@@ -286,6 +319,13 @@ payloads = st.dictionaries(
     ),
     max_size=5,
 )
+
+
+@given(payload=payloads)
+def test_payload_text_is_exactly_what_json_dumps_writes(payload: dict[str, Any]) -> None:
+    """The router checks entries with the same rules; the text must not drift."""
+    expected = json.dumps(payload, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    assert encode_payload(payload) == expected
 
 
 @given(name=names, payload=payloads)
