@@ -35,8 +35,8 @@ _MAX_TIMESTAMP = 253_402_300_799.0  # 9999-12-31T23:59:59Z
 
 
 # Ids draw from a generator of their own, seeded from os.urandom and reseeded in a forked
-# child: a program that calls random.seed() (every reproducible training run does) must
-# not make its processes draw the same ids.
+# child: a program that calls random.seed() (as reproducible training runs do) must not
+# make its processes draw the same ids.
 _ids_random = random.Random()
 os.register_at_fork(after_in_child=_ids_random.seed)
 _RAND_B_COUNTER_ROOM = 1 << 61
@@ -45,8 +45,8 @@ _RAND_B_COUNTER_ROOM = 1 << 61
 class Stamp:
     """The clock read and random draw behind a batch's ids and ``published_at``.
 
-    One per batch, not per event: ``publish_many`` spends a syscall-free clock read and one
-    draw per call. Ids are UUIDv7 (time-ordered, so they sort by publish time and index
+    One per batch (and per thread), not per event: a batch reads the clock and draws once.
+    Ids are UUIDv7 (time-ordered, so they sort by publish time and index
     well): 48 bits of milliseconds, then 73 random bits whose low part counts up, so the
     ids of one batch ascend in order and never repeat within it. The random bits come from
     a private generator, not ``os.urandom``: ids must not collide, they need not be
