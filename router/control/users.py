@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import zoneinfo
 
 from eventrouter.router.control import cursor
@@ -12,10 +11,8 @@ from eventrouter.router.db import users as store
 from eventrouter.router.errors import ConfigError, Conflict, NotFound
 from eventrouter.router.models.base import Page
 from eventrouter.router.models.people import User, UserIn, UserUpdate
-from eventrouter.router.people.preferences import SLACK_CHANNEL, SLACK_USER
+from eventrouter.router.people.preferences import EMAIL, MAX_ADDRESS, SLACK_CHANNEL, SLACK_USER
 
-EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s.]+")
-MAX_EMAIL = 254
 MAX_NAME = 200
 
 
@@ -29,7 +26,7 @@ def parse_role(text: str) -> Role:
 
 
 def check_email(email: str) -> str:
-    if len(email) > MAX_EMAIL or not EMAIL.fullmatch(email):
+    if len(email) > MAX_ADDRESS or not EMAIL.fullmatch(email):
         raise ConfigError(f"{email!r} is not an email address (name@example.com)", field=("email",))
     return email
 

@@ -87,6 +87,8 @@ def test_people_are_managed_by_admins_within_their_org(
         admin.users.add(UserIn(email="BO@example.com", role="viewer"))
     for bad, message in [
         (UserIn(email="not-an-email", role="viewer"), "not an email"),
+        # The same check as a person's own address: a control character would reach SMTP.
+        (UserIn(email="a\x1bb@example.com", role="viewer"), "not an email"),
         (UserIn(email="c@example.com", role="owner"), "unknown role 'owner'"),
         (UserIn(email="c@example.com", role="viewer", timezone="Mars/Olympus"), "time zone"),
     ]:
