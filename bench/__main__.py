@@ -260,23 +260,39 @@ def run_retention(args: argparse.Namespace, log: Callable[[str], None]) -> None:
 
     if args.rows < 6:
         raise SystemExit("error: --rows must be at least 6 (one event with its attempts)")
+    unknown = set(args.schema.split(",")) - set(retention.SCHEMAS) if args.schema else set()
+    if unknown:
+        raise SystemExit(
+            f"error: unknown schema(s) {', '.join(sorted(unknown))}; "
+            f"choose from {', '.join(retention.SCHEMAS)}"
+        )
     config = BenchConfig()
     began = time.perf_counter()
     results: dict[str, Any] = {
         "started": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
         "command": command_line("python -m bench"),
         "machine": machine_info(config),
-        "retention": retention.run(config, args.rows, log),
+        "retention": retention.run(
+            config,
+            args.rows,
+            log,
+            schemas=args.schema.split(",") if args.schema else tuple(retention.SCHEMAS),
+            reuse=args.reuse or args.keep,
+        ),
     }
     import os
 
     results["seconds"] = time.perf_counter() - began
     results["machine"]["load_after"] = os.getloadavg()
-    out = args.out if args.out != ROOT / "bench" / "RESULTS.md" else retention.RESULTS
+    # A run of the queries alone never overwrites the full results.
+    complete = retention.complete(results)
+    default = retention.RESULTS if complete else ROOT / "bench" / "logs" / "retention-queries.md"
+    out = args.out if args.out != ROOT / "bench" / "RESULTS.md" else default
     json_path = args.json or (ROOT / "bench" / "logs" / "results-retention.json")
     json_path.parent.mkdir(parents=True, exist_ok=True)
     json_path.write_text(json.dumps(results, indent=1, default=str))
-    out.write_text(retention.render(results))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(retention.render(results) if complete else retention.render_queries(results))
     log(f"wrote {out} and {json_path} in {results['seconds']:.0f} s")
 
 
@@ -296,6 +312,17 @@ def main() -> None:
         type=int,
         default=10_000_000,
         help="attempt rows in the retention case (--only retention) [10000000]",
+    )
+    parser.add_argument(
+        "--schema",
+        default=None,
+        help="retention case: comma-separated databases to load and query: plain,weeks [both]",
+    )
+    parser.add_argument(
+        "--reuse",
+        action="store_true",
+        help="retention case: keep the loaded databases (<BENCH_DATABASE>_<schema>_<rows>) "
+        "and reuse them when they hold the same rows; times the queries only",
     )
     args = parser.parse_args()
     if args.runs < 1:

@@ -20,16 +20,17 @@ import json
 import random
 import statistics
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import re2
 from sqlalchemy import Engine, text
 
-from bench.services import BenchConfig, drop_database
+from bench.services import BenchConfig, drop_database, maintenance_dsn
 from eventrouter.router.db import history, ingest, make_engine, partitions
 from eventrouter.router.db.migrate import create_database_if_missing, upgrade
 from eventrouter.router.events import new_event_id
@@ -114,26 +115,81 @@ class Database:
     name: str
     engine: Engine
     partitioned: bool
+    loaded: bool = False
+    """Found loaded (``--reuse``): the load is skipped."""
     load_seconds: float = 0.0
 
 
+SCHEMAS = {"plain": "0009", "weeks": "head"}
+"""Each database's schema: the plain tables before partitioning, and the current one."""
+
+
+def kept_name(database: str, schema: str, rows: int) -> str:
+    """The name a kept database goes by: the load is in it, so a run with other rows
+    never mistakes it (``eventrouter_bench_weeks_10m``)."""
+    size = f"{rows // 1_000_000}m" if rows % 1_000_000 == 0 else str(rows)
+    return f"{database}_{schema}_{size}"
+
+
+def _load_mark(rows: int) -> str:
+    return f"eventrouter bench retention load: {rows} attempt rows"
+
+
+def _holds_load(db_config: BenchConfig, rows: int) -> bool:
+    """Whether the database exists and a finished load of ``rows`` marked it (the mark is
+    written after the load commits, so an interrupted load is never reused)."""
+    with psycopg.connect(maintenance_dsn(db_config), autocommit=True) as conn:
+        row = conn.execute(
+            "SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = %s",
+            (db_config.database,),
+        ).fetchone()
+    return row is not None and row[0] == _load_mark(rows)
+
+
+def mark_loaded(db: Database, rows: int) -> None:
+    with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        database = conn.exec_driver_sql("SELECT current_database()").scalar_one()
+        conn.exec_driver_sql(f"COMMENT ON DATABASE \"{database}\" IS '{_load_mark(rows)}'")
+
+
 @contextmanager
-def databases(config: BenchConfig, log: Callable[[str], None]) -> Iterator[list[Database]]:
+def databases(
+    config: BenchConfig,
+    log: Callable[[str], None],
+    *,
+    schemas: Sequence[str] = tuple(SCHEMAS),
+    rows: int,
+    reuse: bool = False,
+) -> Iterator[list[Database]]:
+    """One database per schema, created and dropped; with ``reuse``, kept under
+    ``kept_name`` and used as found when it holds a finished load of ``rows``."""
     made = []
     try:
-        for suffix, revision in (("plain", "0009"), ("weeks", "head")):
-            db_config = replace(config, database=f"{config.database}_{suffix}")
-            drop_database(db_config)
-            create_database_if_missing(db_config.database_url)
+        for suffix in schemas:
+            revision = SCHEMAS[suffix]
+            name = (
+                kept_name(config.database, suffix, rows)
+                if reuse
+                else (f"{config.database}_{suffix}")
+            )
+            db_config = replace(config, database=name)
+            loaded = reuse and _holds_load(db_config, rows)
+            if not loaded:
+                drop_database(db_config)
+                create_database_if_missing(db_config.database_url)
+            # A reused database gets the migrations added since it was loaded (an index).
             upgrade(db_config.database_url, revision)
             engine = make_engine(db_config.database_url)
-            made.append((db_config, Database(suffix, engine, partitioned=suffix == "weeks")))
-            log(f"database {db_config.database} at revision {revision}")
+            db = Database(suffix, engine, partitioned=suffix == "weeks", loaded=loaded)
+            made.append((db_config, db))
+            state = "reused, already loaded" if loaded else "created"
+            log(f"database {db_config.database} at revision {revision} ({state})")
         yield [db for _, db in made]
     finally:
         for db_config, db in made:
             db.engine.dispose()
-            drop_database(db_config)
+            if not reuse:
+                drop_database(db_config)
 
 
 def load(db: Database, rows: int, end: float, log: Callable[[str], None]) -> None:
@@ -339,23 +395,39 @@ def drop_oldest_week(db: Database) -> dict[str, float]:
     return {"seconds": seconds, "deliveries": before}
 
 
-def run(config: BenchConfig, rows: int, log: Callable[[str], None]) -> dict[str, Any]:
-    results: dict[str, Any] = {"rows": rows, "days": DAYS}
-    with databases(config, log) as (plain, weeks):
-        log(f"loading {rows:,} attempt rows into each database")
+def run(
+    config: BenchConfig,
+    rows: int,
+    log: Callable[[str], None],
+    *,
+    schemas: Sequence[str] = tuple(SCHEMAS),
+    reuse: bool = False,
+) -> dict[str, Any]:
+    """Load, time the queries, then (on fresh databases only) ingest, drop the oldest week
+    and migrate plain to weeks. ``reuse``: keep the loaded databases and time the queries
+    alone, since the other phases change the rows a later run would reuse."""
+    results: dict[str, Any] = {"rows": rows, "days": DAYS, "reused": reuse}
+    with databases(config, log, schemas=schemas, rows=rows, reuse=reuse) as made:
         end = time.time()
-        for db in (plain, weeks):
-            load(db, rows, end, log)
+        for db in made:
+            if not db.loaded:
+                log(f"loading {rows:,} attempt rows into {db.name}")
+                load(db, rows, end, log)
+                if reuse:
+                    mark_loaded(db, rows)
             results.setdefault("load", {})[db.name] = {
                 "seconds": db.load_seconds,
                 "counts": _counts(db),
             }
         log("queries the CLI and API run")
-        for db in (plain, weeks):
+        for db in made:
             results.setdefault("queries", {})[db.name] = query_times(db, seed=1)
             for name, figures in results["queries"][db.name].items():
                 p50, p95 = figures["p50_ms"], figures["p95_ms"]
                 log(f"  {db.name} {name}: p50 {p50:.1f} p95 {p95:.1f} ms")
+        if reuse or len(made) < len(SCHEMAS):
+            return results
+        plain, weeks = made
         log("ingest (alternating)")
         rates: dict[str, list[float]] = {"plain": [], "weeks": []}
         for _ in range(INGEST_RUNS):
@@ -392,6 +464,40 @@ CONTROL_PLANE_ONLY = ("history --status failed",)
 
 def _ratio(after: float, before: float) -> str:
     return f"{after / before:.2f}×" if before else "–"
+
+
+def complete(results: dict[str, Any]) -> bool:
+    """Whether the run had every phase (``render`` needs them); ``--reuse`` or one
+    ``--schema`` times the queries alone (``render_queries``)."""
+    return "migration" in results["retention"]
+
+
+def render_queries(results: dict[str, Any]) -> str:
+    """The queries' table of a run that timed them alone, for the databases it had."""
+    r = results["retention"]
+    machine = results["machine"]
+    names = list(r["queries"])
+    counts = r["load"][names[0]]["counts"]
+    lines = [
+        "# Retention: the CLI's queries alone",
+        "",
+        f"Written by `{results['command']}` on {results['started']}: "
+        f"{counts['delivery_attempts']:,} attempt rows, {counts['deliveries']:,} deliveries, "
+        f"{counts['events']:,} events; {QUERY_CALLS} calls of each query, interleaved at "
+        f"random. Load average before {', '.join(f'{x:.2f}' for x in machine['load_before'])}, "
+        f"after {', '.join(f'{x:.2f}' for x in machine['load_after'])}.",
+        "",
+        "| query | " + " | ".join(f"{n} p50 ms | {n} p95 ms | {n} max ms" for n in names) + " |",
+        "| --- |" + " --- | --- | --- |" * len(names),
+    ]
+    for query in r["queries"][names[0]]:
+        label = f"{query} (control plane only)" if query in CONTROL_PLANE_ONLY else query
+        cells = [
+            f"{f['p50_ms']:.1f} | {f['p95_ms']:.1f} | {f['max_ms']:.1f}"
+            for f in (r["queries"][n][query] for n in names)
+        ]
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
 
 
 def render(results: dict[str, Any]) -> str:
