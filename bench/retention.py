@@ -31,7 +31,7 @@ import re2
 from sqlalchemy import Engine, text
 
 from bench.services import BenchConfig, drop_database, maintenance_dsn
-from eventrouter.router.db import history, ingest, make_engine, partitions
+from eventrouter.router.db import details, history, ingest, make_engine, partitions
 from eventrouter.router.db.migrate import create_database_if_missing, upgrade
 from eventrouter.router.events import new_event_id
 from eventrouter.router.partitions import PartitionKeeper
@@ -283,7 +283,7 @@ def query_times(db: Database, seed: int) -> dict[str, dict[str, float]]:
                     if re2.fullmatch(f"bench\\.event\\.{i % 20}", name)
                 ],
             ),
-            "show EVENT": lambda i: history.event_detail(conn, "bench", sample[i % len(sample)]),
+            "show EVENT": lambda i: details.event_detail(conn, "bench", sample[i % len(sample)]),
             "deliveries (first page)": lambda i: history.deliveries(conn, "bench", limit=51),
             "deliveries --status failed": lambda i: history.deliveries(
                 conn, "bench", limit=51, status="failed"
@@ -291,7 +291,7 @@ def query_times(db: Database, seed: int) -> dict[str, dict[str, float]]:
             "deliveries --destination": lambda i: history.deliveries(
                 conn, "bench", limit=51, destination_id=1 + i % 2
             ),
-            "show DELIVERY": lambda i: history.delivery_detail(
+            "show DELIVERY": lambda i: details.delivery_detail(
                 conn, "bench", deliveries[i % len(deliveries)]
             ),
         }

@@ -23,6 +23,8 @@ PARTITIONS_AHEAD_DAYS = 7
 PARTITIONS_BEHIND_DAYS = 2
 """Days in the past the on-demand path still creates for late events (a producer whose
 clock is behind, an outbox drained late); older ones go to the default partitions."""
+DELIVERY_ID_DAY_SHIFT = 40
+"""A delivery id is its day shifted left this many bits plus a sequence (migration 0010)."""
 _EPOCH = date(1970, 1, 1)
 
 
@@ -53,6 +55,33 @@ def delivery_ids_of_week(published_at: float) -> tuple[int, int]:
     delivery id is its event's day shifted left 40 bits plus a sequence (migration 0010)."""
     first = week_start(day_of_time(published_at))
     return first << 40, (first + 7) << 40
+
+
+def week_of_event_id(event_id: str) -> int | None:
+    """The week (its Monday) an event was most likely published in, read from its id: a
+    UUIDv7's first 48 bits are the Unix time in ms it was made at, which ``publish()`` also
+    takes as the publish time. ``None`` for an id of another version or not a UUID. Only a
+    hint: a producer may state another publish time, so a lookup by it needs a fallback."""
+    digits = event_id.replace("-", "")
+    if len(digits) != 32 or digits[12] != "7":
+        return None
+    try:
+        millis = int(digits[:12], 16)
+    except ValueError:
+        return None
+    return week_start(day_of_time(millis / 1000))
+
+
+def week_of_delivery_id(delivery_id: int) -> int:
+    """The week (its Monday) whose partition holds a delivery: its id is a day shifted left
+    40 bits plus a sequence; the day is its event's publish day, or a digest's release day."""
+    return week_start(delivery_id >> DELIVERY_ID_DAY_SHIFT)
+
+
+def week_bounds(week: int) -> tuple[datetime, datetime]:
+    """The first instant of the week starting on day ``week`` and of the next week."""
+    first = datetime.fromtimestamp(week * SECONDS_PER_DAY, UTC)
+    return first, first + timedelta(days=7)
 
 
 def date_of_day(day: int) -> date:

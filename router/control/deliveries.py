@@ -12,6 +12,7 @@ from eventrouter.router.control.caller import Role
 from eventrouter.router.control.events import Events
 from eventrouter.router.control.service import Service
 from eventrouter.router.control.subscriptions import destination_ids
+from eventrouter.router.db import details
 from eventrouter.router.db import history as store
 from eventrouter.router.errors import ConfigError, NotFound
 from eventrouter.router.models.base import Page
@@ -63,7 +64,7 @@ class Deliveries(Service):
         """One delivery with every attempt."""
         self.caller.require(Role.VIEWER, "reading a delivery")
         with self.transaction() as conn:
-            found = store.delivery_detail(conn, self.org, delivery_id)
+            found = details.delivery_detail(conn, self.org, delivery_id)
         if found is None:
             raise NotFound(f"no delivery with id {delivery_id}")
         return found

@@ -16,6 +16,7 @@ from eventrouter.router.control import cursor
 from eventrouter.router.control.caller import Role
 from eventrouter.router.control.service import Service
 from eventrouter.router.db import config as config_store
+from eventrouter.router.db import details
 from eventrouter.router.db import history as store
 from eventrouter.router.errors import ConfigError, NotFound
 from eventrouter.router.models.base import Page
@@ -122,7 +123,7 @@ class Events(Service):
         self.caller.require(Role.VIEWER, "reading an event")
         with self.transaction() as conn:
             full_id = self._resolve(conn, event_id)
-            event = store.event_detail(conn, self.org, full_id) if full_id else None
+            event = details.event_detail(conn, self.org, full_id) if full_id else None
         if event is None:
             raise NotFound(self._missing(event_id))
         return event

@@ -21,7 +21,7 @@ from sqlalchemy import Connection, Engine
 from eventrouter.router.control.approvals import publish_ack, publish_decision
 from eventrouter.router.crypto import reveal
 from eventrouter.router.db import approvals as store
-from eventrouter.router.db import clicks, history, ingest, translating_errors
+from eventrouter.router.db import clicks, details, ingest, translating_errors
 from eventrouter.router.db.clicks import EventRow
 from eventrouter.router.destinations import SendContext
 from eventrouter.router.destinations.slack_api import respond
@@ -279,7 +279,7 @@ class SlackRequests:
 
     @staticmethod
     def _status(conn: Connection, event: EventRow) -> str:
-        detail = history.event_detail(conn, event.org, event.id)
+        detail = details.event_detail(conn, event.org, event.id)
         if detail is None:
             return f"No event `{event.id}` here."
         lines = [f"*{detail.name}* `{detail.id}` (org {detail.org}, env {detail.env or '-'})"]

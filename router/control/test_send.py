@@ -17,7 +17,7 @@ from pydantic import ValidationError
 from sqlalchemy import Engine
 
 from eventrouter.router.crypto import reveal
-from eventrouter.router.db import history, pg_text, translating_errors
+from eventrouter.router.db import pg_text, test_deliveries, translating_errors
 from eventrouter.router.db.config import StoredDestination
 from eventrouter.router.destinations import Outcome, OutcomeKind, kind_named
 from eventrouter.router.destinations.context import make_send_context
@@ -70,7 +70,7 @@ def send_test(
     timeout = getattr(config, "timeout", None) or settings.request_timeout_seconds
     token = str(uuid.uuid4())
     with translating_errors(settings.database_url), engine.begin() as conn:
-        delivery_id = history.insert_test_delivery(
+        delivery_id = test_deliveries.insert_test_delivery(
             conn,
             event_id=event.id,
             name=event.name,
@@ -100,7 +100,7 @@ def send_test(
     else:
         status = DeliveryStatus.FAILED
     with translating_errors(settings.database_url), engine.begin() as conn:
-        history.finish_test_delivery(
+        test_deliveries.finish_test_delivery(
             conn,
             delivery_id,
             token=token,

@@ -7,24 +7,12 @@ costs the same however deep it is, and rows arriving meanwhile shift nothing.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import Connection, text
 
-from eventrouter.router.models.history import (
-    Attempt,
-    DeliveryDetail,
-    DeliveryLogEntry,
-    EventDecision,
-    EventDelivery,
-    EventDetail,
-    EventSummary,
-)
-from eventrouter.router.people.merge import Addressee
-from eventrouter.router.retention import delivery_ids_of_week
+from eventrouter.router.models.history import DeliveryLogEntry, EventSummary
 
 # Counts per event from its deliveries (an index on deliveries.event_id), newest events
 # first; cursor: the (received_at, id) of the last row of the previous page. A name filter
@@ -79,50 +67,6 @@ _EVENT_IDS_WITH_PREFIX = text(
     SELECT CAST(id AS text) AS id FROM events
     WHERE org = :org AND id BETWEEN CAST(:low AS uuid) AND CAST(:high AS uuid)
     ORDER BY id LIMIT :limit
-    """
-)
-_SHOW_EVENT = text(
-    """
-    SELECT CAST(id AS text) AS id, name, org, env, payload, idempotency_key,
-           CAST(duplicate_of AS text) AS duplicate_of, published_at, received_at
-    FROM events WHERE id = :id AND org = :org
-    """
-)
-# An event's deliveries and their attempts lie in the delivery ids of its week (migration
-# 0010: a delivery id carries its event's publish day): naming that range makes Postgres
-# read one partition of each table instead of probing every week's.
-_SHOW_DELIVERIES = text(
-    """
-    SELECT d.id, d.status, d.attempt_count, d.next_attempt_at, d.last_error, d.created_at,
-           d.updated_at, COALESCE(d.recipient, dest.name) AS destination, dest.kind AS type,
-           s.name AS subscription
-    FROM deliveries d
-    LEFT JOIN destinations dest ON dest.id = d.destination_id
-    LEFT JOIN subscriptions s ON s.id = d.subscription_id
-    WHERE d.event_id = :id AND d.id >= :lo AND d.id < :hi ORDER BY d.id
-    """
-)
-# Removed subscriptions keep their decisions (no foreign key): the name is then NULL.
-_SHOW_DECISIONS = text(
-    """
-    SELECT dc.subscription_id, s.name AS subscription, dc.recipient, dc.decision, dc.reason,
-           dc.until, dc.digest_id, dc.silence_id,
-           COALESCE((SELECT array_agg(d.id ORDER BY d.id) FROM deliveries d
-                     WHERE dc.digest_id IS NOT NULL AND d.digest_id = dc.digest_id), '{}')
-               AS digest_deliveries
-    FROM decisions dc
-    LEFT JOIN subscriptions s ON s.id = dc.subscription_id
-    WHERE dc.event_id = :id ORDER BY dc.subscription_id, dc.recipient NULLS FIRST
-    """
-)
-_SHOW_ATTEMPTS = text(
-    """
-    SELECT a.delivery_id, a.attempt_number, a.started_at, a.duration_ms, a.outcome,
-           a.http_status, a.error, a.response_body
-    FROM delivery_attempts a JOIN deliveries d ON d.id = a.delivery_id
-    WHERE d.event_id = :id AND d.id >= :lo AND d.id < :hi
-      AND a.delivery_id >= :lo AND a.delivery_id < :hi
-    ORDER BY a.delivery_id, a.attempt_number, a.id
     """
 )
 # Newest activity first (a retried old delivery comes back to the top), keyset-paged by
@@ -248,31 +192,6 @@ def event_ids_with_prefix(conn: Connection, org: str, prefix: str, *, limit: int
     return [row.id for row in conn.execute(_EVENT_IDS_WITH_PREFIX, params)]
 
 
-def event_detail(conn: Connection, org: str, event_id: str) -> EventDetail | None:
-    """One event of ``org`` with every delivery and every attempt."""
-    row = conn.execute(_SHOW_EVENT, {"id": event_id, "org": org}).one_or_none()
-    if row is None:
-        return None
-    lo, hi = delivery_ids_of_week(row.published_at.timestamp())
-    params = {"id": event_id, "lo": lo, "hi": hi}
-    attempts: dict[int, list[Attempt]] = {}
-    for attempt in conn.execute(_SHOW_ATTEMPTS, params):
-        attempts.setdefault(attempt.delivery_id, []).append(
-            Attempt.model_validate(attempt._mapping)
-        )
-    deliveries = [
-        EventDelivery.model_validate({**d._mapping, "attempts": attempts.get(d.id, [])})
-        for d in conn.execute(_SHOW_DELIVERIES, params)
-    ]
-    decisions = [
-        EventDecision.model_validate(d._mapping)
-        for d in conn.execute(_SHOW_DECISIONS, {"id": event_id})
-    ]
-    return EventDetail.model_validate(
-        {**row._mapping, "id": str(row.id), "deliveries": deliveries, "decisions": decisions}
-    )
-
-
 def deliveries(
     conn: Connection,
     org: str,
@@ -302,39 +221,6 @@ def deliveries(
         DeliveryLogEntry.model_validate(row._mapping)
         for row in conn.execute(_LIST_DELIVERIES, params)
     ]
-
-
-_SHOW_DELIVERY = text(
-    """
-    SELECT d.id, CAST(d.event_id AS text) AS event_id, e.name AS event, e.env, d.status,
-           d.attempt_count, d.next_attempt_at, d.last_error, d.created_at, d.updated_at,
-           COALESCE(d.recipient, dest.name) AS destination, dest.kind AS type,
-           s.name AS subscription
-    FROM deliveries d
-    JOIN events e ON e.id = d.event_id
-    LEFT JOIN destinations dest ON dest.id = d.destination_id
-    LEFT JOIN subscriptions s ON s.id = d.subscription_id
-    WHERE d.id = :id AND e.org = :org
-    """
-)
-_DELIVERY_ATTEMPTS = text(
-    """
-    SELECT attempt_number, started_at, duration_ms, outcome, http_status, error, response_body
-    FROM delivery_attempts WHERE delivery_id = :id ORDER BY attempt_number, id
-    """
-)
-
-
-def delivery_detail(conn: Connection, org: str, delivery_id: int) -> DeliveryDetail | None:
-    """One delivery of ``org`` with every attempt; ``None`` when there is none."""
-    row = conn.execute(_SHOW_DELIVERY, {"org": org, "id": delivery_id}).one_or_none()
-    if row is None:
-        return None
-    attempts = [
-        Attempt.model_validate(a._mapping)
-        for a in conn.execute(_DELIVERY_ATTEMPTS, {"id": delivery_id})
-    ]
-    return DeliveryDetail.model_validate({**row._mapping, "attempts": attempts})
 
 
 def delivery_states(conn: Connection, org: str, ids: Sequence[int]) -> dict[int, tuple[str, bool]]:
@@ -375,112 +261,3 @@ def retry_failed(
         "status": status,
     }
     return sorted(row.id for row in conn.execute(_RETRY_FAILED, params))
-
-
-# -- test notifications -------------------------------------------------------------------
-# An event and a delivery made by hand, already 'delivering' under a lease and a claim token
-# (as a worker's claim would), so no router or worker sends it while the control plane does.
-_INSERT_TEST_EVENT = text(
-    """
-    INSERT INTO events (id, name, org, env, payload, published_at, is_test)
-    VALUES (:id, :name, :org, :env, CAST(:payload AS jsonb), now(), true)
-    """
-)
-_INSERT_TEST_DELIVERY = text(
-    """
-    INSERT INTO deliveries (id, event_id, destination_id, status, attempt_count,
-                            lease_expires_at, claim_token, user_id, recipient, address)
-    VALUES (eventrouter_delivery_id(now()), :event_id, :destination_id,
-            'delivering', 1, now() + make_interval(secs => :lease), CAST(:token AS uuid),
-            :user_id, :recipient, :address)
-    RETURNING id
-    """
-)
-# The attempt row and the delivery's final state, in one statement, only while the
-# delivery is still ours: same claim token, still delivering. Repeated after a lost commit
-# acknowledgement it changes nothing, even if a worker has claimed the row since.
-_FINISH_TEST_DELIVERY = text(
-    """
-    WITH updated AS (
-        UPDATE deliveries
-        SET status = :status, last_error = CAST(:error AS text), lease_expires_at = NULL,
-            updated_at = now(),
-            next_attempt_at = COALESCE(
-                now() + make_interval(secs => CAST(:defer AS double precision)), next_attempt_at),
-            attempt_count = attempt_count
-                - CASE WHEN CAST(:outcome AS text) IS NULL THEN 1 ELSE 0 END
-        WHERE id = :id AND status = 'delivering' AND claim_token = CAST(:token AS uuid)
-        RETURNING id
-    )
-    INSERT INTO delivery_attempts (delivery_id, attempt_number, started_at, duration_ms,
-                                   outcome, http_status, error, response_body)
-    SELECT id, 1, :started_at, :duration_ms, CAST(:outcome AS text), :http_status,
-           CAST(:error AS text), :body
-    FROM updated WHERE CAST(:outcome AS text) IS NOT NULL
-    """
-)
-
-
-def insert_test_delivery(
-    conn: Connection,
-    *,
-    event_id: str,
-    name: str,
-    org: str,
-    env: str | None,
-    payload: dict[str, Any],
-    destination_id: int,
-    lease_seconds: float,
-    token: str,
-    person: Addressee | None = None,
-) -> int:
-    """Store a test event and its one delivery, held by the caller under ``token``; the
-    delivery's id. A test to a ``person`` is their row (``user:<email>/<medium>``), so a
-    worker that sends it after a rate-limit wait sends it to them too."""
-    conn.execute(
-        _INSERT_TEST_EVENT,
-        {"id": event_id, "name": name, "org": org, "env": env, "payload": json.dumps(payload)},
-    )
-    params = {
-        "event_id": event_id,
-        "destination_id": destination_id,
-        "lease": lease_seconds,
-        "token": token,
-        "user_id": person.user_id if person else None,
-        "recipient": person.recipient if person else None,
-        "address": person.address if person else None,
-    }
-    return int(conn.execute(_INSERT_TEST_DELIVERY, params).scalar_one())
-
-
-def finish_test_delivery(
-    conn: Connection,
-    delivery_id: int,
-    *,
-    token: str,
-    status: str,
-    outcome: str | None,
-    started_at: datetime,
-    duration_ms: int,
-    http_status: int | None,
-    error: str | None,
-    body: str | None,
-    defer_seconds: float | None,
-) -> None:
-    """Record the test's attempt and final state; with ``outcome`` ``None`` (held back by the
-    rate limit) no attempt is written and the delivery is due again after ``defer_seconds``."""
-    conn.execute(
-        _FINISH_TEST_DELIVERY,
-        {
-            "id": delivery_id,
-            "token": token,
-            "status": status,
-            "outcome": outcome,
-            "started_at": started_at,
-            "duration_ms": duration_ms,
-            "http_status": http_status,
-            "error": error,
-            "body": body,
-            "defer": defer_seconds,
-        },
-    )
