@@ -41,9 +41,9 @@ _ATTEMPTS_OF = """
 """
 # The event (found in the week's partition, else no row), then its deliveries with their
 # attempts and its decisions. Its deliveries lie in the delivery ids of its week, except a
-# digest's, which carries the day it was released: those are found through the event's own
-# decisions (a digest's delivery names the digest's last event), so no other week is read
-# unless the event went into a digest. Removed subscriptions keep their decisions (no
+# digest's, which carries the day it was released (and names the digest's last event): the
+# other weeks are read only when one of the event's decisions names a digest (a one-time
+# filter on the second branch). Removed subscriptions keep their decisions (no
 # foreign key): the name is then NULL.
 _SHOW_EVENT = text(
     f"""
@@ -58,10 +58,11 @@ _SHOW_EVENT = text(
         WHERE d.event_id = CAST(:id AS uuid) AND d.id >= :lo AND d.id < :hi
           AND EXISTS (SELECT FROM ev)
         UNION ALL
-        SELECT d.* FROM decisions dc
-        JOIN deliveries d ON d.digest_id = dc.digest_id AND d.event_id = dc.event_id
-        WHERE dc.event_id = CAST(:id AS uuid) AND dc.digest_id IS NOT NULL
+        SELECT d.* FROM deliveries d
+        WHERE d.event_id = CAST(:id AS uuid) AND d.digest_id IS NOT NULL
           AND NOT (d.id >= :lo AND d.id < :hi) AND EXISTS (SELECT FROM ev)
+          AND EXISTS (SELECT FROM decisions
+                      WHERE event_id = CAST(:id AS uuid) AND digest_id IS NOT NULL)
     )
     SELECT CAST(ev.id AS text) AS id, ev.name, ev.org, ev.env, ev.payload,
            ev.idempotency_key, CAST(ev.duplicate_of AS text) AS duplicate_of,

@@ -4,20 +4,23 @@ At millions of deliveries a query that reads every delivery of an event by a ful
 takes seconds (``bench/RESULTS-retention.md``); on a test's rows any plan is fast, so
 these tests read the plans instead: the statements the history functions really send are
 captured and explained over enough analysed rows (``MANY``) that the planner chooses as
-it does at scale. (``show EVENT`` is measured at scale by ``python -m bench --only
-retention``: it names its week's range of delivery ids too, which a test's one week
-cannot tell apart from the whole table.)
+it does at scale. ``show EVENT`` and ``show DELIVERY`` are run (``EXPLAIN ANALYZE``) over
+several weeks of rows, to see which weeks' partitions they really read.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
 from sqlalchemy import Connection, Engine, event, text
 
-from eventrouter.router.db import history
+from eventrouter.router.db import details, history
+from eventrouter.router.db.partitions import ensure_weeks
+from eventrouter.router.retention import SECONDS_PER_DAY, day_of_time, suffix_of_day, week_start
 from tests.helpers import Seed
+from tests.integration.test_retention import event_id_at
 
 MANY = 20_000
 
@@ -39,8 +42,10 @@ def many_deliveries(seed: Seed, destination: int) -> None:
         conn.exec_driver_sql("ANALYZE events, deliveries")
 
 
-def plans(engine: Engine, call: Callable[[Connection], object]) -> list[dict[str, Any]]:
-    """The plan of every statement ``call`` sends."""
+def plans(
+    engine: Engine, call: Callable[[Connection], object], *, analyze: bool = False
+) -> list[dict[str, Any]]:
+    """The plan of every statement ``call`` sends; run with ``analyze`` (reads only)."""
     sent: list[tuple[str, Any]] = []
 
     def capture(conn: Any, cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
@@ -54,9 +59,9 @@ def plans(engine: Engine, call: Callable[[Connection], object]) -> list[dict[str
         event.remove(engine, "before_cursor_execute", capture)
     with engine.connect() as conn:
         return [
-            conn.exec_driver_sql(f"EXPLAIN (FORMAT JSON) {statement}", parameters).scalar_one()[0][
-                "Plan"
-            ]
+            conn.exec_driver_sql(
+                f"EXPLAIN (ANALYZE {analyze}, FORMAT JSON) {statement}", parameters
+            ).scalar_one()[0]["Plan"]
             for statement, parameters in sent
         ]
 
@@ -130,3 +135,83 @@ def test_the_delivery_log_reads_its_order_from_an_index(seed: Seed) -> None:
         assert scans and all(node["Node Type"] != "Seq Scan" for node in scans), name
         sorts = [node for node in nodes(plan) if "Sort" in node["Node Type"]]
         assert not any("updated_at" in str(node.get("Sort Key")) for node in sorts), (name, plan)
+
+
+WEEKS = 3
+
+
+def weeks_of_history(seed: Seed, destination: int) -> list[int]:
+    """``MANY`` events over the last ``WEEKS`` weeks (their Mondays returned), each with a
+    delivery and an attempt in its week's partitions, and fresh statistics."""
+    now = time.time()
+    days = [day_of_time(now) - 7 * n for n in range(WEEKS)]
+    with seed.engine.begin() as conn:
+        ensure_weeks(conn, days)
+        conn.execute(
+            text(
+                "WITH e AS (INSERT INTO events (id, name, org, payload, published_at) "
+                "SELECT gen_random_uuid(), 'bulk', 'default', '{}', "
+                "to_timestamp(:now - (g % :weeks) * 7 * 86400) "
+                "FROM generate_series(1, :n) g RETURNING id, published_at), "
+                "d AS (INSERT INTO deliveries (id, event_id, destination_id, status) "
+                "SELECT eventrouter_delivery_id(published_at), id, :d, 'succeeded' FROM e "
+                "RETURNING id) "
+                "INSERT INTO delivery_attempts (delivery_id, attempt_number, started_at, "
+                "duration_ms, outcome) SELECT id, 1, now(), 5, 'succeeded' FROM d"
+            ),
+            {"n": MANY, "d": destination, "now": now, "weeks": WEEKS},
+        )
+    with seed.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.exec_driver_sql("ANALYZE events, deliveries, delivery_attempts")
+    return sorted({week_start(day) for day in days})
+
+
+def partitions_read(plan: dict[str, Any]) -> set[str]:
+    """The history partitions an executed plan really read (a node of a pruned-at-run-time
+    or never reached branch has no loops)."""
+    return {
+        node["Relation Name"]
+        for node in nodes(plan)
+        if node.get("Relation Name", "").startswith(("events_", "deliveries_", "delivery_att"))
+        and node.get("Actual Loops", 0) > 0
+    }
+
+
+def week_partitions(week: int) -> set[str]:
+    suffix = suffix_of_day(week)
+    return {f"events_{suffix}", f"deliveries_{suffix}", f"delivery_attempts_{suffix}"}
+
+
+def test_show_event_and_show_delivery_read_one_week_in_one_statement(seed: Seed) -> None:
+    _, destination, _ = seed.route(".*", "http://127.0.0.1:9/")
+    middle = weeks_of_history(seed, destination)[1]
+    published = (middle + 3) * SECONDS_PER_DAY
+    event_id = event_id_at(published)
+    seed.engine.dispose()
+    with seed.engine.begin() as conn:
+        conn.execute(
+            text(
+                "WITH e AS (INSERT INTO events (id, name, org, payload, published_at) "
+                "VALUES (:e, 'x', 'default', '{}', to_timestamp(:at)) RETURNING published_at), "
+                "d AS (INSERT INTO deliveries (id, event_id, destination_id, status) "
+                "SELECT eventrouter_delivery_id(published_at), :e, :d, 'failed' FROM e "
+                "RETURNING id) "
+                "INSERT INTO delivery_attempts (delivery_id, attempt_number, started_at, "
+                "duration_ms, outcome) SELECT id, 1, now(), 5, 'failed' FROM d"
+            ),
+            {"e": event_id, "d": destination, "at": published},
+        )
+    delivery = (
+        seed.engine.connect()
+        .execute(text("SELECT id FROM deliveries WHERE event_id = :e"), {"e": event_id})
+        .scalar_one()
+    )
+
+    calls: dict[str, Callable[[Connection], object]] = {
+        "show EVENT": lambda conn: details.event_detail(conn, "default", event_id),
+        "show DELIVERY": lambda conn: details.delivery_detail(conn, "default", delivery),
+    }
+    for name, call in calls.items():
+        (plan,) = plans(seed.engine, call, analyze=True)
+        read = partitions_read(plan)
+        assert read and read <= week_partitions(middle), (name, read)
