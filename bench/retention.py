@@ -99,11 +99,12 @@ SELECT row_number() OVER (), d.id, n, d.created_at + make_interval(mins => n - 1
        CASE WHEN n < 4 THEN 'HTTP 503 Service Unavailable' END
 FROM deliveries d CROSS JOIN generate_series(1, 4) n
 """
-# The indexes migration 0013 adds (the delivery log's order, an event's deliveries) exist
-# in both databases, so the comparison is of partitioning alone.
-HISTORY_INDEXES = importlib.import_module(
-    "eventrouter.router.db.migrations.versions.0013_history_indexes"
-).UPGRADE
+# The indexes migrations 0013 and 0014 add (the delivery log's order, an event's deliveries,
+# events by name) exist in both databases, so the comparison is of partitioning alone.
+HISTORY_INDEXES = "".join(
+    importlib.import_module(f"eventrouter.router.db.migrations.versions.{name}").UPGRADE
+    for name in ("0013_history_indexes", "0014_events_by_org_name")
+)
 _SEQUENCES = """
 SELECT setval('deliveries_id_seq', (SELECT max(id & 1099511627775) FROM deliveries));
 SELECT setval('delivery_attempts_id_seq', (SELECT max(id) FROM delivery_attempts));
@@ -511,8 +512,8 @@ def render(results: dict[str, Any]) -> str:
         f"Written by `{results['command']}` on {results['started']}, in "
         f"{results['seconds'] / 60:.1f} minutes. Two databases loaded with the same rows: "
         "**plain** is the schema before partitioning (migration 0009: one table each, with "
-        "the indexes of migration 0013 added), **weeks** is the current one (migrations "
-        "0010 and 0013: a partition per UTC week). "
+        "the indexes of migrations 0013 and 0014 added), **weeks** is the current one "
+        "(migrations 0010, 0013 and 0014: a partition per UTC week). "
         f"{days_load['counts']['delivery_attempts']:,} attempt rows, "
         f"{days_load['counts']['deliveries']:,} deliveries, "
         f"{days_load['counts']['events']:,} events over {r['days']} days in each "

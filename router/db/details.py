@@ -59,7 +59,7 @@ _SHOW_EVENT = text(
           AND EXISTS (SELECT FROM ev)
         UNION ALL
         SELECT d.* FROM deliveries d
-        WHERE d.event_id = CAST(:id AS uuid) AND d.digest_id IS NOT NULL
+        WHERE d.event_id = CAST(:id AS uuid)
           AND NOT (d.id >= :lo AND d.id < :hi) AND EXISTS (SELECT FROM ev)
           AND EXISTS (SELECT FROM decisions
                       WHERE event_id = CAST(:id AS uuid) AND digest_id IS NOT NULL)

@@ -215,3 +215,40 @@ def test_show_event_and_show_delivery_read_one_week_in_one_statement(seed: Seed)
         (plan,) = plans(seed.engine, call, analyze=True)
         read = partitions_read(plan)
         assert read and read <= week_partitions(middle), (name, read)
+
+
+def test_a_name_filter_reads_each_names_newest_events_from_the_name_index(seed: Seed) -> None:
+    """Events by (name, received_at), a page per name at most: bounded however rare the
+    names, where a scan in time order reads past every other name's events, and
+    ``name = ANY(...)`` over several names yields them in no order (all sorted)."""
+    with seed.engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO events (id, name, org, payload, published_at, received_at) "
+                "SELECT gen_random_uuid(), 'bulk-' || (g % 10), 'default', '{}', now(), "
+                "now() - g * interval '1 second' FROM generate_series(1, :n) g"
+            ),
+            {"n": MANY},
+        )
+    with seed.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.exec_driver_sql("ANALYZE events")
+
+    def call(conn: Connection) -> object:
+        return history.history(
+            conn, "default", limit=51, hide_system=True, names=["bulk-1", "bulk-2"]
+        )
+
+    (plan,) = plans(seed.engine, call, analyze=True)
+    scans = [
+        node
+        for node in nodes(plan)
+        if node.get("Relation Name", "").startswith("events_") and node["Actual Loops"] > 0
+    ]
+    assert scans
+    for node in scans:
+        assert node["Node Type"] in ("Index Scan", "Index Only Scan"), node
+        assert "name" in node.get("Index Cond", ""), (node["Index Name"], node["Actual Rows"])
+        assert node["Actual Rows"] <= 51 * node["Actual Loops"], node
+    found = call(seed.engine.connect())
+    assert isinstance(found, list) and len(found) == 51
+    assert [e.name for e in found[:4]] == ["bulk-1", "bulk-2", "bulk-1", "bulk-2"]
