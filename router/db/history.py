@@ -14,21 +14,30 @@ from sqlalchemy import Connection, text
 
 from eventrouter.router.models.history import DeliveryLogEntry, EventSummary
 
-# Counts per event from its deliveries (an index on deliveries.event_id), newest events
-# first; cursor: the (received_at, id) of the last row of the previous page.
-_PAGE = """
-    SELECT CAST(e.id AS text) AS id, e.name, e.org, e.env, e.received_at,
-           CAST(e.duplicate_of AS text) AS duplicate_of, c.*
-    FROM events e
+# An event's counts from its deliveries (an index on deliveries.event_id).
+_COUNTS = """
     CROSS JOIN LATERAL (
         SELECT count(*) AS total,
                count(*) FILTER (WHERE d.status = 'succeeded') AS succeeded,
                count(*) FILTER (WHERE d.status IN ('pending', 'delivering')) AS pending,
                count(*) FILTER (WHERE d.status = 'failed') AS failed,
                count(*) FILTER (WHERE d.status = 'cancelled') AS cancelled
-        FROM deliveries d WHERE d.event_id = e.id
+        FROM deliveries d WHERE d.event_id = {event}
     ) c
-    WHERE e.org = :org AND {name}
+"""
+_STATUS = """
+    (CAST(:status AS text) IS NULL
+     OR (:status = 'pending' AND c.pending > 0)
+     OR (:status = 'succeeded' AND c.succeeded > 0)
+     OR (:status = 'failed' AND c.failed > 0)
+     OR (:status = 'cancelled' AND c.cancelled > 0))
+"""
+# Newest events first; cursor: the (received_at, id) of the last row of the previous page.
+_PAGE = """
+    SELECT CAST(e.id AS text) AS id, e.id AS uuid, e.name, e.org, e.env, e.received_at,
+           CAST(e.duplicate_of AS text) AS duplicate_of {columns}
+    FROM events e {counts}
+    WHERE e.org = :org AND {name} AND {status}
       AND NOT (:hide_system AND (e.is_test OR e.name = 'eventrouter:test'
                                  OR e.name IN (SELECT name FROM channels WHERE is_system)))
       AND (CAST(:env AS text) IS NULL OR e.env = CAST(:env AS text))
@@ -36,31 +45,42 @@ _PAGE = """
       AND (CAST(:until AS timestamptz) IS NULL OR e.received_at < CAST(:until AS timestamptz))
       AND (CAST(:after_at AS timestamptz) IS NULL
            OR (e.received_at, e.id) < (CAST(:after_at AS timestamptz), CAST(:after_id AS uuid)))
-      AND (CAST(:status AS text) IS NULL
-           OR (:status = 'pending' AND c.pending > 0)
-           OR (:status = 'succeeded' AND c.succeeded > 0)
-           OR (:status = 'failed' AND c.failed > 0)
-           OR (:status = 'cancelled' AND c.cancelled > 0))
     ORDER BY e.received_at DESC, e.id DESC
     LIMIT :limit
 """
+_COUNTED = {"columns": ", c.*", "counts": _COUNTS.format(event="e.id"), "status": _STATUS}
 _HISTORY = text(
-    _PAGE.format(name="(CAST(:names AS text[]) IS NULL OR e.name = ANY(CAST(:names AS text[])))")
+    _PAGE.format(
+        name="(CAST(:names AS text[]) IS NULL OR e.name = ANY(CAST(:names AS text[])))",
+        **_COUNTED,
+    )
 )
 # With a name filter (the org's names a pattern matched, in Python), each name's newest
-# events come from the (name, received_at) index, at most a page of them each, and the
-# newest of those make the page: a page reads names x page rows however rare the names are,
-# where one scan in time order reads past every other name's events (and name = ANY(...)
-# over several names gives no order: every matching event would be sorted).
+# events come from the (org, name, received_at, id) index, at most a page of them each, and
+# the newest of those make the page: a page reads names x page rows however rare the names
+# are, where one scan in time order reads past every other name's events (and name =
+# ANY(...) over several names gives no order: every matching event would be sorted). Only
+# the page's rows are counted, unless a status filter needs the counts to choose them.
+_PAGE_OF_NAMES = """
+    SELECT p.* FROM unnest(CAST(:names AS text[])) AS n(name)
+    CROSS JOIN LATERAL ({page}) p
+    ORDER BY p.received_at DESC, p.uuid DESC
+    LIMIT :limit
+"""
 _HISTORY_OF_NAMES = text(
     f"""
-    SELECT p.* FROM unnest(CAST(:names AS text[])) AS n(name)
-    CROSS JOIN LATERAL ({_PAGE.format(name="e.name = n.name")}) p
-    ORDER BY p.received_at DESC, p.id DESC
-    LIMIT :limit
+    SELECT p.*, c.* FROM ({
+        _PAGE_OF_NAMES.format(
+            page=_PAGE.format(name="e.name = n.name", columns="", counts="", status="true")
+        )
+    }) p {_COUNTS.format(event="p.uuid")}
+    ORDER BY p.received_at DESC, p.uuid DESC
     """
 )
-_MOST_NAMES_BY_INDEX = 20
+_HISTORY_OF_NAMES_WITH_STATUS = text(
+    _PAGE_OF_NAMES.format(page=_PAGE.format(name="e.name = n.name", **_COUNTED))
+)
+_MOST_NAMES_BY_INDEX = 10
 """Above this many names, one scan in time order reads less than a page per name would: a
 pattern that matches that many names matches most events."""
 # Every distinct name of the org's events, one index probe each (a loose index scan over
@@ -193,7 +213,9 @@ def history(
         "after_at": after[0] if after else None,
         "after_id": after[1] if after else None,
     }
-    statement = _HISTORY_OF_NAMES if by_name else _HISTORY
+    statement = _HISTORY
+    if by_name:
+        statement = _HISTORY_OF_NAMES if status is None else _HISTORY_OF_NAMES_WITH_STATUS
     return [EventSummary.model_validate(row._mapping) for row in conn.execute(statement, params)]
 
 

@@ -252,3 +252,47 @@ def test_a_name_filter_reads_each_names_newest_events_from_the_name_index(seed: 
     found = call(seed.engine.connect())
     assert isinstance(found, list) and len(found) == 51
     assert [e.name for e in found[:4]] == ["bulk-1", "bulk-2", "bulk-1", "bulk-2"]
+
+
+def test_a_name_filter_pages_newest_first_with_and_without_a_status(seed: Seed) -> None:
+    _, destination, _ = seed.route(".*", "http://127.0.0.1:9/")
+    with seed.engine.begin() as conn:
+        conn.execute(
+            text(
+                "WITH e AS (INSERT INTO events (id, name, org, payload, published_at, "
+                "received_at) SELECT gen_random_uuid(), 'n-' || (g % 3), 'default', '{}', "
+                "now(), now() - g * interval '1 second' FROM generate_series(1, 30) g "
+                "RETURNING id, name, received_at) "
+                "INSERT INTO deliveries (event_id, destination_id, status) "
+                "SELECT id, :d, CASE WHEN extract(epoch FROM received_at)::bigint % 2 = 0 "
+                "THEN 'failed' ELSE 'succeeded' END FROM e"
+            ),
+            {"d": destination},
+        )
+        expected = {
+            status: [
+                row.id
+                for row in conn.execute(
+                    text(
+                        "SELECT CAST(e.id AS text) AS id FROM events e "
+                        "JOIN deliveries d ON d.event_id = e.id "
+                        "WHERE e.name IN ('n-0', 'n-2') "
+                        "AND (CAST(:s AS text) IS NULL OR d.status = CAST(:s AS text)) "
+                        "ORDER BY e.received_at DESC, e.id DESC"
+                    ),
+                    {"s": status},
+                )
+            ]
+            for status in (None, "failed")
+        }
+        for status, ids in expected.items():
+            first = history.history(conn, "default", limit=4, names=["n-0", "n-2"], status=status)
+            assert [e.id for e in first] == ids[:4], status
+            last = first[-1]
+            after = (last.received_at, last.id)
+            rest = history.history(
+                conn, "default", limit=50, names=["n-0", "n-2"], status=status, after=after
+            )
+            assert [e.id for e in first + rest] == ids, status
+            assert all(e.total == 1 for e in first + rest)
+            assert status is None or all(e.failed == 1 for e in first + rest)
