@@ -225,7 +225,7 @@ def test_a_name_filter_reads_each_names_newest_events_from_the_name_index(seed: 
         conn.execute(
             text(
                 "INSERT INTO events (id, name, org, payload, published_at, received_at) "
-                "SELECT gen_random_uuid(), 'bulk-' || (g % 10), 'default', '{}', now(), "
+                "SELECT gen_random_uuid(), 'bulk-' || (g % 100), 'default', '{}', now(), "
                 "now() - g * interval '1 second' FROM generate_series(1, :n) g"
             ),
             {"n": MANY},
