@@ -19,7 +19,7 @@ from typing import Any, NamedTuple
 from sqlalchemy import Connection, text
 
 from eventrouter.router.db.engine import pg_text
-from eventrouter.router.db.records import records_with_json
+from eventrouter.router.db.records import array, document, integer, number, string
 from eventrouter.router.events import Event, encode_payload
 
 # Events are partitioned by week, and a unique index can only hold per partition, so two
@@ -52,10 +52,12 @@ INSERT_EVENTS = text(
         id uuid, name text, org text, env text, payload jsonb, key text, duplicate_of uuid,
         published_at float8)
     ON CONFLICT DO NOTHING
-    RETURNING id
+    RETURNING CAST(id AS text) AS id
     """
 )
-EXISTING_EVENT_IDS = text("SELECT id FROM events WHERE id = ANY(CAST(:ids AS uuid[]))")
+EXISTING_EVENT_IDS = text(
+    "SELECT CAST(id AS text) AS id FROM events WHERE id = ANY(CAST(:ids AS uuid[]))"
+)
 
 # A delivery's id carries the day its event was published (migration 0010), so it lies
 # in the event's week, where (event_id, destination_id) is unique: a replayed event
@@ -158,25 +160,19 @@ def insert_events(
     that validation produced; it is not encoded again."""
     if not events:
         return set()
-    rows = [
-        {
-            "id": e.id,
-            "name": e.name,
-            "org": e.org,
-            "env": e.env,
-            "key": e.idempotency_key,
-            "duplicate_of": duplicate_of.get(e.id),
-            "published_at": e.published_at,
-        }
+    batch = array(
+        f'{{"id":{string(e.id)},"name":{string(e.name)},"org":{string(e.org)},'
+        f'"env":{string(e.env)},"key":{string(e.idempotency_key)},'
+        f'"duplicate_of":{string(duplicate_of.get(e.id))},'
+        f'"published_at":{number(e.published_at)},'
+        f'"payload":{document(e.payload_json or encode_payload(e.payload))}}}'
         for e in events
-    ]
-    payloads = (e.payload_json or encode_payload(e.payload) for e in events)
-    batch = records_with_json(rows, "payload", payloads)
-    return {str(row.id) for row in conn.execute(INSERT_EVENTS, {"events": batch})}
+    )
+    return {row.id for row in conn.execute(INSERT_EVENTS, {"events": batch})}
 
 
 def existing_event_ids(conn: Connection, ids: Sequence[str]) -> set[str]:
-    return {str(row.id) for row in conn.execute(EXISTING_EVENT_IDS, {"ids": list(ids)})}
+    return {row.id for row in conn.execute(EXISTING_EVENT_IDS, {"ids": list(ids)})}
 
 
 def insert_deliveries(
@@ -190,19 +186,14 @@ def insert_deliveries(
     id → publish time); return ``(delivery_id, destination_id)`` of the new ones."""
     if not rows:
         return []
-    planned = [
-        {
-            "event_id": r.event_id,
-            "destination_id": r.destination_id,
-            "subscription_id": r.subscription_id,
-            "published_at": published_at.get(r.event_id),
-            "user_id": r.user_id,
-            "recipient": r.recipient,
-            "address": r.address,
-        }
+    batch = array(
+        f'{{"event_id":{string(r.event_id)},"destination_id":{integer(r.destination_id)},'
+        f'"subscription_id":{integer(r.subscription_id)},'
+        f'"published_at":{number(published_at.get(r.event_id))},"notice":{document(r.notice)},'
+        f'"user_id":{integer(r.user_id)},"recipient":{string(r.recipient)},'
+        f'"address":{string(r.address)}}}'
         for r in rows
-    ]
-    batch = records_with_json(planned, "notice", (r.notice for r in rows))
+    )
     result = conn.execute(INSERT_DELIVERIES, {"deliveries": batch, "dispatching": dispatching})
     return [(row.id, row.destination_id) for row in result]
 

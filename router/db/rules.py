@@ -15,7 +15,7 @@ from typing import NamedTuple
 from sqlalchemy import Connection, text
 
 from eventrouter.router.db.engine import pg_text
-from eventrouter.router.db.records import records
+from eventrouter.router.db.records import array, integer, string
 from eventrouter.router.rules.engine import KeyState
 
 # Make sure every key has a row, then lock them all in one order. The INSERT's own
@@ -187,20 +187,14 @@ def insert_decisions(conn: Connection, rows: Sequence[DecisionRow]) -> None:
         return
     # One decision per (event, subscription) routed: the router's most numerous row, so
     # its batch travels as one JSON text (router.db.records).
-    batch = records(
-        [
-            {
-                "event_id": r.event_id,
-                "subscription_id": r.subscription_id,
-                "decision": r.decision,
-                "reason": pg_text(r.reason) if r.reason else "",
-                "digest_id": r.digest_id,
-                "silence_id": r.silence_id,
-                "until": None if r.until is None else r.until.isoformat(),
-                "recipient": r.recipient,
-            }
-            for r in rows
-        ]
+    batch = array(
+        f'{{"event_id":{string(r.event_id)},"subscription_id":{integer(r.subscription_id)},'
+        f'"decision":{string(r.decision)},'
+        f'"reason":{string(pg_text(r.reason) if r.reason else "")},'
+        f'"digest_id":{integer(r.digest_id)},"silence_id":{integer(r.silence_id)},'
+        f'"until":{string(None if r.until is None else r.until.isoformat())},'
+        f'"recipient":{string(r.recipient)}}}'
+        for r in rows
     )
     conn.execute(INSERT_DECISIONS, {"decisions": batch})
 
