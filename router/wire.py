@@ -14,6 +14,7 @@ import collections
 import errno
 import socket
 import struct
+import sys
 from dataclasses import dataclass
 from urllib.parse import parse_qs, unquote, urlsplit
 
@@ -147,8 +148,14 @@ def _set_kernel_timeout(sock: socket.socket, seconds: float) -> None:
     ``SO_RCVTIMEO``; an expiry raises ``EAGAIN``) on a blocking socket. A Python socket
     timeout would do the same with a ``poll()`` before each call: twice the system calls
     of a round trip. Where the options are refused, a Python timeout stands in."""
+    if sys.platform == "win32":  # its options take milliseconds, not a timeval
+        sock.settimeout(seconds)
+        return
     whole = int(seconds)
-    interval = struct.pack("ll", whole, int((seconds - whole) * 1_000_000))
+    micros = int((seconds - whole) * 1_000_000)
+    if not whole and not micros:
+        micros = 1  # an all-zero timeval would mean no timeout at all
+    interval = struct.pack("ll", whole, micros)
     try:
         sock.settimeout(None)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, interval)
