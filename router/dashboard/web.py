@@ -102,6 +102,29 @@ class Page:
     def render(self, template: str, status_code: int = 200, **values: Any) -> Response:
         return render(self.request, template, status_code=status_code, page=self, **values)
 
+    def confirm_removal(
+        self,
+        noun: str,
+        name: str,
+        *,
+        listing: str,
+        consequence: str,
+        back: str | None = None,
+        force: str = "",
+    ) -> Response:
+        """The page that asks before ``name`` is removed: its button posts to
+        ``{listing}/{name}/remove``; Cancel goes ``back`` (the list unless told). ``force``
+        labels an extra box to tick (what else the removal should undo)."""
+        return self.render(
+            "confirm.html",
+            noun=noun,
+            name=name,
+            action=f"{listing}/{name}/remove",
+            consequence=consequence,
+            back=back or listing,
+            force=force,
+        )
+
     def render_form(
         self,
         template: str,

@@ -107,13 +107,11 @@ def update_channel(page: SignedIn, name: str, form: Posted) -> Response:
 
 @router.get("/{name}/remove")
 def confirm_remove(page: SignedIn, name: str) -> Response:
-    return page.render(
-        "confirm.html",
-        noun="channel",
-        name=page.control.channels.get(name).name,
-        action=f"/channels/{name}/remove",
+    return page.confirm_removal(
+        "channel",
+        page.control.channels.get(name).name,
+        listing="/channels",
         consequence="Only a channel no subscription uses can be removed.",
-        back="/channels",
     )
 
 

@@ -150,11 +150,10 @@ def rotate_secret(page: SignedIn, name: str) -> Response:
 
 @router.get("/{name}/remove")
 def confirm_remove(page: SignedIn, name: str) -> Response:
-    return page.render(
-        "confirm.html",
-        noun="destination",
-        name=page.control.destinations.get(name).name,
-        action=f"/destinations/{name}/remove",
+    return page.confirm_removal(
+        "destination",
+        page.control.destinations.get(name).name,
+        listing="/destinations",
         consequence="Its open deliveries are cancelled; its history is kept.",
         back=f"/destinations/{name}",
         force="Also detach it from the subscriptions that send to it",

@@ -62,13 +62,11 @@ def change_role(page: SignedIn, email: str, form: Posted) -> Response:
 
 @router.get("/users/{email}/remove")
 def confirm_remove_user(page: SignedIn, email: str) -> Response:
-    return page.render(
-        "confirm.html",
-        noun="user",
-        name=page.control.users.get(email).email,
-        action=f"/users/{email}/remove",
+    return page.confirm_removal(
+        "user",
+        page.control.users.get(email).email,
+        listing="/users",
         consequence="Their tokens stop working at once.",
-        back="/users",
     )
 
 

@@ -127,13 +127,12 @@ def disable(page: SignedIn, name: str) -> Response:
 
 @router.get("/{name}/remove")
 def confirm_remove(page: SignedIn, name: str) -> Response:
-    return page.render(
-        "confirm.html",
-        noun="subscription",
-        name=page.control.subscriptions.get(name).name,
-        action=f"/subscriptions/{name}/remove",
-        consequence="Events stop going to its destinations; what was delivered stays in history.",
-        back="/subscriptions",
+    return page.confirm_removal(
+        "subscription",
+        page.control.subscriptions.get(name).name,
+        listing="/subscriptions",
+        consequence="Events stop going to its destinations and people; what was delivered "
+        "stays in history.",
     )
 
 
