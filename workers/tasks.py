@@ -139,5 +139,8 @@ def deliver(destination_id: int, delivery_ids: list[int]) -> dict[str, int]:
             timer.start()
     # The batch's outcome, not Celery's "succeeded" (silenced in app.py): a task that ran
     # well may carry deliveries that failed.
-    log.info("destination %s: %s", destination_names.describe(destination_id), summary.describe())
+    if log.isEnabledFor(logging.INFO):  # the name may cost a query: only when it is shown
+        log.info(
+            "destination %s: %s", destination_names.describe(destination_id), summary.describe()
+        )
     return summary.as_dict()

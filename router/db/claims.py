@@ -10,6 +10,7 @@ batch matches its rows by that token, never by a counter the write itself change
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -72,8 +73,8 @@ CLAIM = text(
         SELECT id, event_id, attempt_count, notice, address FROM task
         WHERE status = 'delivering' AND claim_token = CAST(:token AS uuid)
     )
-    SELECT m.id, m.attempt_count, m.notice, m.address, e.id AS event_id, e.name, e.org,
-           e.env, e.payload::text AS payload_json, e.published_at
+    SELECT m.id, m.attempt_count, m.notice, m.address, e.id::text, e.name, e.org, e.env,
+           e.payload::text, extract(epoch FROM e.published_at)::float8
     FROM mine m JOIN events e ON e.id = m.event_id
     ORDER BY m.id
     """
@@ -90,17 +91,20 @@ CANCEL_PENDING_OF_TASK = text(
 # One statement records a batch. A row is written only while the delivery is still this
 # claim's (delivering, same token): a repeated commit, or a record arriving after the
 # lease expired and the scheduler took the row back, changes nothing.
+#
+# The rows arrive as one JSON array of arrays (AttemptRow's fields in order), unpacked
+# here: the driver dumps twelve typed arrays element by element in Python, where
+# ``json.dumps`` writes the whole batch in C (the worker's CPU per delivery is what
+# bounds its throughput; bench/RESULTS.md).
 RECORD_ATTEMPTS = text(
     """
     WITH v AS (
-        SELECT * FROM unnest(
-            CAST(:delivery_ids AS bigint[]), CAST(:attempt_numbers AS int[]),
-            CAST(:started_at AS timestamptz[]), CAST(:durations AS int[]),
-            CAST(:outcomes AS text[]), CAST(:statuses AS int[]), CAST(:errors AS text[]),
-            CAST(:bodies AS text[]), CAST(:states AS text[]), CAST(:next_at AS timestamptz[]),
-            CAST(:last_errors AS text[]), CAST(:receipts AS text[]))
-        AS v(id, attempt, started_at, duration, outcome, http_status, error, body, state,
-             next_at, last_error, receipt)
+        SELECT (r->>0)::bigint AS id, (r->>1)::int AS attempt,
+               (r->>2)::timestamptz AS started_at, (r->>3)::int AS duration,
+               r->>4 AS outcome, (r->>5)::int AS http_status, r->>6 AS error, r->>7 AS body,
+               r->>8 AS state, (r->>9)::timestamptz AS next_at, r->>10 AS last_error,
+               r->>11 AS receipt
+        FROM json_array_elements(CAST(:rows AS json)) AS r
     ), updated AS (
         UPDATE deliveries d
         SET status = v.state,
@@ -237,31 +241,44 @@ def claim(
 ) -> list[ClaimedDelivery]:
     """Claim what is still pending of ``delivery_ids`` under ``token``; repeating the
     call with the same token returns the rows it already took."""
-    rows = conn.execute(
+    result = conn.execute(
         CLAIM,
         {
-            "ids": list(delivery_ids),
+            "ids": bigint_array(delivery_ids),
             "destination_id": destination_id,
             "lease": lease_seconds,
             "token": token,
         },
     )
+    # The driver's plain tuples: SQLAlchemy's Row per claimed delivery cost more than
+    # building the delivery itself.
     return [
         ClaimedDelivery(
-            row.id,
-            row.attempt_count,
+            delivery_id,
+            attempt,
             Event(
-                id=str(row.event_id),
-                name=row.name,
-                org=row.org,
-                env=row.env,
-                payload_json=row.payload_json,  # decoded only if an adapter reads it
-                published_at=(row.published_at.timestamp() if row.published_at else None),
-                notice=row.notice,
+                id=event_id,
+                name=name,
+                org=org,
+                env=env,
+                payload_json=payload_json,  # decoded only if an adapter reads it
+                published_at=published_at,
+                notice=notice,
             ),
-            row.address,
+            address,
         )
-        for row in rows
+        for (
+            delivery_id,
+            attempt,
+            notice,
+            address,
+            event_id,
+            name,
+            org,
+            env,
+            payload_json,
+            published_at,
+        ) in result.cursor.fetchall()
     ]
 
 
@@ -270,32 +287,51 @@ def record_attempts(conn: Connection, token: str, rows: Sequence[AttemptRow]) ->
     (the others were taken back by the scheduler: nothing is written for them)."""
     if not rows:
         return set()
-    written = conn.execute(
-        RECORD_ATTEMPTS,
-        {
-            "token": token,
-            "delivery_ids": [r.delivery_id for r in rows],
-            "attempt_numbers": [r.attempt for r in rows],
-            "started_at": [r.started_at for r in rows],
-            "durations": [r.duration_ms for r in rows],
-            "outcomes": [r.outcome for r in rows],
-            "statuses": [r.http_status for r in rows],
-            "errors": [pg_text(r.error) for r in rows],
-            "bodies": [pg_text(r.response_body) for r in rows],
-            "states": [r.status for r in rows],
-            "next_at": [r.next_attempt_at for r in rows],
-            "last_errors": [pg_text(r.last_error) for r in rows],
-            "receipts": [pg_text(r.receipt) for r in rows],
-        },
+    result = conn.execute(RECORD_ATTEMPTS, {"token": token, "rows": attempt_rows_json(rows)})
+    return {delivery_id for (delivery_id,) in result.cursor.fetchall()}
+
+
+def bigint_array(values: Sequence[int]) -> str:
+    """``values`` as a Postgres array literal, for ``CAST(:x AS bigint[])``: one string
+    instead of a list the driver dumps element by element. ``int()`` keeps it numeric."""
+    return "{" + ",".join([str(int(value)) for value in values]) + "}"
+
+
+def attempt_rows_json(rows: Sequence[AttemptRow]) -> str:
+    """``rows`` as RECORD_ATTEMPTS reads them: a JSON array of each row's fields in order,
+    times in ISO 8601, texts as Postgres accepts them (``pg_text``)."""
+    return json.dumps(
+        [
+            (
+                *row[:6],
+                pg_text(row.error),
+                pg_text(row.response_body),
+                row.status,
+                row.next_attempt_at,
+                pg_text(row.last_error),
+                pg_text(row.receipt),
+            )
+            for row in rows
+        ],
+        default=_iso_time,
+        ensure_ascii=False,
+        separators=(",", ":"),
     )
-    return {row.delivery_id for row in written}
+
+
+def _iso_time(value: object) -> str:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not a field of an attempt row")
 
 
 def release_unsent(conn: Connection, token: str, delivery_ids: Sequence[int]) -> int:
     """Hand claimed rows that were never sent back to ``pending``, attempt count restored."""
     if not delivery_ids:
         return 0
-    return conn.execute(RELEASE_UNSENT, {"ids": list(delivery_ids), "token": token}).rowcount
+    return conn.execute(
+        RELEASE_UNSENT, {"ids": bigint_array(delivery_ids), "token": token}
+    ).rowcount
 
 
 def defer_deliveries(conn: Connection, token: str, rows: Sequence[Deferral]) -> int:
@@ -314,12 +350,12 @@ def defer_task(
     conn: Connection, destination_id: int, delivery_ids: Sequence[int], delay: float
 ) -> int:
     """Leave a task's pending rows to the scheduler, due in ``delay`` seconds at the earliest."""
-    params = {"ids": list(delivery_ids), "destination_id": destination_id, "delay": delay}
+    params = {"ids": bigint_array(delivery_ids), "destination_id": destination_id, "delay": delay}
     return conn.execute(DEFER_TASK, params).rowcount
 
 
 def cancel_pending_of_task(conn: Connection, delivery_ids: Sequence[int], reason: str) -> int:
-    params = {"ids": list(delivery_ids), "reason": reason}
+    params = {"ids": bigint_array(delivery_ids), "reason": reason}
     return conn.execute(CANCEL_PENDING_OF_TASK, params).rowcount
 
 
