@@ -12,10 +12,7 @@ import logging
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from concurrent.futures import TimeoutError as FutureTimeout
 from datetime import UTC, datetime
-from functools import cache
 
 from pydantic import BaseModel, ValidationError
 from sqlalchemy import Connection, Engine
@@ -37,6 +34,7 @@ from eventrouter.workers.bookkeeping import (
     policy_for,
     recordable_status,
 )
+from eventrouter.workers.lanes import InFlight, Lanes
 from eventrouter.workers.outage import with_database
 from eventrouter.workers.pacing import SlowDestinations
 from eventrouter.workers.retry import RetryPolicy
@@ -45,13 +43,6 @@ log = logging.getLogger("eventrouter.worker")
 FLUSH_SECONDS = 1.0
 """A batch running longer than this records what it has sent so far before going on."""
 INTERRUPTED = "interrupted by the task's time limit before an answer; outcome unknown"
-
-
-@cache
-def _threads(size: int) -> ThreadPoolExecutor:
-    """The threads that send a wave of ``size`` requests; made once per process and size,
-    on first use, i.e. after Celery's fork."""
-    return ThreadPoolExecutor(size, thread_name_prefix="lane")
 
 
 def _never() -> bool:
@@ -181,50 +172,61 @@ class BatchDelivery:
     def send_claimed(self, todo: list[ClaimedDelivery]) -> BatchSummary:
         """Send the rows this batch claimed; return what became of them."""
         box_ends = time.monotonic() + self.settings.delivery_time_box_seconds
-        # A batch goes out a wave of requests at a time (delivery_lanes; a slow destination's
-        # waves are wider), so a process is not idle for each request's whole round trip.
+        # A batch goes out over a few lanes (delivery_lanes; a slow destination gets more),
+        # so a process is not idle for each request's whole round trip.
         pacer = self.pacer
         slow = pacer is not None and pacer.is_slow(self.destination.id)
-        wave = self.settings.slow_destination_concurrency if slow else self.settings.delivery_lanes
-        pool = _threads(wave) if wave > 1 else None
+        width = self.settings.slow_destination_concurrency if slow else self.settings.delivery_lanes
         threshold = pacer.threshold if pacer is not None else float("inf")
-        results: list[AttemptResult] = []
+        watch = pacer is not None and not slow
+        stop = self.stop
+
+        def go_on() -> bool:
+            return not stop() and time.monotonic() < box_ends
+
+        def answered_slowly(result: AttemptResult) -> bool:
+            return paced_seconds(result, threshold) >= threshold
+
+        lanes = Lanes(
+            self.send, todo, width, go_on=go_on, after_each=answered_slowly if watch else None
+        ).start()
         durations: list[float] = []
         flushed_at = time.monotonic()
         turned_slow = False
-        in_flight: list[ClaimedDelivery] = []
-        wave_began = (datetime.now(UTC), time.perf_counter())
+        # The watcher wakes this often: a request out for the threshold marks the
+        # destination slow within a quarter of it, and recording keeps its pace.
+        tick = min(threshold, FLUSH_SECONDS) / 4
         try:
-            while todo and not self.stop() and time.monotonic() < box_ends:
-                in_flight, todo = todo[:wave], todo[wave:]
-                wave_began = (datetime.now(UTC), time.perf_counter())
-                if pool is None:
-                    sent = [self.send(in_flight[0])]
-                else:
-                    watch = pacer is not None and not slow
-                    sent, turned_slow = self._send_wave(
-                        pool, in_flight, threshold if watch else None
-                    )
-                in_flight = []
-                results.extend(sent)
-                durations.extend(paced_seconds(r, threshold) for r in sent)
-                if turned_slow or (
-                    pacer is not None and not slow and max(durations[-len(sent) :]) >= threshold
-                ):
-                    # It just turned out slow: hand the rest back now, so its next tasks go
-                    # through the slow destination's slots instead of holding this process
-                    # for the whole time box (measured in bench/: with 3 processes each
-                    # learning only at the end of its box, the other destinations kept 40%
-                    # of their throughput).
+            while not lanes.wait(tick):
+                now = time.monotonic()
+                oldest = lanes.oldest_began() if watch and not turned_slow else None
+                if pacer is not None and oldest is not None and now - oldest >= threshold:
+                    # Still out after the threshold: slow, for every worker process at once
+                    # (workers.pacing), rather than when its answer comes. No new request
+                    # starts, so the rest goes back and its next tasks go through the slow
+                    # destination's slots instead of holding this process for the whole
+                    # time box (measured in bench/: with 3 processes each learning only at
+                    # the end of its box, the other destinations kept 40% of their
+                    # throughput).
                     turned_slow = True
-                    break
-                if todo and time.monotonic() - flushed_at >= FLUSH_SECONDS:
+                    pacer.mark_slow(self.destination.id)
+                    lanes.halt()
+                if now - flushed_at >= FLUSH_SECONDS:
                     # Record as we go, so a worker killed mid-batch repeats little.
+                    results = lanes.take_results()
+                    durations.extend(paced_seconds(r, threshold) for r in results)
                     self.flush(results)
-                    results, flushed_at = [], time.monotonic()
+                    flushed_at = time.monotonic()
         except self.interrupted_by:
-            self._interrupted(results, in_flight, todo, wave_began)
+            results, in_flight, unsent = lanes.take_all()
+            self._interrupted(results, in_flight, unsent)
             raise
+        except BaseException:
+            lanes.halt()  # the task fails: start nothing more
+            raise
+        results, _, todo = lanes.take_all()
+        durations.extend(paced_seconds(r, threshold) for r in results)
+        turned_slow = turned_slow or (watch and max(durations, default=0.0) >= threshold)
         if pacer is not None and turned_slow:
             pacer.mark_slow(self.destination.id)
         elif pacer is not None:
@@ -240,44 +242,21 @@ class BatchDelivery:
             )
         return self.summary
 
-    def _send_wave(
-        self, pool: ThreadPoolExecutor, wave: Sequence[ClaimedDelivery], watch: float | None
-    ) -> tuple[list[AttemptResult], bool]:
-        """Send ``wave`` in parallel; return its results and whether it turned out slow.
-
-        With ``watch`` (the pacer's threshold) a request still out after that long marks the
-        destination slow at once, for every worker process (``workers.pacing``), rather than
-        when the wave's answers come: a destination answering in seconds then costs the
-        other processes none of their waves (measured in bench/)."""
-        futures = [pool.submit(self.send, delivery) for delivery in wave]
-        slow = False
-        try:
-            if watch is not None and self.pacer is not None:
-                try:
-                    futures[0].result(timeout=watch)
-                except FutureTimeout:
-                    slow = True
-                    self.pacer.mark_slow(self.destination.id)
-            return [future.result() for future in futures], slow
-        except BaseException:
-            for future in futures:  # as pool.map does: what has not started never will
-                future.cancel()
-            raise
-
     def _interrupted(
         self,
         results: list[AttemptResult],
-        in_flight: Sequence[ClaimedDelivery],
+        in_flight: Sequence[InFlight],
         todo: Sequence[ClaimedDelivery],
-        wave_began: tuple[datetime, float],
     ) -> None:
-        """Stopped from outside mid-wave (the task's soft time limit): the requests in
+        """Stopped from outside mid-batch (the task's soft time limit): the requests in
         flight may or may not have arrived, so they count as attempts to try again; the
         rest was never sent and goes back to pending. Nothing stays 'delivering'."""
-        started_at, began = wave_began
-        elapsed_ms = int((time.perf_counter() - began) * 1000)
+        now = time.monotonic()
         results.extend(
-            AttemptResult(d, Outcome.retry(INTERRUPTED), started_at, elapsed_ms) for d in in_flight
+            AttemptResult(
+                f.delivery, Outcome.retry(INTERRUPTED), f.started_at, int((now - f.began) * 1000)
+            )
+            for f in in_flight
         )
         self.flush(results, release=todo)
         log.warning(
