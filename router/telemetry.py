@@ -65,17 +65,20 @@ def batch_counts(
 
 
 def attempt_counts(kind: str, attempts: Iterable[tuple[str, str, int]]) -> dict[str, float]:
-    """What a worker adds for recorded attempts, each ``(outcome, new status, duration ms)``."""
+    """What a worker adds for recorded attempts, each ``(outcome, new status, duration ms)``.
+
+    Labels are made once per distinct attempt, not per attempt: a batch's attempts mostly
+    share their outcome, status and millisecond count, and a worker counts every one."""
     counts: Counter[str] = Counter()
     seconds_sum = 0.0
-    for outcome, status, duration_ms in attempts:
+    for (outcome, status, duration_ms), times in Counter(attempts).items():
         seconds = duration_ms / 1000
-        counts[f"attempts|{outcome}|{kind}"] += 1
-        counts[f"attempt_seconds|{kind}|{bucket_of(seconds)}"] += 1
-        counts[f"attempt_seconds_count|{kind}"] += 1
-        seconds_sum += seconds
+        counts[f"attempts|{outcome}|{kind}"] += times
+        counts[f"attempt_seconds|{kind}|{bucket_of(seconds)}"] += times
+        counts[f"attempt_seconds_count|{kind}"] += times
+        seconds_sum += seconds * times
         if status in FINAL:
-            counts[f"deliveries|{status}|{kind}"] += 1
+            counts[f"deliveries|{status}|{kind}"] += times
     result: dict[str, float] = dict(counts)
     if counts:
         result[f"attempt_seconds_sum|{kind}"] = seconds_sum
