@@ -126,7 +126,7 @@ class Settings(BaseSettings):
     (loopback, private, link-local…); e.g. ``127.0.0.0/8`` for a local receiver."""
     delivery_lanes: int = Field(default=4, ge=1, le=64)
     """Requests a worker process keeps in flight at once to any other destination: a batch
-    goes out this many at a time, which hides the round trip to the destination."""
+    goes out over this many lanes, which hides the round trip to the destination."""
     stream_max_length: int = Field(default=1_000_000, ge=1)
     """Unrouted events the stream may hold; beyond it ``publish()`` raises ``StreamFull``
     (a ``PublishError``) instead of dropping anything. Routers drain it."""

@@ -130,7 +130,7 @@ def _load_and_run(
 
 
 class BatchDelivery:
-    """One task's batch to one destination: ``claim``, ``send`` in waves, ``flush`` what
+    """One task's batch to one destination: ``claim``, ``send`` over lanes, ``flush`` what
     was sent as it goes, and at the end flush the rest and ``release`` what was not sent.
 
     Every write of the batch is matched by the claim's token (``router.db.claims``).

@@ -14,9 +14,9 @@ Slots are Postgres transaction-level advisory locks: a worker that dies, or a
 connection that drops, frees its slot without any cleanup.
 
 What one process learns, every process knows: a slow destination is marked in Redis (a key
-that expires with the memory), and a wave still out after ``slow_request_seconds`` marks
-it at once, not when its answers come. Otherwise each worker process learned on its own,
-each losing a whole wave of requests to a destination answering in seconds. Redis being
+that expires with the memory), and a request still out after ``slow_request_seconds`` marks
+it at once, not when its answer comes. Otherwise each worker process learned on its own,
+each losing a whole round of requests to a destination answering in seconds. Redis being
 unreachable only takes that sharing away.
 """
 
