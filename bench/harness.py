@@ -69,7 +69,7 @@ class Sizes:
     client_requests: int = 5_000
     producer_events: int = 20_000
     worker_concurrency: int | None = None
-    """``eventrouter worker -c``; None runs its default (CPUs + 1 + SLOW_DESTINATION_WORKERS)."""
+    """``eventrouter worker -c``; None runs its default (CPUs + 1)."""
 
 
 QUICK = Sizes(

@@ -455,7 +455,7 @@ def render(results: dict[str, Any]) -> str:
     worker = (
         f"-c {concurrency}"
         if concurrency
-        else f"(default: CPUs + 1 + SLOW_DESTINATION_WORKERS = {machine['cpus'] + 2} processes)"
+        else f"(default: CPUs + 1 = {machine['cpus'] + 1} processes)"
     )
     add(
         f"- eventrouter: one `eventrouter router` and one `eventrouter worker` {worker}, default "

@@ -136,9 +136,8 @@ class Settings(BaseSettings):
     response_excerpt_bytes: int = Field(default=4096, ge=0, le=65_536)
     """How much of each response body is kept in ``delivery_attempts.response_body``."""
     worker_concurrency: int | None = Field(default=None, ge=1)
-    """Worker processes per ``eventrouter worker`` (default: number of CPUs + 1, plus
-    ``slow_destination_workers``: the processes serving a slow destination mostly wait, so
-    they are not counted among the ones that keep every CPU busy with the others)."""
+    """Worker processes per ``eventrouter worker`` (default: number of CPUs + 1, so a
+    process waiting on a slow destination leaves every CPU busy with the others)."""
     secret_key: str | None = None
     """Fernet key(s), comma-separated, encrypting destination secrets; the first encrypts."""
     secret_key_file: str = "~/.config/eventrouter/secret-key"
@@ -260,8 +259,7 @@ class Settings(BaseSettings):
 
     @property
     def default_concurrency(self) -> int:
-        cpus = os.cpu_count() or 1
-        return cpus + 1 + min(self.slow_destination_workers, cpus + 1)  # at most twice
+        return (os.cpu_count() or 1) + 1
 
     @property
     def celery_broker_url(self) -> str:

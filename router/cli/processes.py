@@ -54,10 +54,7 @@ def run_router(ctx: Context, log_level: str) -> None:
     "--concurrency",
     type=click.IntRange(1, 256),
     default=None,
-    help=(
-        "Worker processes [default: EVENTROUTER_WORKER_CONCURRENCY or CPUs + 1 + "
-        "EVENTROUTER_SLOW_DESTINATION_WORKERS]."
-    ),
+    help="Worker processes [default: EVENTROUTER_WORKER_CONCURRENCY or CPUs + 1].",
 )
 @click.option("--log-level", default="info", show_default=True, type=LOG_LEVELS)
 @click.argument("celery_args", nargs=-1, type=click.UNPROCESSED)
