@@ -26,6 +26,8 @@ clock is behind, an outbox drained late); older ones go to the default partition
 DELIVERY_ID_DAY_SHIFT = 40
 """A delivery id is its day shifted left this many bits plus a sequence (migration 0010)."""
 _EPOCH = date(1970, 1, 1)
+_FIRST_DAY = (date.min - _EPOCH).days
+_LAST_DAY = (date.max - _EPOCH).days
 
 
 def parse_retention(text: str) -> float:
@@ -69,13 +71,21 @@ def week_of_event_id(event_id: str) -> int | None:
         millis = int(digits[:12], 16)
     except ValueError:
         return None
-    return week_start(day_of_time(millis / 1000))
+    return _week_of_day(day_of_time(millis / 1000))
 
 
-def week_of_delivery_id(delivery_id: int) -> int:
+def week_of_delivery_id(delivery_id: int) -> int | None:
     """The week (its Monday) whose partition holds a delivery: its id is a day shifted left
-    40 bits plus a sequence; the day is its event's publish day, or a digest's release day."""
-    return week_start(delivery_id >> DELIVERY_ID_DAY_SHIFT)
+    40 bits plus a sequence; the day is its event's publish day, or a digest's release day.
+    ``None`` for an id no delivery can have (a hand-made one)."""
+    return _week_of_day(delivery_id >> DELIVERY_ID_DAY_SHIFT)
+
+
+def _week_of_day(day: int) -> int | None:
+    """The week holding ``day``, or ``None`` past the years a date can hold (1 to 9999):
+    such a day comes only from a hand-made id, and names no partition."""
+    week = week_start(day)
+    return week if week >= _FIRST_DAY and week + 7 <= _LAST_DAY else None
 
 
 def week_bounds(week: int) -> tuple[datetime, datetime]:

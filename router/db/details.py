@@ -164,6 +164,9 @@ def event_detail(conn: Connection, org: str, event_id: str) -> EventDetail | Non
 
 def delivery_detail(conn: Connection, org: str, delivery_id: int) -> DeliveryDetail | None:
     """One delivery of ``org`` with every attempt; ``None`` when there is none."""
-    params = {"id": delivery_id, "org": org, **_week_params(week_of_delivery_id(delivery_id))}
+    week = week_of_delivery_id(delivery_id)
+    if week is None:
+        return None
+    params = {"id": delivery_id, "org": org, **_week_params(week)}
     row = conn.execute(_SHOW_DELIVERY, params).one_or_none()
     return None if row is None else DeliveryDetail.model_validate(row._mapping)

@@ -193,6 +193,9 @@ def test_header_values_are_masked_in_listings(run) -> None:
         (("deliveries", "--destination", "nope"), ("no destination named 'nope'",)),
         (("retry",), ("delivery ids, event ids, or --failed",)),
         (("retry", "999"), ("no delivery with id 999",)),
+        # An id whose day no date can hold names no week: not found, not a crash.
+        (("show", "9223372036854775807"), ("no event 9223372036854775807",)),
+        (("show", "ffffffff-ffff-7fff-bfff-ffffffffffff"), ("no event",)),
         (("retry", "--failed", "--since", "soon"), ("--since",)),
         (("nosuchcommand",), ("No such command",)),
     ],

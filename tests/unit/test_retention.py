@@ -17,6 +17,8 @@ from eventrouter.router.retention import (
     expired_weeks,
     parse_retention,
     suffix_of_day,
+    week_of_delivery_id,
+    week_of_event_id,
     week_start,
     weeks_ahead,
 )
@@ -78,3 +80,12 @@ def test_the_delivery_ids_of_a_week_hold_every_day_of_it() -> None:
     lo, hi = delivery_ids_of_week(monday * SECONDS_PER_DAY + 3 * SECONDS_PER_DAY + 5)
     assert (lo, hi) == (monday << 40, (monday + 7) << 40)
     assert lo <= ((monday + 6) << 40) + 123 < hi
+
+
+def test_an_id_no_date_can_hold_names_no_week() -> None:
+    """Hand-made ids (the API takes any bigint or UUID) must not crash the week lookup."""
+    assert week_of_delivery_id(2**63 - 1) is None
+    assert week_of_delivery_id(-(2**63)) is None
+    assert week_of_event_id("ffffffff-ffff-7fff-bfff-ffffffffffff") is None
+    today = week_start(day_of_time(time.time()))
+    assert week_of_delivery_id(today << 40 | 12345) == today
